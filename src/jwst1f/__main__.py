@@ -1,0 +1,7 @@
+"""Allow ``python -m jwst1f``."""
+
+import sys
+
+from jwst1f.cli import main
+
+sys.exit(main())
