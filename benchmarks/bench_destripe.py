@@ -1,0 +1,640 @@
+#!/usr/bin/env python
+"""Benchmark the jwst1f destriper against truth, the user's seed routine, jwst's
+``CleanFlickerNoiseStep`` and the perfect-mask oracle, on the simulator's cases.
+
+In one run and on the same arrays / rate files, for every case of
+``jwst1f.simulate.cases.CASES`` and every seed:
+
+1. ``jwst1f.destripe.destripe`` on the arrays (timed: compute only, one core, best of a few
+   repeats; peak memory with tracemalloc on the first seed);
+2. the user's seed routine (``benchmarks/peers/seed_routine.py``);
+3. ``CleanFlickerNoiseStep`` on the rate file written to disk (``fit_method='median'``, and
+   ``'fft'`` for NIRSpec), timed;
+4. the perfect-mask oracle.
+
+Metrics are defined in ``benchmarks/metrics.py``. Results go to a Markdown table
+(``--write``) and one comparison figure per case (``--figures``).
+
+Usage::
+
+    python benchmarks/bench_destripe.py --write benchmarks/RESULTS.md
+    python benchmarks/bench_destripe.py --quick --cases nircam_full_stars
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core for every numerical library, before numpy is imported anywhere.
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+):
+    os.environ[_var] = "1"
+os.environ.setdefault("STPIPE_DISABLE_CRDS_STEPPARS", "true")
+os.environ.pop("CRDS_SERVER_URL", None)
+
+import argparse  # noqa: E402
+import datetime as _dt  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.metrics import channel_lines, evaluate, oracle_correct  # noqa: E402
+from benchmarks.peers.cfn import NSCLEAN_EXP_TYPES, run_cfn  # noqa: E402
+from benchmarks.peers.seed_routine import SeedUnsupported, seed_correct  # noqa: E402
+
+__all__ = ["main", "run_case", "CaseData", "unpack_exposure"]
+
+log = logging.getLogger("bench_destripe")
+
+#: Method names, in table order.
+METHODS = ("input", "oracle", "jwst1f", "seed", "cfn", "cfn_fft")
+LABELS = {
+    "input": "no correction (input)",
+    "oracle": "oracle (perfect mask)",
+    "jwst1f": "**jwst1f**",
+    "seed": "seed routine",
+    "cfn": "CleanFlickerNoise (median)",
+    "cfn_fft": "CleanFlickerNoise (fft/NSClean)",
+}
+
+
+@dataclass
+class CaseData:
+    """Arrays and metadata of one simulated exposure, as the benchmark needs them."""
+
+    sci: np.ndarray
+    dq: np.ndarray | None
+    header: dict[str, Any]
+    rate_no1f: np.ndarray
+    scene: np.ndarray
+    sky: np.ndarray
+    empty: np.ndarray
+    exposure: Any = field(repr=False, default=None)
+
+
+def _get(obj: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(obj, dict) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return None
+
+
+def unpack_exposure(exp: Any) -> CaseData:
+    """Pull the arrays and header out of a ``SimulatedExposure``.
+
+    Parameters
+    ----------
+    exp : SimulatedExposure
+        One of ``CASES[name](seed)``.
+
+    Returns
+    -------
+    CaseData
+    """
+    truth = _get(exp, "truth")
+    src = truth if truth is not None else exp
+    sci = _get(exp, "rate", "sci", "data")
+    dq = _get(exp, "dq", "rate_dq")
+    header = _get(exp, "header", "meta", "headers")
+    data = CaseData(
+        sci=np.asarray(sci),
+        dq=None if dq is None else np.asarray(dq),
+        header=dict(header) if header is not None else {},
+        rate_no1f=np.asarray(_get(src, "rate_no1f", "RATE_NO1F")),
+        scene=np.asarray(_get(src, "scene", "SCENE")),
+        sky=np.asarray(_get(src, "sky", "SKY")),
+        empty=np.asarray(_get(src, "empty", "EMPTY")),
+        exposure=exp,
+    )
+    return data
+
+
+def _layout(case: CaseData):
+    from jwst1f.geometry import layout_from_header
+
+    return layout_from_header(case.header)
+
+
+def _write_rate(case: CaseData, path: Path) -> Path:
+    from jwst1f.simulate import write_rate
+
+    out = write_rate(case.exposure, path)
+    return Path(out) if out is not None else path
+
+
+def _time_jwst1f(case: CaseData, layout, repeats: int) -> tuple[np.ndarray, float]:
+    """Run ``destripe`` once for the result, then ``repeats`` timed runs; best seconds."""
+    from jwst1f.destripe import destripe
+
+    res = destripe(case.sci, layout, dq=case.dq)
+    best = float("inf")
+    for _ in range(max(repeats, 1)):
+        t0 = time.perf_counter()
+        destripe(case.sci, layout, dq=case.dq)
+        best = min(best, time.perf_counter() - t0)
+    return np.asarray(res.corrected), best
+
+
+def _peak_memory(case: CaseData, layout) -> float:
+    """Peak traced memory of one ``destripe`` call, in units of the float32 SCI array."""
+    from jwst1f.destripe import destripe
+
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        destripe(case.sci, layout, dq=case.dq)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / (case.sci.size * 4)
+
+
+def _oracle(case: CaseData, layout) -> np.ndarray:
+    sci = case.sci if case.sci.ndim == 3 else case.sci[None]
+    lines = channel_lines(layout, sci.shape[1:])
+    ref = layout.reference_mask() if hasattr(layout, "reference_mask") else None
+    out = np.empty(sci.shape, dtype=np.float32)
+    for i in range(sci.shape[0]):
+
+        def pick(a, i=i):
+            if a is None:
+                return None
+            return a[i] if a.ndim == 3 else a
+
+        dq = pick(case.dq)
+        if ref is not None:
+            dq = np.zeros(sci.shape[1:], np.uint32) if dq is None else dq.astype(np.uint32)
+            dq = dq | np.where(ref, np.uint32(1 << 31), np.uint32(0))
+        out[i] = oracle_correct(sci[i], pick(case.scene), pick(case.empty), dq, lines)
+    return out if case.sci.ndim == 3 else out[0]
+
+
+def run_case(
+    name: str,
+    factory,
+    seed: int,
+    workdir: Path,
+    *,
+    repeats: int = 3,
+    memory: bool = True,
+    fft: bool = True,
+) -> tuple[dict[str, dict[str, Any]], CaseData, dict[str, np.ndarray]]:
+    """Run every method on one case and seed.
+
+    Returns
+    -------
+    rows : dict
+        method -> metrics dict (plus ``seconds``, ``note``, ``peak_mem_x``).
+    case : CaseData
+    corrected : dict
+        method -> corrected array (for figures).
+    """
+    t0 = time.perf_counter()
+    case = unpack_exposure(factory(seed))
+    log.info(
+        "%s seed %d: simulated %s in %.1f s", name, seed, case.sci.shape, time.perf_counter() - t0
+    )
+    layout = _layout(case)
+    hdr = case.header
+    instrument = str(hdr.get("INSTRUME", ""))
+    subarray = str(hdr.get("SUBARRAY", "FULL"))
+    exp_type = str(hdr.get("EXP_TYPE", ""))
+    nframes = case.sci.shape[0] if case.sci.ndim == 3 else 1
+    truth = dict(
+        rate_no1f=case.rate_no1f, scene=case.scene, sky=case.sky, empty=case.empty, dq=case.dq
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    corrected: dict[str, np.ndarray] = {}
+
+    def record(method: str, corr: np.ndarray | None, seconds: float, note: str = "") -> None:
+        if corr is None:
+            rows[method] = {"note": note or "n/a", "seconds": seconds}
+            return
+        m = evaluate(corr, layout=layout, **truth)
+        m["seconds"] = seconds / nframes if np.isfinite(seconds) else float("nan")
+        m["note"] = note
+        rows[method] = m
+        corrected[method] = corr
+
+    record("input", case.sci, float("nan"))
+    record("oracle", _oracle(case, layout), float("nan"))
+
+    try:
+        corr, secs = _time_jwst1f(case, layout, repeats)
+        record("jwst1f", corr, secs)
+        if memory:
+            rows["jwst1f"]["peak_mem_x"] = _peak_memory(case, layout)
+    except Exception as exc:  # report, do not stop the benchmark
+        log.exception("jwst1f failed on %s", name)
+        record("jwst1f", None, float("nan"), f"ERROR: {type(exc).__name__}: {exc}"[:120])
+
+    try:
+        t1 = time.perf_counter()
+        corr, note = seed_correct(case.sci, instrument=instrument, subarray=subarray)
+        record("seed", corr, time.perf_counter() - t1, note)
+    except SeedUnsupported as exc:
+        record("seed", None, float("nan"), f"n/a (unsupported: {exc})")
+
+    path = workdir / f"{name}_s{seed}_{'rateints' if case.sci.ndim == 3 else 'rate'}.fits"
+    try:
+        path = _write_rate(case, path)
+    except Exception as exc:
+        log.exception("write_rate failed on %s", name)
+        record("cfn", None, float("nan"), f"ERROR writing rate file: {exc}"[:120])
+    else:
+        r = run_cfn(path)
+        record("cfn", r.corrected, r.seconds, "" if r.corrected is not None else r.status)
+        if fft and exp_type in NSCLEAN_EXP_TYPES:
+            r = run_cfn(path, fit_method="fft")
+            record("cfn_fft", r.corrected, r.seconds, "" if r.corrected is not None else r.status)
+    return rows, case, corrected
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def _combine(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean of numeric metrics over seeds (median for times), notes joined."""
+    out: dict[str, Any] = {}
+    keys = {k for r in per_seed for k in r}
+    for k in keys:
+        vals = [r.get(k) for r in per_seed]
+        if k == "note":
+            out[k] = "; ".join(sorted({v for v in vals if v}))
+            continue
+        nums = [float(v) for v in vals if isinstance(v, (int, float)) and np.isfinite(v)]
+        if not nums:
+            out[k] = float("nan")
+        elif k == "seconds":
+            out[k] = float(np.median(nums))
+        else:
+            out[k] = float(np.mean(nums))
+    out["n_seeds"] = len(per_seed)
+    return out
+
+
+def _targets(rows: dict[str, dict[str, Any]], shape: tuple[int, ...]) -> list[str]:
+    """List of the issue-4 targets that jwst1f misses on one case (empty: all met)."""
+    j = rows.get("jwst1f", {})
+    o = rows.get("oracle", {})
+    miss = []
+    if not np.isfinite(j.get("stripe_rms", np.nan)):
+        return ["did not run"]
+    ratio = j["stripe_rms"] / o["stripe_rms"] if o.get("stripe_rms") else np.nan
+    if not ratio <= 1.2:
+        miss.append(f"stripe rms {ratio:.2f}x oracle (target <= 1.2x)")
+    for peer in ("seed", "cfn", "cfn_fft"):
+        p = rows.get(peer, {}).get("stripe_rms", np.nan)
+        if np.isfinite(p) and not j["stripe_rms"] < p:
+            miss.append(f"stripe rms not below {peer} ({j['stripe_rms']:.2e} vs {p:.2e})")
+    for key in ("bias_pct", "bias_bright_pct"):
+        jb, ob = j.get(key, np.nan), o.get(key, np.nan)
+        if np.isfinite(jb) and np.isfinite(ob) and abs(jb) > abs(ob) + 0.1:
+            miss.append(f"{key} {jb:+.2f}% vs oracle {ob:+.2f}% (target |oracle|+0.1)")
+    jt, ot = j.get("trench_sigma", np.nan), o.get("trench_sigma", np.nan)
+    if np.isfinite(jt) and np.isfinite(ot) and jt < ot - 0.05:
+        miss.append(f"trench {jt:+.3f} sigma vs oracle {ot:+.3f} (target within 0.05)")
+    full = len(shape) >= 2 and shape[-1] == 2048 and shape[-2] == 2048
+    if full and j.get("seconds", np.inf) > 0.1:
+        miss.append(f"{j['seconds']:.3f} s per full frame (target <= 0.1 s)")
+    c = rows.get("cfn", {}).get("seconds", np.nan)
+    if full and np.isfinite(c) and c / j.get("seconds", np.inf) < 30:
+        miss.append(f"speed-up {c / j['seconds']:.0f}x vs CFN (target >= 30x)")
+    if j.get("peak_mem_x", 0) > 4:
+        miss.append(f"peak memory {j['peak_mem_x']:.1f}x SCI (target <= 4x)")
+    return miss
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _fmt(v: Any, spec: str) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return format(v, spec)
+
+
+def _versions() -> dict[str, str]:
+    import astropy
+    import scipy
+
+    vers = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "astropy": astropy.__version__,
+    }
+    for mod in ("jwst", "stcal", "stdatamodels", "jwst1f"):
+        try:
+            vers[mod] = __import__(mod).__version__
+        except Exception:  # pragma: no cover - optional
+            vers[mod] = "?"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        vers["jwst1f"] += f" (git {commit}{', src modified' if dirty else ''})"
+    except Exception:  # pragma: no cover - no git
+        pass
+    return vers
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
+
+
+def write_markdown(
+    path: Path,
+    results: dict[str, dict[str, dict[str, Any]]],
+    shapes: dict[str, tuple[int, ...]],
+    *,
+    command: str,
+    seeds: list[int],
+    elapsed: float,
+) -> None:
+    """Write the Markdown results file."""
+    vers = _versions()
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Destriper benchmark results",
+        "",
+        "Produced by:",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"- date: {now}; wall time of the run: {elapsed / 60:.1f} min",
+        f"- machine: {_machine()}; benchmark process limited to 1 thread "
+        "(OMP/OPENBLAS/MKL_NUM_THREADS=1)",
+        "- software: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
+        f"- seeds: {', '.join(map(str, seeds))} (metrics are means over seeds; times are medians)",
+        "",
+        "Definitions are in `benchmarks/README.md` and `benchmarks/metrics.py`. In short: "
+        "*stripe rms* is the rms of the per-channel line means of (corrected − truth "
+        "`rate_no1f`) over truly empty pixels (DN/s), after removing the global *offset*; "
+        "*×oracle* divides it by the perfect-mask oracle's value; *bias* is the flux error in "
+        "source apertures in % of the true source flux (all apertures / the 10 brightest); "
+        "*trench* is the mean residual just outside the 10 brightest sources, in units of the "
+        "per-pixel noise; *s/frame* is compute time per 2-D frame on one core; *speed-up* is "
+        "relative to CleanFlickerNoiseStep (median); *mem* is the tracemalloc peak / SCI size.",
+        "",
+        "## Targets (issue 4): where jwst1f misses",
+        "",
+    ]
+    any_miss = False
+    for case, rows in results.items():
+        miss = _targets(rows, shapes[case])
+        if miss:
+            any_miss = True
+            lines.append(f"- **{case}**: " + "; ".join(miss))
+        else:
+            lines.append(f"- {case}: all targets met")
+    if not any_miss:
+        lines.append("")
+        lines.append("jwst1f meets every measured target on every case.")
+    lines += ["", "## Per case", ""]
+    head = (
+        "| method | stripe rms (DN/s) | ×oracle | offset (DN/s) | bias all (%) | "
+        "bias bright (%) | trench (σ) | s/frame | speed-up | mem (×SCI) | note |"
+    )
+    sep = "|" + "---|" * 11
+    for case, rows in results.items():
+        shape = shapes[case]
+        o = rows.get("oracle", {}).get("stripe_rms", np.nan)
+        cfn_t = rows.get("cfn", {}).get("seconds", np.nan)
+        lines += [f"### {case}  (shape {shape})", "", head, sep]
+        for method in METHODS:
+            if method not in rows:
+                continue
+            r = rows[method]
+            s = r.get("stripe_rms", np.nan)
+            t = r.get("seconds", np.nan)
+            speed = cfn_t / t if np.isfinite(cfn_t) and np.isfinite(t) and t > 0 else np.nan
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        LABELS[method],
+                        _fmt(s, ".2e"),
+                        _fmt(s / o if o else np.nan, ".2f"),
+                        _fmt(r.get("offset"), "+.1e"),
+                        _fmt(r.get("bias_pct"), "+.2f"),
+                        _fmt(r.get("bias_bright_pct"), "+.2f"),
+                        _fmt(r.get("trench_sigma"), "+.3f"),
+                        _fmt(t, ".3f"),
+                        _fmt(speed, ".0f") + ("×" if np.isfinite(speed) else ""),
+                        _fmt(r.get("peak_mem_x"), ".1f"),
+                        str(r.get("note", "")).replace("|", "/"),
+                    ]
+                )
+                + " |"
+            )
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _block_mean(img: np.ndarray, max_side: int = 256) -> np.ndarray:
+    f = max(1, int(np.ceil(max(img.shape) / max_side)))
+    ny, nx = (img.shape[0] // f) * f, (img.shape[1] // f) * f
+    if f == 1:
+        return img
+    with np.errstate(all="ignore"):
+        return np.nanmean(img[:ny, :nx].reshape(ny // f, f, nx // f, f), axis=(1, 3))
+
+
+def save_figure(
+    path: Path, case_name: str, case: CaseData, corrected: dict[str, np.ndarray], layout
+) -> None:
+    """One small PNG: the input 1/f pattern and every method's residual, same colour scale,
+    plus the per-channel-line mean residuals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmarks.metrics import background_mask, channel_line_means
+
+    def first(a):
+        return None if a is None else (a[0] if a.ndim == 3 else a)
+
+    sci, truth = first(case.sci), first(case.rate_no1f)
+    empty, dq = first(case.empty), first(case.dq)
+    panels = [
+        (LABELS[m].strip("*"), first(corrected[m]) - truth) for m in METHODS if m in corrected
+    ]
+    lines = channel_lines(layout, sci.shape)
+    bg = background_mask(empty, dq, sci - truth)
+    stripe_in, _ = channel_line_means(sci - truth, bg, lines)
+    vmax = 3 * np.nanstd(stripe_in) if np.isfinite(np.nanstd(stripe_in)) else 0.05
+    vmax = vmax if vmax > 0 else 0.05
+    n = len(panels)
+    fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.6), dpi=80, squeeze=False)
+    for k, (title, img) in enumerate(panels):
+        ax = axes[0, k]
+        off = float(np.mean(img[bg])) if bg.any() else 0.0
+        ax.imshow(_block_mean(img - off), origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        ax.set_title(f"{title}\noffset {off:+.2g}", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        m, c = channel_line_means(img, bg, lines)
+        m = np.where(c >= 8, m - np.nanmean(np.where(c >= 8, m, np.nan)), np.nan)
+        ax2 = axes[1, k]
+        ax2.plot(m, ",", color="k")
+        ax2.set_ylim(-vmax, vmax)
+        ax2.tick_params(labelsize=6)
+        ax2.set_xlabel("channel-line index", fontsize=6)
+        if k == 0:
+            ax2.set_ylabel("line mean − offset (DN/s)", fontsize=6)
+    fig.suptitle(
+        f"{case_name}: residual vs truth rate_no1f, minus its offset (±{vmax:.2g} DN/s)",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
+    p.add_argument("--seeds", default="0,1", help="comma-separated seeds (default 0,1)")
+    p.add_argument("--write", type=Path, help="write the Markdown table to this file")
+    p.add_argument("--json", type=Path, help="also write raw per-seed metrics as JSON")
+    p.add_argument(
+        "--figures",
+        type=Path,
+        default=REPO / "benchmarks" / "figures",
+        help="directory for one comparison PNG per case ('' to skip)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="one seed, one timing repeat, no memory trace"
+    )
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats of jwst1f (best of)")
+    p.add_argument("--no-fft", action="store_true", help="skip the NSClean fft variant")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return 0, or 1 if jwst1f failed on some case."""
+    args = _parse(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    from jwst1f.simulate.cases import CASES
+
+    names = list(CASES) if args.cases == "all" else [c.strip() for c in args.cases.split(",")]
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        print(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}", file=sys.stderr)
+        return 2
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if args.quick:
+        seeds, repeats = seeds[:1], 1
+    else:
+        repeats = args.repeats
+    command = "python benchmarks/bench_destripe.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
+    t_start = time.perf_counter()
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    raw: dict[str, Any] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="jwst1f_bench_") as tmp:
+        for name in names:
+            per_seed: dict[str, list[dict[str, Any]]] = {}
+            for i, seed in enumerate(seeds):
+                rows, case, corrected = run_case(
+                    name,
+                    CASES[name],
+                    seed,
+                    Path(tmp),
+                    repeats=repeats,
+                    memory=(i == 0 and not args.quick),
+                    fft=not args.no_fft,
+                )
+                shapes[name] = tuple(case.sci.shape)
+                for m, r in rows.items():
+                    per_seed.setdefault(m, []).append(r)
+                if i == 0 and args.figures and str(args.figures):
+                    try:
+                        save_figure(
+                            args.figures / f"{name}.png", name, case, corrected, _layout(case)
+                        )
+                    except Exception:
+                        log.exception("figure failed for %s", name)
+                del case, corrected
+            results[name] = {m: _combine(v) for m, v in per_seed.items()}
+            raw[name] = per_seed
+            failed |= not np.isfinite(results[name].get("jwst1f", {}).get("stripe_rms", np.nan))
+            j = results[name].get("jwst1f", {})
+            o = results[name].get("oracle", {})
+            log.info(
+                "%s: jwst1f stripe rms %.3g (oracle %.3g), %.3f s/frame",
+                name,
+                j.get("stripe_rms", np.nan),
+                o.get("stripe_rms", np.nan),
+                j.get("seconds", np.nan),
+            )
+    elapsed = time.perf_counter() - t_start
+    if args.write:
+        write_markdown(args.write, results, shapes, command=command, seeds=seeds, elapsed=elapsed)
+        log.info("wrote %s", args.write)
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=1, default=float))
+    for case, rows in results.items():
+        miss = _targets(rows, shapes[case])
+        print(f"{case}: {'all targets met' if not miss else '; '.join(miss)}")
+    print(f"total {elapsed / 60:.1f} min")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,451 @@
+"""Quality metrics of a 1/f correction measured against simulator truth.
+
+Every metric compares a corrected rate image with the truth ``rate_no1f`` (the same exposure,
+same white noise, without the 1/f components), so the residual ``corrected - rate_no1f`` holds
+only what the correction got wrong: left-over stripes, removed sky or removed source flux.
+
+Definitions (all in DN/s unless stated):
+
+* **channel-line**: the pixels of one line along the fast-read direction (a row when
+  ``layout.fast_axis == 1``, a column when ``layout.fast_axis == 0``) that belong to one output
+  channel (contiguous segments between ``layout.channel_edges``, or every n-th pixel when
+  ``layout.interleaved``).
+* **background pixels**: truly empty (``EMPTY == 1``), finite, not flagged DO_NOT_USE,
+  SATURATED or REFERENCE_PIXEL, and not reference pixels of ``layout.reference_mask()``.
+* **residual stripe rms**: the rms over channel-lines of the mean residual over the
+  background pixels of that channel-line, after subtracting the mean residual over all
+  background pixels (that global offset is reported separately as ``offset``, since removing
+  sky is a flux error, not a stripe).
+* **flux bias**: ``sum(corrected - rate_no1f) / sum(scene - sky)`` over source apertures
+  (connected non-empty regions), in per cent.
+* **trench**: mean residual in an annulus just outside the brightest sources, minus the
+  mean residual over all background pixels, in units of the per-pixel white noise.
+* **oracle**: for each channel-line, subtract the mean of ``data - scene`` over its truly
+  empty, unflagged pixels (the best any mask can do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = [
+    "BAD_DQ",
+    "LayoutLike",
+    "ChannelLines",
+    "channel_lines",
+    "background_mask",
+    "channel_line_means",
+    "oracle_correct",
+    "white_noise_sigma",
+    "source_apertures",
+    "stripe_metrics",
+    "flux_bias",
+    "trench",
+    "evaluate",
+]
+
+#: DQ bits that exclude a pixel from every measurement: DO_NOT_USE, SATURATED, REFERENCE_PIXEL.
+BAD_DQ = np.uint32(1 | 2 | (1 << 31))
+
+
+class LayoutLike(Protocol):
+    """The part of :class:`jwst1f.geometry.ReadoutLayout` that the metrics need."""
+
+    fast_axis: int
+    channel_edges: tuple[int, ...]
+    interleaved: bool
+    n_channels: int
+
+
+@dataclass(frozen=True)
+class ChannelLines:
+    """Label of every pixel by channel-line.
+
+    Attributes
+    ----------
+    labels : ndarray of int64, shape (ny, nx)
+        ``line * n_channels + channel`` for every pixel.
+    n_labels : int
+        Number of channel-lines, ``n_lines * n_channels``.
+    n_channels : int
+        Number of output channels.
+    """
+
+    labels: np.ndarray
+    n_labels: int
+    n_channels: int
+
+
+def channel_lines(layout: LayoutLike, shape: tuple[int, int]) -> ChannelLines:
+    """Label every pixel of a 2-D frame with its channel-line.
+
+    Parameters
+    ----------
+    layout : LayoutLike
+        Readout layout (``fast_axis``, ``channel_edges``, ``interleaved``, ``n_channels``).
+    shape : tuple of int
+        Frame shape (ny, nx).
+
+    Returns
+    -------
+    ChannelLines
+        Labels of shape (ny, nx).
+    """
+    fast = int(layout.fast_axis)
+    n_along = shape[fast]
+    n_lines = shape[1 - fast]
+    nch = max(int(layout.n_channels), 1)
+    pos = np.arange(n_along)
+    if hasattr(layout, "channel_index"):  # jwst1f.geometry.ReadoutLayout knows MIRI phases
+        chan = np.asarray(layout.channel_index(), dtype=np.int64)
+    elif getattr(layout, "interleaved", False):
+        chan = pos % nch
+    else:
+        edges = np.asarray(layout.channel_edges, dtype=np.int64)
+        if edges.size >= 2:
+            chan = np.clip(np.searchsorted(edges, pos, side="right") - 1, 0, nch - 1)
+        else:
+            chan = np.zeros(n_along, dtype=np.int64)
+    line = np.arange(n_lines)
+    if fast == 1:
+        labels = line[:, None] * nch + chan[None, :]
+    else:
+        labels = chan[:, None] + line[None, :] * nch
+    return ChannelLines(labels=labels.astype(np.int64), n_labels=n_lines * nch, n_channels=nch)
+
+
+def background_mask(empty: np.ndarray, dq: np.ndarray | None, data: np.ndarray) -> np.ndarray:
+    """True where a pixel is truly empty, finite and not flagged.
+
+    Parameters
+    ----------
+    empty : ndarray, shape (ny, nx)
+        Truth ``EMPTY`` map (non-zero where no astrophysical source).
+    dq : ndarray of uint32, shape (ny, nx), or None
+        Data-quality flags.
+    data : ndarray, shape (ny, nx)
+        The data whose finiteness is required.
+
+    Returns
+    -------
+    ndarray of bool, shape (ny, nx)
+    """
+    good = (np.asarray(empty) != 0) & np.isfinite(data)
+    if dq is not None:
+        good &= (np.asarray(dq).astype(np.uint32) & BAD_DQ) == 0
+    return good
+
+
+def channel_line_means(
+    values: np.ndarray, use: np.ndarray, lines: ChannelLines
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``values`` over the ``use`` pixels of every channel-line.
+
+    Parameters
+    ----------
+    values : ndarray, shape (ny, nx)
+    use : ndarray of bool, shape (ny, nx)
+    lines : ChannelLines
+
+    Returns
+    -------
+    means : ndarray of float64, shape (n_labels,)
+        NaN where a channel-line has no usable pixel.
+    counts : ndarray of int64, shape (n_labels,)
+    """
+    lab = lines.labels[use]
+    v = np.asarray(values, dtype=np.float64)[use]
+    counts = np.bincount(lab, minlength=lines.n_labels)
+    sums = np.bincount(lab, weights=v, minlength=lines.n_labels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return means, counts
+
+
+def oracle_correct(
+    data: np.ndarray,
+    scene: np.ndarray,
+    empty: np.ndarray,
+    dq: np.ndarray | None,
+    lines: ChannelLines,
+) -> np.ndarray:
+    """Perfect-mask correction of one frame.
+
+    For each channel-line, subtract the mean of ``data - scene`` over its truly empty,
+    unflagged pixels. A channel-line with no empty pixel uses all its unflagged pixels
+    (``data - scene`` is still known exactly there); one with no usable pixel at all is left
+    unchanged.
+
+    Parameters
+    ----------
+    data : ndarray, shape (ny, nx)
+        Rate with 1/f noise, DN/s.
+    scene : ndarray, shape (ny, nx)
+        Noise-free rate (sky and sources), DN/s.
+    empty : ndarray, shape (ny, nx)
+        Truth EMPTY map.
+    dq : ndarray of uint32, shape (ny, nx), or None
+    lines : ChannelLines
+
+    Returns
+    -------
+    ndarray of float32, shape (ny, nx)
+    """
+    diff = np.asarray(data, dtype=np.float64) - scene
+    bg = background_mask(empty, dq, diff)
+    means, counts = channel_line_means(diff, bg, lines)
+    if np.any(counts == 0):
+        allgood = background_mask(np.ones_like(empty), dq, diff)
+        m_all, c_all = channel_line_means(diff, allgood, lines)
+        means = np.where(counts > 0, means, np.where(c_all > 0, m_all, 0.0))
+    return (data - means[lines.labels]).astype(np.float32)
+
+
+def white_noise_sigma(rate_no1f: np.ndarray, scene: np.ndarray, background: np.ndarray) -> float:
+    """Robust per-pixel white-noise sigma (DN/s) of ``rate_no1f - scene`` over background."""
+    d = (np.asarray(rate_no1f, dtype=np.float64) - scene)[background]
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return float("nan")
+    med = np.median(d)
+    return float(1.4826 * np.median(np.abs(d - med)))
+
+
+def source_apertures(
+    empty: np.ndarray, source_flux: np.ndarray, *, dq: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Connected source regions of the truth EMPTY map.
+
+    Parameters
+    ----------
+    empty : ndarray, shape (ny, nx)
+        Truth EMPTY map; apertures are the connected regions where it is zero.
+    source_flux : ndarray, shape (ny, nx)
+        ``scene - sky`` (DN/s), used to rank apertures by flux.
+    dq : ndarray of uint32 or None
+        Flagged pixels are left out of the apertures.
+
+    Returns
+    -------
+    labels : ndarray of int32, shape (ny, nx)
+        0 outside apertures, 1..n inside.
+    flux : ndarray of float64, shape (n,)
+        Total source flux of each aperture (DN/s); aperture ``k`` has label ``k + 1``.
+    """
+    src = np.asarray(empty) == 0
+    if dq is not None:
+        src &= (np.asarray(dq).astype(np.uint32) & BAD_DQ) == 0
+    labels, n = ndimage.label(src)
+    if n == 0:
+        return labels.astype(np.int32), np.zeros(0)
+    flux = np.bincount(labels.ravel(), weights=np.nan_to_num(source_flux).ravel(), minlength=n + 1)[
+        1:
+    ]
+    return labels.astype(np.int32), flux
+
+
+def flux_bias(
+    residual: np.ndarray,
+    source_flux: np.ndarray,
+    ap_labels: np.ndarray,
+    ap_flux: np.ndarray,
+    *,
+    n_bright: int | None = None,
+) -> float:
+    """Flux bias in apertures, per cent of the true source flux.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (ny, nx)
+        ``corrected - rate_no1f`` (DN/s).
+    source_flux : ndarray, shape (ny, nx)
+        ``scene - sky`` (DN/s).
+    ap_labels, ap_flux
+        From :func:`source_apertures`.
+    n_bright : int or None
+        Use only the ``n_bright`` apertures with most flux (None: all).
+
+    Returns
+    -------
+    float
+        ``100 * sum(residual) / sum(source_flux)`` over the chosen apertures; NaN if none.
+    """
+    if ap_flux.size == 0:
+        return float("nan")
+    if n_bright is None:
+        sel = ap_labels > 0
+    else:
+        keep = np.argsort(ap_flux)[::-1][:n_bright] + 1
+        sel = np.isin(ap_labels, keep)
+    ok = sel & np.isfinite(residual)
+    denom = float(np.sum(source_flux[ok], dtype=np.float64))
+    if denom <= 0:
+        return float("nan")
+    return 100.0 * float(np.sum(residual[ok], dtype=np.float64)) / denom
+
+
+def trench(
+    residual: np.ndarray,
+    background: np.ndarray,
+    ap_labels: np.ndarray,
+    ap_flux: np.ndarray,
+    sigma: float,
+    *,
+    n_bright: int = 10,
+    r_in: int = 2,
+    r_out: int = 10,
+) -> float:
+    """Depth of a trench beside the brightest sources, in units of the per-pixel noise.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (ny, nx)
+        ``corrected - rate_no1f`` (DN/s).
+    background : ndarray of bool, shape (ny, nx)
+        Background pixels (see :func:`background_mask`).
+    ap_labels, ap_flux
+        From :func:`source_apertures`.
+    sigma : float
+        Per-pixel white-noise sigma (DN/s).
+    n_bright : int
+        Number of brightest apertures around which to look.
+    r_in, r_out : int
+        Inner and outer radius of the annulus, pixels from the source footprint.
+
+    Returns
+    -------
+    float
+        ``(mean(residual[annulus]) - mean(residual[background])) / sigma``; negative for a
+        trench. NaN when there is no annulus pixel.
+    """
+    if ap_flux.size == 0 or not np.isfinite(sigma) or sigma <= 0:
+        return float("nan")
+    keep = np.argsort(ap_flux)[::-1][:n_bright] + 1
+    foot = np.isin(ap_labels, keep)
+    struct = ndimage.generate_binary_structure(2, 1)
+    inner = ndimage.binary_dilation(foot, struct, iterations=r_in)
+    outer = ndimage.binary_dilation(foot, struct, iterations=r_out)
+    ann = outer & ~inner & background & np.isfinite(residual)
+    bg = background & np.isfinite(residual)
+    if not ann.any() or not bg.any():
+        return float("nan")
+    return float((residual[ann].mean() - residual[bg].mean()) / sigma)
+
+
+def stripe_metrics(
+    residual: np.ndarray, background: np.ndarray, lines: ChannelLines, *, min_pixels: int = 8
+) -> tuple[np.ndarray, float]:
+    """Per-channel-line mean residuals over background, and the global mean residual.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (ny, nx)
+        ``corrected - rate_no1f`` (DN/s).
+    background : ndarray of bool, shape (ny, nx)
+    lines : ChannelLines
+    min_pixels : int
+        Channel-lines with fewer background pixels are left out.
+
+    Returns
+    -------
+    line_means : ndarray of float64, shape (m,)
+        Mean residual of each measurable channel-line (DN/s).
+    offset : float
+        Mean residual over all background pixels (DN/s).
+    """
+    use = background & np.isfinite(residual)
+    means, counts = channel_line_means(residual, use, lines)
+    offset = float(residual[use].mean()) if use.any() else float("nan")
+    return means[counts >= min_pixels], offset
+
+
+def evaluate(
+    corrected: np.ndarray,
+    *,
+    rate_no1f: np.ndarray,
+    scene: np.ndarray,
+    sky: np.ndarray,
+    empty: np.ndarray,
+    dq: np.ndarray | None,
+    layout: LayoutLike,
+    n_bright: int = 10,
+) -> dict[str, Any]:
+    """All quality metrics of one corrected exposure.
+
+    Parameters
+    ----------
+    corrected : ndarray, shape (ny, nx) or (nints, ny, nx)
+        Corrected rate (DN/s).
+    rate_no1f : ndarray, same shape as ``corrected``
+        Truth without 1/f (DN/s).
+    scene, sky : ndarray, shape (ny, nx) or same as ``corrected``
+        Noise-free rate and smooth sky (DN/s).
+    empty : ndarray, shape (ny, nx) or same as ``corrected``
+        Truth EMPTY map.
+    dq : ndarray of uint32 or None
+        DQ flags, 2-D or same shape as ``corrected``.
+    layout : LayoutLike
+    n_bright : int
+        Number of brightest apertures for ``bias_bright_pct`` and ``trench_sigma``.
+
+    Returns
+    -------
+    dict
+        ``stripe_rms`` (DN/s), ``offset`` (DN/s), ``bias_pct``, ``bias_bright_pct`` (per
+        cent), ``trench_sigma`` (per-pixel noise units), ``sigma`` (DN/s), ``n_lines``.
+    """
+    corr = np.asarray(corrected)
+    cube = corr if corr.ndim == 3 else corr[None]
+    nint = cube.shape[0]
+
+    def per_int(a, i):
+        if a is None:
+            return None
+        a = np.asarray(a)
+        return a[i] if a.ndim == 3 else a
+
+    lines = channel_lines(layout, cube.shape[1:])
+    refpix = layout.reference_mask() if hasattr(layout, "reference_mask") else None
+    all_means, offsets, biases, biases_b, trenches, sigmas = [], [], [], [], [], []
+    for i in range(nint):
+        c = cube[i].astype(np.float64)
+        truth = per_int(rate_no1f, i).astype(np.float64)
+        sc = per_int(scene, i).astype(np.float64)
+        sk = per_int(sky, i).astype(np.float64)
+        em = per_int(empty, i)
+        d = per_int(dq, i)
+        if refpix is not None:
+            d = np.zeros(c.shape, np.uint32) if d is None else np.asarray(d, np.uint32)
+            d = d | np.where(refpix, np.uint32(1 << 31), np.uint32(0))
+        res = c - truth
+        bg = background_mask(em, d, res)
+        means, off = stripe_metrics(res, bg, lines)
+        all_means.append(means - off)
+        offsets.append(off)
+        sigma = white_noise_sigma(truth, sc, bg)
+        sigmas.append(sigma)
+        src = sc - sk
+        ap_lab, ap_flux = source_apertures(em, src, dq=d)
+        biases.append(flux_bias(res, src, ap_lab, ap_flux))
+        biases_b.append(flux_bias(res, src, ap_lab, ap_flux, n_bright=n_bright))
+        trenches.append(trench(res, bg, ap_lab, ap_flux, sigma, n_bright=n_bright))
+    m = np.concatenate(all_means) if all_means else np.zeros(0)
+
+    def mean_or_nan(x):
+        x = np.asarray(x, dtype=float)
+        x = x[np.isfinite(x)]
+        return float(x.mean()) if x.size else float("nan")
+
+    return {
+        "stripe_rms": float(np.sqrt(np.mean(m**2))) if m.size else float("nan"),
+        "offset": mean_or_nan(offsets),
+        "bias_pct": mean_or_nan(biases),
+        "bias_bright_pct": mean_or_nan(biases_b),
+        "trench_sigma": mean_or_nan(trenches),
+        "sigma": mean_or_nan(sigmas),
+        "n_lines": int(m.size),
+    }

@@ -1,0 +1,461 @@
+"""The destriper on arrays: :func:`destripe` and :class:`DestripeResult`.
+
+See ``docs/algorithm.md`` for the algorithm, its assumptions and the parameter table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jwst1f.destripe.background import fit_background
+from jwst1f.destripe.linemodel import line_offsets
+from jwst1f.destripe.masking import dilate, robust_sigma
+from jwst1f.geometry import ReadoutLayout
+from jwst1f.params import DestripeParams
+
+__all__ = ["destripe", "DestripeResult"]
+
+log = logging.getLogger(__name__)
+
+_Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
+
+
+@dataclass
+class DestripeResult:
+    """Output of :func:`destripe`.
+
+    Attributes
+    ----------
+    corrected : numpy.ndarray of float32, shape of ``sci``
+        ``sci - model``, DN/s.
+    model : numpy.ndarray of float32, shape of ``sci``
+        The removed stripe pattern (zero mean over the frame), DN/s.
+    model_var : numpy.ndarray of float32, shape of ``sci``
+        Variance of ``model`` as an estimate, (DN/s)^2; add it to the variance arrays.
+    mask : numpy.ndarray of bool, shape of ``sci``
+        True where the pixel was used as background for measuring the stripes.
+    metrics : dict
+        JSON-serialisable: ``stripe_rms_before`` / ``stripe_rms_after`` (per channel lists,
+        DN/s), ``masked_fraction``, ``seconds`` and diagnostics.
+    """
+
+    corrected: np.ndarray
+    model: np.ndarray
+    model_var: np.ndarray
+    mask: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _canonical(x: np.ndarray, fast_axis: int) -> np.ndarray:
+    """View with lines along the last axis."""
+    return x if fast_axis == 1 else x.T
+
+
+def _check_inputs(sci, layout, dq, user_mask):
+    sci = np.asarray(sci)
+    if sci.ndim not in (2, 3):
+        raise ValueError(f"sci must be 2-D (ny, nx) or 3-D (nints, ny, nx), not {sci.ndim}-D")
+    if tuple(sci.shape[-2:]) != tuple(layout.shape):
+        raise ValueError(
+            f"sci shape {sci.shape[-2:]} does not match the readout layout {layout.shape} "
+            f"({layout.detector} {layout.subarray})"
+        )
+    if not np.issubdtype(sci.dtype, np.floating):
+        sci = sci.astype(np.float32)
+    if dq is not None:
+        dq = np.asarray(dq)
+        if dq.shape != sci.shape and dq.shape != sci.shape[-2:]:
+            raise ValueError(f"dq shape {dq.shape} does not match sci shape {sci.shape}")
+        if not np.issubdtype(dq.dtype, np.integer):
+            raise ValueError(f"dq must be an integer array, not {dq.dtype}")
+        dq = dq.astype(np.uint32, copy=False)
+    if user_mask is not None:
+        user_mask = np.asarray(user_mask, dtype=bool)
+        if user_mask.shape != sci.shape and user_mask.shape != sci.shape[-2:]:
+            raise ValueError(
+                f"user_mask shape {user_mask.shape} does not match sci shape {sci.shape}"
+            )
+    return sci, dq, user_mask
+
+
+def destripe(
+    sci: np.ndarray,
+    layout: ReadoutLayout,
+    *,
+    dq: np.ndarray | None = None,
+    user_mask: np.ndarray | None = None,
+    params: DestripeParams | None = None,
+) -> DestripeResult:
+    """Remove the 1/f stripe pattern from a rate or rateints array.
+
+    Parameters
+    ----------
+    sci : numpy.ndarray, shape (ny, nx) or (nints, ny, nx)
+        Count rates in DMS orientation, DN/s. Not modified.
+    layout : ReadoutLayout
+        Readout geometry of the array (see :func:`jwst1f.geometry.layout_from_header`).
+    dq : numpy.ndarray of uint32, optional
+        jwst DQ flags, shape of ``sci`` (or (ny, nx), shared by all integrations).
+    user_mask : numpy.ndarray of bool, optional
+        True on pixels not to be used for measuring (sources the user knows of), shape of
+        ``sci`` or (ny, nx).
+    params : DestripeParams, optional
+        Defaults when omitted.
+
+    Returns
+    -------
+    DestripeResult
+        ``corrected = sci - model``; finite wherever ``sci`` is finite.
+
+    Raises
+    ------
+    ValueError
+        If shapes do not match the layout or each other.
+    """
+    t0 = time.perf_counter()
+    params = params or DestripeParams()
+    sci, dq, user_mask = _check_inputs(sci, layout, dq, user_mask)
+    frames = sci if sci.ndim == 3 else sci[None]
+    nints = frames.shape[0]
+
+    static_bad = np.zeros(layout.shape, dtype=bool)
+    if params.mask_reference_pixels:
+        static_bad |= layout.reference_mask()
+    if layout.instrument == "MIRI" and params.miri_exclude_columns > 0:
+        x_ff = np.arange(layout.shape[1]) + layout.xstart - 1
+        static_bad[:, x_ff < params.miri_exclude_columns] = True
+    if user_mask is not None and user_mask.ndim == 2:
+        static_bad |= user_mask
+    bitmask = params.dq_bitmask()
+
+    corrected = np.empty(frames.shape, dtype=np.float32)
+    model = np.empty(frames.shape, dtype=np.float32)
+    model_var = np.empty(frames.shape, dtype=np.float32)
+    mask = np.empty(frames.shape, dtype=bool)
+    per_int = []
+    fa = layout.fast_axis
+    for i in range(nints):
+        bad = static_bad
+        if user_mask is not None and user_mask.ndim == 3:
+            bad = static_bad | user_mask[i]
+        dq_i = None if dq is None else (dq[i] if dq.ndim == 3 else dq)
+        m = _destripe_frame(
+            _canonical(frames[i], fa),
+            layout,
+            params,
+            dq=None if dq_i is None else _canonical(dq_i, fa),
+            static_bad=_canonical(bad, fa),
+            bitmask=bitmask,
+            out_corrected=_canonical(corrected[i], fa),
+            out_model=_canonical(model[i], fa),
+            out_var=_canonical(model_var[i], fa),
+            out_mask=_canonical(mask[i], fa),
+        )
+        per_int.append(m)
+
+    metrics = _combine_metrics(per_int)
+    metrics["seconds"] = time.perf_counter() - t0
+    metrics["nints"] = nints
+    metrics["layout"] = layout.to_dict()
+    metrics["params"] = params.to_dict()
+    if sci.ndim == 2:
+        corrected, model, model_var, mask = corrected[0], model[0], model_var[0], mask[0]
+    return DestripeResult(corrected, model, model_var, mask, metrics)
+
+
+def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
+    def rms_over(key):
+        arr = np.array([m[key] for m in per_int], dtype=float)
+        return [float(v) for v in np.sqrt(np.mean(arr**2, axis=0))]
+
+    out: dict[str, Any] = {
+        "stripe_rms_before": rms_over("stripe_rms_before"),
+        "stripe_rms_after": rms_over("stripe_rms_after"),
+        "noise_floor": rms_over("noise_floor"),
+        "masked_fraction": float(np.mean([m["masked_fraction"] for m in per_int])),
+        "sigma": float(np.mean([m["sigma"] for m in per_int])),
+        "lines_interpolated": int(sum(m["lines_interpolated"] for m in per_int)),
+        "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
+        "even_odd": [m["even_odd"] for m in per_int],
+    }
+    if len(per_int) > 1:
+        out["per_integration"] = per_int
+    return out
+
+
+# ------------------------------------------------------------------------------- one frame
+def _initial_levels(a, good, chans, sigma, max_samples=64):
+    """Robust start level per channel-line from a sorted sub-sample.
+
+    ``min(median, q25 + 0.674 sigma)``: the median for clean lines, a low-quantile-based
+    mode estimate for lines more than half covered by (positive) emission.
+    """
+    n_lines = a.shape[0]
+    lvl = np.full((n_lines, len(chans)), np.nan)
+    for k, sl in enumerate(chans):
+        x = a[:, sl]
+        g = good[:, sl]
+        step = max(1, x.shape[1] // max_samples)
+        xs = np.where(g[:, ::step], x[:, ::step], np.inf)
+        xs.sort(axis=1)
+        n = g[:, ::step].sum(axis=1)
+        ok = n >= 3
+        i50 = np.maximum((n - 1) // 2, 0)
+        i25 = np.maximum((n - 1) // 4, 0)
+        q50 = np.take_along_axis(xs, i50[:, None], axis=1)[:, 0]
+        q25 = np.take_along_axis(xs, i25[:, None], axis=1)[:, 0]
+        with np.errstate(invalid="ignore"):
+            lvl[:, k] = np.where(ok, np.minimum(q50, q25 + _Q25_OFFSET * sigma), np.nan)
+    return _fill_levels(lvl)
+
+
+def _fill_levels(lvl):
+    """Replace NaN levels: other channels of the line, then neighbouring lines."""
+    bad = ~np.isfinite(lvl)
+    if not bad.any():
+        return lvl
+    lvl = np.where(bad, np.nan, lvl)
+    cnt = (~bad).sum(axis=1)
+    line = np.where(cnt > 0, np.nansum(lvl, axis=1) / np.maximum(cnt, 1), np.nan)
+    ok = np.isfinite(line)
+    idx = np.arange(lvl.shape[0])
+    if ok.any():
+        line = np.where(ok, line, np.interp(idx, np.flatnonzero(ok), line[ok]))
+    else:
+        line = np.zeros(lvl.shape[0])
+    return np.where(np.isfinite(lvl), lvl, line[:, None])
+
+
+def _sample_step(layout, chans, target=128):
+    """Sampling step along the lines for the level iterations (1 for interleaved)."""
+    if layout.interleaved:
+        return 1
+    widths = [sl.stop - sl.start for sl in chans]
+    step = max(1, min(widths) // target)
+    while step > 1 and any(e % step for e in layout.channel_edges):
+        step -= 1
+    return step
+
+
+def _clip(a, good, chans, lvl, sigma, params, *, step, bkg=None):
+    """Symmetric iterative clipping around each channel-line's own level (sub-sampled).
+
+    Returns
+    -------
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        Clipped-mean levels.
+    """
+    k_sig = np.float32(params.clip_sigma * sigma)
+    lvl = lvl.copy()
+    for k, sl in enumerate(chans):
+        sub = slice(sl.start, sl.stop, (sl.step or 1) * step)
+        x = a[:, sub]
+        g = good[:, sub]
+        if bkg is not None:
+            img = bkg.image(sub)
+            if img is not None:
+                x = x - img
+        for _ in range(params.clip_iterations):
+            r = x - lvl[:, k, None].astype(np.float32)
+            kk = g & (np.abs(r) < k_sig)
+            n = kk.sum(axis=1)
+            r *= kk
+            s = r.sum(axis=1, dtype=np.float64)
+            lvl[:, k] += np.where(n > 0, s / np.maximum(n, 1), 0.0)
+    return lvl
+
+
+def _rejected(x, lvl_k, g, t_rej, t_seed, scratch):
+    """Pixels of one channel off their line level (symmetric): rejected and seed masks."""
+    np.subtract(x, lvl_k[:, None].astype(np.float32), out=scratch)
+    np.abs(scratch, out=scratch)
+    rej = scratch >= t_rej
+    rej &= g
+    seed = scratch >= t_seed
+    seed &= g
+    return rej, seed
+
+
+def _destripe_frame(
+    a: np.ndarray,
+    layout: ReadoutLayout,
+    params: DestripeParams,
+    *,
+    dq,
+    static_bad,
+    bitmask,
+    out_corrected,
+    out_model,
+    out_var,
+    out_mask,
+) -> dict[str, Any]:
+    """Destripe one frame in canonical orientation (lines along the last axis).
+
+    The output buffers double as work space: ``out_mask`` holds the good, then the clean
+    mask; ``out_corrected`` holds data minus background while measuring; ``out_model``
+    holds residuals while masking.
+    """
+    n_lines, length = a.shape
+    chans = layout.channel_slices()
+    nch = len(chans)
+    finite = np.isfinite(a)
+    all_finite = bool(finite.all())
+    if not all_finite:
+        a = np.where(finite, a, np.float32(0.0)).astype(np.float32, copy=False)
+    else:
+        del finite
+    # 0. pixels that may be used at all
+    good = out_mask
+    np.logical_not(static_bad, out=good)
+    if not all_finite:
+        good &= finite
+    if dq is not None and bitmask:
+        scratch = out_var.view(np.uint32) if out_var.flags.c_contiguous else None
+        flagged = np.bitwise_and(dq, np.uint32(bitmask), out=scratch)
+        good &= flagged == 0
+        del flagged, scratch
+    n_good = int(np.count_nonzero(good))
+    sigma = robust_sigma(a, good)
+    if not np.isfinite(sigma) or sigma <= 0:
+        sigma = float(np.std(a[good])) if n_good else 1.0
+        sigma = sigma if np.isfinite(sigma) and sigma > 0 else 1.0
+    step = _sample_step(layout, chans)
+
+    # 1. levels by symmetric clipping around each channel-line's own level (sub-sampled)
+    lvl = _initial_levels(a, good, chans, sigma)
+    lvl = _clip(a, good, chans, lvl, sigma, params, step=step)
+
+    # 2. smooth background along the lines and extended emission, on the clean sub-sample
+    t_rej = np.float32(params.clip_sigma * sigma)
+    a_s = a[:, ::step]
+    g_s = good[:, ::step]
+    clean_s = np.empty(a_s.shape, dtype=bool)
+    for k, sl in enumerate(chans):
+        ss = slice(sl.start // step, -(-sl.stop // step)) if not layout.interleaved else sl
+        r = np.abs(a_s[:, ss] - lvl[:, k, None].astype(np.float32))
+        clean_s[:, ss] = g_s[:, ss] & (r < t_rej)
+    bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
+    bkg = fit_background(
+        a_s,
+        clean_s,
+        np.median(lvl, axis=1),
+        sigma,
+        box=params.background_box,
+        along_order=params.background_along_order,
+        extended_sigma=params.extended_sigma,
+        channel_bounds=bounds,
+        step=step,
+        length=length,
+    )
+    del a_s, g_s, clean_s
+    ext = bkg.extended()
+    if ext is not None:
+        good &= ~ext
+        del ext
+    lvl = lvl - bkg.channel_means(chans)
+    lvl = _clip(a, good, chans, lvl, sigma, params, step=step, bkg=bkg)
+
+    # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
+    t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
+    seeds = np.zeros(a.shape, dtype=bool) if params.dilate_radius > 0 else None
+    for k, sl in enumerate(chans):
+        y = out_corrected[:, sl]
+        img = bkg.image(sl)
+        if img is None:
+            y[...] = a[:, sl]
+        else:
+            np.subtract(a[:, sl], img, out=y)
+        del img
+        rej, seed = _rejected(y, lvl[:, k], good[:, sl], t_rej, t_seed, out_model[:, sl])
+        good[:, sl] &= ~rej
+        if seeds is not None:
+            seeds[:, sl] = seed
+        del rej, seed
+    if seeds is not None and seeds.any():
+        good &= ~dilate(seeds, params.dilate_radius)
+    del seeds
+    clean = good
+    sums = np.zeros((n_lines, nch))
+    counts = np.zeros((n_lines, nch))
+    for k, sl in enumerate(chans):
+        y = out_corrected[:, sl]
+        c = clean[:, sl]
+        counts[:, k] = np.count_nonzero(c, axis=1)
+        sums[:, k] = (y * c).sum(axis=1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    trend = _slow_trend(means, counts, order=params.background_slow_order)
+    means = means - trend[:, None]
+
+    # 4. line model: shared + per-channel offsets, borrowing where data are thin
+    lm = line_offsets(
+        means, counts, sigma, min_pixels=params.min_pixels, fit_by_channel=params.fit_by_channel
+    )
+    offset = lm.offset
+    # zero mean over the frame: the sky level stays
+    w = counts
+    mean_offset = float((offset * w).sum() / w.sum()) if w.sum() > 0 else float(offset.mean())
+    offset = offset - mean_offset
+
+    # 5. apply
+    for k, sl in enumerate(chans):
+        out_model[:, sl] = offset[:, k, None].astype(np.float32)
+        out_var[:, sl] = lm.variance[:, k, None].astype(np.float32)
+    np.subtract(a, out_model, out=out_corrected)
+    if not all_finite:
+        out_corrected[~finite] = np.nan  # non-finite input stays non-finite
+
+    # 6. metrics
+    ok = counts >= params.min_pixels
+    noise = sigma / np.sqrt(np.maximum(counts, 1))
+    before, after, floor = [], [], []
+    for k in range(nch):
+        okk = ok[:, k]
+        if okk.sum() > 1:
+            mk = means[okk, k] - np.average(means[okk, k], weights=counts[okk, k])
+            rk = means[okk, k] - offset[okk, k]
+            rk = rk - np.average(rk, weights=counts[okk, k])
+            before.append(float(np.sqrt(np.mean(mk**2))))
+            after.append(float(np.sqrt(np.mean(rk**2))))
+            floor.append(float(np.sqrt(np.mean(noise[okk, k] ** 2))))
+        else:
+            before.append(0.0)
+            after.append(0.0)
+            floor.append(0.0)
+    return {
+        "stripe_rms_before": before,
+        "stripe_rms_after": after,
+        "noise_floor": floor,
+        "masked_fraction": float(1.0 - np.count_nonzero(clean) / clean.size),
+        "sigma": float(sigma),
+        "lines_interpolated": lm.n_interpolated,
+        "channel_lines_borrowed": lm.n_borrowed,
+        "extended_blocks": bkg.n_extended_blocks,
+        "even_odd": False,
+    }
+
+
+def _slow_trend(means, counts, *, order):
+    """Weighted Legendre trend of the line means (all channels together) along the lines.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_lines,)
+    """
+    n_lines = means.shape[0]
+    w = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line = (means * counts).sum(axis=1) / w
+    use = w > 0
+    x = np.linspace(-1.0, 1.0, n_lines)
+    if use.sum() > order + 1:
+        c = np.polynomial.legendre.legfit(x[use], line[use], order, w=np.sqrt(w[use]))
+        return np.polynomial.legendre.legval(x, c)
+    if use.any():
+        return np.full(n_lines, np.average(line[use], weights=w[use]))
+    return np.zeros(n_lines)

@@ -1,0 +1,156 @@
+"""The line model: per-line offsets, shared by all outputs plus a per-output part.
+
+Input is the measured mean of clean pixels per channel-line, ``m`` (n_lines, n_channels), and
+the number of clean pixels behind each, ``n``. The 1/f noise of the SIDECAR readout is mostly
+common to the outputs (about 3:1 correlated:uncorrelated), so the offset of channel ``k`` in
+line ``l`` is modelled as ``s[l] + u[l, k]``:
+
+* ``s`` is the weighted mean over channels (weights: clean pixel counts);
+* ``u`` is shrunk towards a prior (its interpolation from neighbouring lines of the same
+  channel, which are close in readout time) by the Wiener factor
+  ``tau**2 / (tau**2 + sigma**2 / n)``, with ``tau**2`` the measured variance of ``u``.
+
+Channel-lines with few clean pixels thus borrow from the other channels and neighbouring
+lines; lines with no clean pixel at all are interpolated in readout (line) order. Nothing is
+left NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LineModel", "line_offsets", "interpolate_lines"]
+
+
+class LineModel:
+    """Result of :func:`line_offsets`.
+
+    Attributes
+    ----------
+    offset : numpy.ndarray, shape (n_lines, n_channels)
+        Offset per channel-line, units of the data.
+    variance : numpy.ndarray, shape (n_lines, n_channels)
+        Variance of ``offset`` as an estimate, units of the data squared.
+    n_interpolated : int
+        Lines with too few clean pixels in every channel, filled from neighbouring lines.
+    n_borrowed : int
+        Channel-lines below ``min_pixels`` that borrowed from other channels / lines.
+    tau : float
+        Measured rms of the per-channel (uncorrelated) part, units of the data.
+    """
+
+    __slots__ = ("offset", "variance", "n_interpolated", "n_borrowed", "tau")
+
+    def __init__(self, offset, variance, n_interpolated, n_borrowed, tau):
+        self.offset = offset
+        self.variance = variance
+        self.n_interpolated = n_interpolated
+        self.n_borrowed = n_borrowed
+        self.tau = tau
+
+
+def interpolate_lines(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill invalid entries of a line series by linear interpolation in line order.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_lines,)
+    valid : numpy.ndarray of bool, shape (n_lines,)
+
+    Returns
+    -------
+    filled : numpy.ndarray, shape (n_lines,)
+        ``values`` where valid; interpolated (or the nearest valid value beyond the ends)
+        elsewhere; zeros if nothing is valid.
+    distance : numpy.ndarray, shape (n_lines,)
+        Distance (lines) to the nearest valid line; 0 on valid lines.
+    """
+    n = values.shape[0]
+    idx = np.arange(n)
+    good = np.flatnonzero(valid)
+    if good.size == 0:
+        return np.zeros(n), np.full(n, float(n))
+    filled = np.where(valid, values, np.interp(idx, good, values[good]))
+    # distance to nearest valid line
+    pos = np.searchsorted(good, idx)
+    left = good[np.clip(pos - 1, 0, good.size - 1)]
+    right = good[np.clip(pos, 0, good.size - 1)]
+    distance = np.minimum(np.abs(idx - left), np.abs(right - idx)).astype(float)
+    return filled, distance
+
+
+def line_offsets(
+    m: np.ndarray,
+    n: np.ndarray,
+    sigma: float,
+    *,
+    min_pixels: int,
+    fit_by_channel: bool = True,
+) -> LineModel:
+    """Combine channel-line means into offsets, borrowing where data are thin.
+
+    Parameters
+    ----------
+    m : numpy.ndarray, shape (n_lines, n_channels)
+        Mean of clean pixels per channel-line (any value where ``n == 0``).
+    n : numpy.ndarray, shape (n_lines, n_channels)
+        Number of clean pixels behind each mean.
+    sigma : float
+        Per-pixel noise sigma, units of ``m``.
+    min_pixels : int
+        Minimum clean pixels for a channel-line (or, summed over channels, a line) to count
+        as measured.
+    fit_by_channel : bool
+        Fit the per-channel part; otherwise one offset per line for all channels.
+
+    Returns
+    -------
+    LineModel
+    """
+    m = np.asarray(m, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    n_lines, nch = m.shape
+    s2 = float(sigma) ** 2 if np.isfinite(sigma) and sigma > 0 else 1.0
+    mz = np.where(n > 0, m, 0.0)
+    N = n.sum(axis=1)
+    valid_s = N >= min_pixels
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s_meas = (n * mz).sum(axis=1) / N
+    s, dist = interpolate_lines(np.where(valid_s, s_meas, 0.0), valid_s)
+    var_s = np.where(valid_s, s2 / np.maximum(N, 1.0), 0.0)
+    n_interp = int((~valid_s).sum())
+    if n_interp:
+        good = np.flatnonzero(valid_s)
+        if good.size >= 2:
+            d1 = np.diff(s[good]) ** 2 / np.maximum(np.diff(good), 1)
+            struct = 0.5 * float(np.median(d1))  # variance growth per line of separation
+            total = float(np.var(s[good])) if good.size > 1 else s2
+        else:
+            struct, total = s2, s2
+        var_s = np.where(valid_s, var_s, np.minimum(struct * np.maximum(dist, 1.0), total) + s2)
+
+    if nch == 1 or not fit_by_channel:
+        offset = np.repeat(s[:, None], nch, axis=1)
+        variance = np.repeat(var_s[:, None], nch, axis=1)
+        return LineModel(offset, variance, n_interp, int((n < min_pixels).sum()), 0.0)
+
+    u = mz - s[:, None]
+    noise = s2 / np.maximum(n, 1.0)
+    well = (n >= min_pixels) & valid_s[:, None]
+    if well.sum() > 4:
+        tau2 = max(float(np.mean(u[well] ** 2) - np.mean(noise[well])), 0.0)
+    else:
+        tau2 = 0.0
+    u_hat = np.empty_like(u)
+    var_u = np.empty_like(u)
+    for k in range(nch):
+        prior, _ = interpolate_lines(u[:, k], well[:, k])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = np.where(n[:, k] > 0, tau2 / (tau2 + noise[:, k]), 0.0)
+        g = np.nan_to_num(g)
+        u_hat[:, k] = prior + g * (u[:, k] - prior)
+        var_u[:, k] = np.where(n[:, k] > 0, (1.0 - g) * tau2, tau2)
+    offset = s[:, None] + u_hat
+    variance = var_s[:, None] + var_u
+    n_borrowed = int(((n < min_pixels) & valid_s[:, None]).sum())
+    return LineModel(offset, variance, n_interp, n_borrowed, float(np.sqrt(tau2)))

@@ -1,0 +1,138 @@
+"""Smoke tests of the benchmark's metric code and seed-routine peer (not of the destriper)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.metrics import (  # noqa: E402
+    channel_lines,
+    evaluate,
+    flux_bias,
+    oracle_correct,
+    source_apertures,
+    trench,
+)
+from benchmarks.peers.seed_routine import (  # noqa: E402
+    SeedUnsupported,
+    fit_histogram_gaussian,
+    seed_correct,
+)
+
+NY, NX = 128, 256
+ROWS4 = SimpleNamespace(
+    fast_axis=1, channel_edges=(0, 64, 128, 192, 256), interleaved=False, n_channels=4
+)
+
+
+def _scene(seed: int = 0):
+    """Sky 0.3 DN/s with a slow gradient, one bright and one faint star, white noise 0.02,
+    and a per-channel-row stripe pattern of rms 0.01 DN/s."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:NY, :NX]
+    sky = 0.3 + 1e-4 * yy
+    src = 50.0 * np.exp(-((yy - 60) ** 2 + (xx - 100) ** 2) / (2 * 2.0**2))
+    src += 2.0 * np.exp(-((yy - 30) ** 2 + (xx - 200) ** 2) / (2 * 1.5**2))
+    src[src < 0.005] = 0.0
+    scene = sky + src
+    empty = (src == 0).astype(np.uint8)
+    no1f = scene + rng.normal(0, 0.02, (NY, NX))
+    pattern = rng.normal(0, 0.01, (NY, 4)).repeat(64, axis=1)
+    return dict(
+        sci=no1f + pattern, rate_no1f=no1f, scene=scene, sky=sky, empty=empty, pattern=pattern
+    )
+
+
+def test_channel_lines_rows_columns_interleaved():
+    lab = channel_lines(ROWS4, (NY, NX))
+    assert lab.n_labels == NY * 4
+    assert lab.labels[5, 0] == 5 * 4 and lab.labels[5, 64] == 5 * 4 + 1
+    assert lab.labels[5, 255] == 5 * 4 + 3
+    cols = SimpleNamespace(fast_axis=0, channel_edges=(0, NY), interleaved=False, n_channels=1)
+    labc = channel_lines(cols, (NY, NX))
+    assert labc.n_labels == NX and labc.labels[17, 9] == 9 and labc.labels[100, 9] == 9
+    miri = SimpleNamespace(fast_axis=1, channel_edges=(0, NX), interleaved=True, n_channels=4)
+    labm = channel_lines(miri, (NY, NX))
+    assert labm.labels[2, 5] == 2 * 4 + 1 and labm.labels[2, 9] == 2 * 4 + 1
+
+
+def test_stripe_rms_of_input_and_perfect_correction():
+    d = _scene()
+    truth = {k: d[k] for k in ("rate_no1f", "scene", "sky", "empty")}
+    before = evaluate(d["sci"], dq=None, layout=ROWS4, **truth)
+    # the injected pattern has rms 0.01 DN/s
+    assert 0.008 < before["stripe_rms"] < 0.012
+    exact = evaluate(d["sci"] - d["pattern"], dq=None, layout=ROWS4, **truth)
+    assert exact["stripe_rms"] < 1e-6
+    assert abs(exact["bias_pct"]) < 1e-6
+    assert 0.015 < exact["sigma"] < 0.025
+
+
+def test_oracle_reaches_white_noise_floor():
+    d = _scene(1)
+    lines = channel_lines(ROWS4, (NY, NX))
+    corr = oracle_correct(d["sci"], d["scene"], d["empty"], None, lines)
+    m = evaluate(
+        corr,
+        dq=None,
+        layout=ROWS4,
+        rate_no1f=d["rate_no1f"],
+        scene=d["scene"],
+        sky=d["sky"],
+        empty=d["empty"],
+    )
+    floor = 0.02 / np.sqrt(64)  # white noise of a 64-pixel channel-line mean
+    assert 0.7 * floor < m["stripe_rms"] < 1.3 * floor
+    assert abs(m["offset"]) < 1e-3
+
+
+def test_sky_removal_shows_as_offset_and_flux_bias():
+    d = _scene(2)
+    truth = {k: d[k] for k in ("rate_no1f", "scene", "sky", "empty")}
+    m = evaluate(d["sci"] - d["pattern"] - 0.05, dq=None, layout=ROWS4, **truth)
+    assert m["stripe_rms"] < 1e-6
+    assert m["offset"] == pytest.approx(-0.05, abs=1e-9)
+    src = d["scene"] - d["sky"]
+    ap, flux = source_apertures(d["empty"], src)
+    assert flux.size == 2
+    expected = 100 * (-0.05) * np.count_nonzero(ap) / src[ap > 0].sum()
+    assert m["bias_pct"] == pytest.approx(expected, rel=1e-9)
+    one = flux_bias(np.full((NY, NX), -0.05), src, ap, flux, n_bright=1)
+    bright = ap == (np.argmax(flux) + 1)
+    assert one == pytest.approx(100 * -0.05 * bright.sum() / src[bright].sum(), rel=1e-9)
+
+
+def test_trench_detects_dip_beside_source():
+    d = _scene(3)
+    src = d["scene"] - d["sky"]
+    ap, flux = source_apertures(d["empty"], src)
+    bg = d["empty"] != 0
+    res = np.zeros((NY, NX))
+    assert trench(res, bg, ap, flux, 0.02) == pytest.approx(0.0, abs=1e-12)
+    yy, xx = np.mgrid[:NY, :NX]
+    r = np.hypot(yy - 60, xx - 100)
+    res[(r > 8) & (r < 14)] = -0.01  # a half-sigma trench around the bright star
+    t = trench(res, bg, ap, flux, 0.02, n_bright=1)
+    assert t < -0.1
+
+
+def test_seed_routine_fit_and_sky_subtraction():
+    d = _scene(4)
+    mu, sig = fit_histogram_gaussian(d["sci"])
+    assert mu == pytest.approx(0.306, abs=0.01)
+    assert 0.015 < sig < 0.03
+    corr, note = seed_correct(d["sci"].astype(np.float32), instrument="NIRCAM", subarray="FULL")
+    assert note == ""
+    truth = {k: d[k] for k in ("rate_no1f", "scene", "sky", "empty")}
+    m = evaluate(corr, dq=None, layout=ROWS4, **truth)
+    assert m["offset"] < -0.25  # the raw median takes the sky away
+    with pytest.raises(SeedUnsupported):
+        seed_correct(d["sci"], instrument="MIRI", subarray="FULL")
+    _, note = seed_correct(d["sci"][None], instrument="NIRISS", subarray="SUB64")
+    assert "NIRISS" in note and "subarray" in note and "rateints" in note

@@ -1,0 +1,24 @@
+# calwebb_spec2: one job per level-2 association (one science exposure); writes <exposure>_cal.fits.
+
+
+rule spec2:
+    input:
+        unpack(get_stage2_input),
+        crds=ancient(CRDS_RECORD),
+    output:
+        cal=temp_if("results/{programme}/spec2/{exposure}_cal.fits", "stage2"),
+    log:
+        "results/{programme}/logs/spec2/{exposure}.log",
+    benchmark:
+        "results/{programme}/benchmarks/spec2/{exposure}.tsv"
+    conda:
+        "../envs/jwst1f.yaml"
+    threads: config["threads"]["spec2"]
+    resources:
+        **jwst_resources(factor=12, base_mb=1000, minutes=10, per_mb_minutes=0.1),
+    params:
+        stage="spec2",
+        steps=lambda wildcards: steps_for(wildcards.programme, "spec2"),
+        crds=config["crds"],
+    script:
+        "../../scripts/run_stage.py"
