@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jwst
 import numpy as np
 import pytest
 
-import jwst
 from jwst1f.geometry import (
     ReadoutLayout,
     UnsupportedExposureError,

@@ -79,6 +79,11 @@ for daemon in slurmd slurmctld slurmdbd mariadbd munged; do
     stop "$daemon"
 done
 
+# The link up.sh made at the standard configuration path, if it is ours.
+if [ -L /etc/slurm/slurm.conf ] && [ "$(readlink /etc/slurm/slurm.conf)" = "$SLURM_CONF" ]; then
+    rm -f /etc/slurm/slurm.conf
+fi
+
 status=0
 for daemon in slurmd slurmctld slurmdbd mariadbd munged; do
     if alive "$D/run/$daemon.pid"; then

@@ -4,7 +4,7 @@
 # Starts private instances of: munged (authentication), mariadbd (the accounting
 # database), slurmdbd (job accounting, so that `sacct` works), slurmctld (the
 # controller) and slurmd (one compute node "localhost" with CPUs=2). Nothing is
-# written to /etc: every generated file (slurm.conf, slurmdbd.conf, munge key,
+# written to /etc but one symbolic link, /etc/slurm/slurm.conf (see below): every generated file (slurm.conf, slurmdbd.conf, munge key,
 # database, spool/state directories, logs, pid files) lives in the state
 # directory $JWST1F_SLURM_DIR (default /var/tmp/jwst1f-slurm).
 #
@@ -144,6 +144,23 @@ StorageLoc=slurm_acct_db
 EOF
 )
 chmod 0600 "$D/etc/slurmdbd.conf"
+
+# Inside a job, snakemake's SLURM job-step executor removes every SLURM_* variable (SLURM_CONF
+# included) before it calls `srun`, so the configuration must also be found at the standard
+# place. Link it there, unless a real cluster configuration already lives there.
+ETC_CONF=/etc/slurm/slurm.conf
+if [ -L "$ETC_CONF" ] && [ "$(readlink "$ETC_CONF")" != "$SLURM_CONF" ]; then
+    case "$(readlink "$ETC_CONF")" in
+    */jwst1f*) rm -f "$ETC_CONF" ;; # left behind by another jwst1f test cluster
+    esac
+fi
+if [ -e "$ETC_CONF" ] || [ -L "$ETC_CONF" ]; then
+    [ "$(readlink "$ETC_CONF" 2>/dev/null)" = "$SLURM_CONF" ] ||
+        die "$ETC_CONF exists and is not ours: this machine already has a SLURM configuration"
+else
+    mkdir -p /etc/slurm
+    ln -s "$SLURM_CONF" "$ETC_CONF"
+fi
 
 cat >"$D/env.sh" <<EOF
 # Source this file to talk to the jwst1f test cluster: . $D/env.sh

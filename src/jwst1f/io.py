@@ -35,6 +35,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -841,7 +842,9 @@ def _field_doc(name: str) -> str:
                 if not nxt.strip() or (nxt.strip() and not nxt.startswith(" " * 8)):
                     break
                 desc.append(nxt.strip())
-            return " ".join(desc)
+            text = " ".join(desc)
+            text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)  # :data:`X` -> X
+            return text.replace("``", "")
     return ""
 
 
@@ -864,7 +867,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             "Exit status: 0 if every file was corrected, 1 if any failed (one line each on "
             "stderr), 2 for a usage error. Parameters: defaults < --params FILE < the "
-            "--<parameter> options below."
+            "--<parameter> options."
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="IN", help="rate or rateints FITS files")
@@ -925,13 +928,17 @@ def _parser() -> argparse.ArgumentParser:
         else:
             conv, meta = json.loads, "JSON"
         opts = [flag] if f.name.replace("_", "-") == f.name else [flag, "--" + f.name]
+        helptext = _field_doc(f.name)
+        if isinstance(f.default, tuple):
+            default = ",".join(map(str, f.default))
+            helptext = re.sub(r"Default [A-Z_]+\.", f"Default {default}.", helptext)
         grp.add_argument(
             *opts,
             dest=f"param__{f.name}",
             type=conv,
             metavar=meta,
             default=None,
-            help=_field_doc(f.name) or None,
+            help=helptext or None,
         )
     return p
 

@@ -23,7 +23,6 @@ import datetime as _dt
 import json
 import math
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -219,13 +218,20 @@ def block_reduce(image: np.ndarray, factor: int) -> np.ndarray:
         return np.where(cnt > 0, num / cnt, np.nan).astype(np.float32)
 
 
+def _nanmedian_lines(v: np.ndarray) -> np.ndarray:
+    """Median of each row of ``v`` ignoring NaN (sort-based; much faster than nanmedian)."""
+    s = np.sort(v, axis=1)  # NaN sort last
+    n = np.isfinite(v).sum(axis=1)
+    lo = np.maximum((n - 1) // 2, 0)[:, None]
+    hi = np.maximum(n // 2, 0)[:, None]
+    med = 0.5 * (np.take_along_axis(s, lo, 1)[:, 0] + np.take_along_axis(s, hi, 1)[:, 0])
+    return np.where(n > 0, med, np.nan)
+
+
 def _profiles(image: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median over background pixels of each row (ny,) and each column (nx,)."""
-    v = np.where(use, image, np.nan).astype(np.float32)
-    with np.errstate(all="ignore"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmedian(v, axis=1), np.nanmedian(v, axis=0)
+    v = np.where(use & np.isfinite(image), image, np.nan).astype(np.float32)
+    return _nanmedian_lines(v), _nanmedian_lines(np.ascontiguousarray(v.T))
 
 
 def _savefig(fig: Any, path: Path) -> Path:
@@ -471,7 +477,7 @@ def plot_power(
         axes[0].legend(fontsize=7, ncol=2)
     for ax in axes:
         ax.set_xlabel(xlabel)
-        ax.grid(True, which="both", alpha=0.25)
+        ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("power of line means ((DN/s)$^2$ per bin)")
     if is_hxrg:
         sec = axes[1].secondary_xaxis(
@@ -510,9 +516,7 @@ def _white_floor(image: np.ndarray, mask: np.ndarray, layout: Any) -> tuple[np.n
         if not u.any():
             continue
         vals = np.where(u, sub, np.nan)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            resid = vals - np.nanmedian(vals, axis=1, keepdims=True)
+        resid = vals - _nanmedian_lines(vals)[:, None]
         r = resid[np.isfinite(resid)]
         if r.size > 200_000:
             r = r[:: r.size // 200_000]

@@ -12,7 +12,7 @@ Run it on a rate or rateints file from the shell, with no reference file and no 
 or inside a jwst pipeline, e.g. after ramp fitting in Detector1::
 
     Detector1Pipeline.call("x_uncal.fits",
-                           steps={"gain_scale": {"post_hooks": ["destripe_1f"]}})
+                           steps={"gain_scale": {"post_hooks": ["jwst1f.step.Destripe1fStep"]}})
 
 The step parameters mirror :class:`jwst1f.params.DestripeParams` field by field (same names);
 a parameter left at ``None`` takes its value from ``params_file`` if given, else the default.
@@ -79,6 +79,11 @@ class Destripe1fStep(Step):
     class_alias = "destripe_1f"
     spec = build_spec()
     reference_file_types: list[str] = []
+
+    @staticmethod
+    def get_stpipe_loggers() -> tuple[str, ...]:
+        """Loggers that stpipe configures: jwst's plus ``jwst1f``."""
+        return (*Step.get_stpipe_loggers(), "jwst1f")
 
     def _param_overrides(self) -> dict[str, Any]:
         from jwst1f.params import DestripeParams

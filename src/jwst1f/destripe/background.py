@@ -2,12 +2,12 @@
 
 Works in canonical orientation (lines along the last axis). The frame is cut into blocks of
 ``background_box`` lines x ``background_box`` pixels (blocks never straddle a contiguous
-channel boundary). For each block the mean of clean pixels relative to the *shared* level of
-its lines (the median over channels of the channel-line levels) is measured. Per block row a
-low-order polynomial along the line is fitted robustly (symmetric iterative clipping around
-the fit, started from a low-quantile baseline so that rows more than half illuminated still
-find their sky); blocks off that fit by more than ``extended_sigma`` are extended emission and
-are masked. The fitted along-line shape, without its line mean (Legendre terms of order >= 1),
+channel boundary). For each block the mean of clean pixels relative to the clipped level of
+each pixel's own channel-line is measured (so the stripes themselves are gone from the grid).
+Per block row a low-order polynomial along the line plus one free constant per channel is
+fitted robustly (symmetric iterative clipping around the fit, started at zero, the clipped
+level, so that rows more than half illuminated still find their sky); blocks off that fit by
+more than ``extended_sigma`` are extended emission and are masked. The fitted along-line shape, without its line mean (Legendre terms of order >= 1),
 is the background that is subtracted before measuring line means, so a sky gradient along
 the line does not turn into stripes when the mask changes from line to line, nor into
 channel offsets.
@@ -98,9 +98,31 @@ class SmoothBackground:
         """
         if not self.flag.any():
             return None
-        li = np.repeat(np.arange(self.flag.shape[0]), np.diff(self.line_edges))
-        pj = np.repeat(np.arange(self.flag.shape[1]), np.diff(self.pixel_edges))
-        return self.flag[li][:, pj]
+        rows = np.repeat(self.flag, np.diff(self.line_edges), axis=0)
+        return np.ascontiguousarray(np.repeat(rows, np.diff(self.pixel_edges), axis=1))
+
+
+def _batched_wls(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares of every row of ``y`` on the same design, in one batch.
+
+    Parameters
+    ----------
+    design : numpy.ndarray, shape (n, p)
+    y, w : numpy.ndarray, shape (m, n)
+        Values and weights (0 = not used) per row.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, p)
+        Coefficients; a tiny ridge keeps rows with unconstrained terms finite (those terms
+        come out 0).
+    """
+    ata = np.einsum("np,mn,nq->mpq", design, w, design)
+    aty = np.einsum("np,mn->mp", design, w * y)
+    diag = np.einsum("mpp->mp", ata)
+    ridge = 1e-9 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
+    ata[:, np.arange(design.shape[1]), np.arange(design.shape[1])] += ridge
+    return np.linalg.solve(ata, aty[..., None])[..., 0]
 
 
 def block_edges(length: int, box: int, bounds: tuple[int, ...] = ()) -> np.ndarray:
@@ -130,9 +152,8 @@ def block_edges(length: int, box: int, bounds: tuple[int, ...] = ()) -> np.ndarr
 
 
 def fit_background(
-    a: np.ndarray,
+    resid: np.ndarray,
     clean: np.ndarray,
-    shared_level: np.ndarray,
     sigma: float,
     *,
     box: int,
@@ -140,6 +161,7 @@ def fit_background(
     extended_sigma: float,
     channel_bounds: tuple[int, ...] = (),
     iterations: int = 3,
+    slow_order: int = 2,
     step: int = 1,
     length: int | None = None,
 ) -> SmoothBackground:
@@ -147,12 +169,11 @@ def fit_background(
 
     Parameters
     ----------
-    a : numpy.ndarray, shape (n_lines, n_samples)
-        Finite data, DN/s, sampled every ``step`` pixels along the lines.
+    resid : numpy.ndarray, shape (n_lines, n_samples)
+        Finite data minus the clipped level of each pixel's own channel-line, DN/s, sampled
+        every ``step`` pixels along the lines.
     clean : numpy.ndarray of bool, same shape
         Pixels usable as background (bad pixels and compact sources already excluded).
-    shared_level : numpy.ndarray, shape (n_lines,)
-        Level of each line common to all channels, DN/s.
     sigma : float
         Per-pixel noise, DN/s.
     box : int
@@ -166,6 +187,8 @@ def fit_background(
         ``step`` (blocks do not straddle them).
     iterations : int
         Clip-and-refit iterations.
+    slow_order : int
+        Legendre order, across lines, of the variation of the along-line shape.
     step : int
         Sampling step of ``a`` along the lines.
     length : int, optional
@@ -175,7 +198,7 @@ def fit_background(
     -------
     SmoothBackground
     """
-    n_lines, n_samp = a.shape
+    n_lines, n_samp = resid.shape
     length = int(length if length is not None else n_samp * step)
     le = block_edges(n_lines, box)
     bounds_sub = tuple(int(b) // step for b in channel_bounds)
@@ -184,8 +207,7 @@ def fit_background(
     pe_full[-1] = length
     nbl, nbp = le.size - 1, pe.size - 1
 
-    r = a - shared_level[:, None].astype(np.float32)
-    r *= clean
+    r = resid * clean
     sums = np.add.reduceat(np.add.reduceat(r, pe[:-1], axis=1, dtype=np.float64), le[:-1], axis=0)
     del r
     cnt = np.add.reduceat(
@@ -197,88 +219,48 @@ def fit_background(
         b = np.where(have, sums / np.maximum(cnt, 1.0), 0.0)
     noise2 = sigma**2 / np.maximum(cnt, 1.0)
     xc = 0.5 * (pe_full[:-1] + pe_full[1:]) / length * 2.0 - 1.0  # block centres in [-1, 1]
-    b = _remove_channel_steps(b, have, xc, pe, bounds_sub, along_order)
+    chan = np.searchsorted(np.asarray(bounds_sub, dtype=int), pe[:-1], side="right")
+    nch = int(chan.max()) + 1
 
-    order = int(min(max(along_order, 0), max(nbp - 2, 0)))
-    coef = np.zeros((nbl, order + 1))
+    order = int(max(along_order, 0))
+    # design: along-line Legendre terms of order >= 1, plus one constant per channel
+    design = np.hstack(
+        [legendre.legvander(xc, order)[:, 1:], (chan[:, None] == np.arange(nch)).astype(float)]
+    )
+    coef = np.zeros((nbl, order))
     flag = np.zeros((nbl, nbp), dtype=bool)
-
-    # Start: a low-quantile baseline per block row (robust to > 50 % illuminated rows).
-    base = np.zeros(nbl)
+    model = np.zeros((nbl, nbp))  # levels are each channel-line's own clipped level: start at 0
+    scale0 = float(np.sqrt(np.median(noise2[have]))) if have.any() else sigma
     excess2 = 0.0
-    scale0 = np.sqrt(np.median(noise2[have])) if have.any() else sigma
-    for i in range(nbl):
-        v = np.sort(b[i, have[i]])
-        if v.size:
-            q50 = v[(v.size - 1) // 2]
-            q25 = v[(v.size - 1) // 4]
-            base[i] = min(q50, q25 + _Q25_OFFSET * scale0 * 3.0)
-    model = np.repeat(base[:, None], nbp, axis=1)
-    for _ in range(max(iterations, 1)):
+    for it in range(max(iterations, 1)):
         dev = b - model
         use = have & ~flag
+        if it == 0:
+            use &= np.abs(dev) < 5.0 * scale0 * max(extended_sigma, 1.0)
         if use.sum() > 4:
             # extra scatter of block means beyond white noise (residual 1/f, structure)
-            mad = np.median(np.abs(dev[use])) / _Q25_OFFSET
+            mad = float(np.median(np.abs(dev[use]))) / _Q25_OFFSET
             excess2 = max(mad**2 - float(np.median(noise2[use])), 0.0)
         thresh = extended_sigma * np.sqrt(noise2 + excess2)
         flag = have & (np.abs(dev) > thresh)
         use = have & ~flag
-        for i in range(nbl):
-            ui = use[i]
-            if ui.sum() > order + 1:
-                coef[i] = legendre.legfit(xc[ui], b[i, ui], order, w=np.sqrt(cnt[i, ui]))
-            elif ui.any():
-                coef[i] = 0.0
-                coef[i, 0] = np.average(b[i, ui], weights=cnt[i, ui])
-            else:
-                coef[i] = 0.0
-                coef[i, 0] = base[i]
-        model = legendre.legvander(xc, order) @ coef.T
-        model = model.T
+        sol = _batched_wls(design, b, np.where(use, cnt, 0.0))
+        coef = sol[:, :order]
+        model = sol @ design.T
 
-    # Along-line terms of order >= 1 only (zero mean along the full line), coefficients
-    # interpolated linearly between block-row centres.
-    lc = 0.5 * (le[:-1] + le[1:])
-    lines = np.arange(n_lines)
-    cl = np.empty((n_lines, order))
-    for q in range(1, order + 1):
-        cl[:, q - 1] = np.interp(lines, lc, coef[:, q])
+    # Along-line terms of order >= 1 only (zero mean along the full line). Their coefficients
+    # vary smoothly across lines: a weighted Legendre fit over block rows (order
+    # `slow_order`), so that the noise of single block rows does not enter the line means.
+    lc = (0.5 * (le[:-1] + le[1:]) / n_lines) * 2.0 - 1.0
+    xl = (np.arange(n_lines) + 0.5) / n_lines * 2.0 - 1.0
+    wrow = np.where(have & ~flag, cnt, 0.0).sum(axis=1)
+    ok = wrow > 0
+    cl = np.zeros((n_lines, order))
+    so = int(min(max(slow_order, 0), max(int(ok.sum()) - 1, 0)))
+    if order and ok.any():
+        for q in range(order):
+            c = legendre.legfit(lc[ok], coef[ok, q], so, w=np.sqrt(wrow[ok]))
+            cl[:, q] = legendre.legval(xl, c)
     return SmoothBackground(
         line_coef=cl, length=length, flag=flag, line_edges=le, pixel_edges=pe_full
     )
-
-
-def _remove_channel_steps(b, have, xc, pe, channel_bounds, along_order):
-    """Remove per-channel constant offsets from the block grid.
-
-    The median over block rows of each block column is modelled as a smooth polynomial along
-    the line plus one constant per channel (summing to zero); the constants (amplifier
-    offsets, the slowest per-channel 1/f) are removed from ``b`` so that they are neither
-    taken for sky structure nor for extended emission.
-    """
-    if not channel_bounds:
-        return b
-    chan = np.searchsorted(np.asarray(channel_bounds), pe[:-1], side="right")
-    nch = int(chan.max()) + 1
-    if nch < 2:
-        return b
-    col = np.full(b.shape[1], np.nan)
-    for j in range(b.shape[1]):
-        if have[:, j].any():
-            col[j] = np.median(b[have[:, j], j])
-    ok = np.isfinite(col)
-    order = int(max(along_order, 0))
-    steps = np.zeros((b.shape[1], nch - 1))
-    for k in range(1, nch):
-        steps[:, k - 1] = (chan == k).astype(float) - (chan == 0)  # sum-to-zero contrasts
-    design = np.hstack([legendre.legvander(xc, order), steps])
-    if ok.sum() <= design.shape[1]:
-        return b
-    sol, *_ = np.linalg.lstsq(design[ok], col[ok], rcond=None)
-    d = np.zeros(nch)
-    d[1:] = sol[order + 1 :]
-    d[0] = -d[1:].sum()
-    # offsets of each channel relative to the mean over channels
-    d -= d.mean()
-    return b - d[chan][None, :]

@@ -181,6 +181,7 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "sigma": float(np.mean([m["sigma"] for m in per_int])),
         "lines_interpolated": int(sum(m["lines_interpolated"] for m in per_int)),
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
+        "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
         "even_odd": [m["even_odd"] for m in per_int],
     }
     if len(per_int) > 1:
@@ -231,7 +232,7 @@ def _fill_levels(lvl):
     return np.where(np.isfinite(lvl), lvl, line[:, None])
 
 
-def _sample_step(layout, chans, target=128):
+def _sample_step(layout, chans, target=64):
     """Sampling step along the lines for the level iterations (1 for interleaved)."""
     if layout.interleaved:
         return 1
@@ -242,43 +243,41 @@ def _sample_step(layout, chans, target=128):
     return step
 
 
-def _clip(a, good, chans, lvl, sigma, params, *, step, bkg=None):
-    """Symmetric iterative clipping around each channel-line's own level (sub-sampled).
+def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None):
+    """Symmetric iterative clipping around each channel-line's own level.
+
+    Works on the sub-sampled copy ``a_s`` (every ``step``-th pixel along the lines).
 
     Returns
     -------
     lvl : numpy.ndarray, shape (n_lines, n_channels)
-        Clipped-mean levels.
+        Clipped-mean levels (of data minus background).
     """
     k_sig = np.float32(params.clip_sigma * sigma)
     lvl = lvl.copy()
-    for k, sl in enumerate(chans):
-        sub = slice(sl.start, sl.stop, (sl.step or 1) * step)
-        x = a[:, sub]
-        g = good[:, sub]
+    for k, ss in enumerate(chans_s):
+        x = a_s[:, ss]
+        g = g_s[:, ss]
         if bkg is not None:
-            img = bkg.image(sub)
+            img = bkg.image(_full_slice(ss, step))
             if img is not None:
                 x = x - img
         for _ in range(params.clip_iterations):
             r = x - lvl[:, k, None].astype(np.float32)
-            kk = g & (np.abs(r) < k_sig)
-            n = kk.sum(axis=1)
+            kk = np.abs(r) < k_sig
+            kk &= g
+            n = np.count_nonzero(kk, axis=1)
             r *= kk
             s = r.sum(axis=1, dtype=np.float64)
             lvl[:, k] += np.where(n > 0, s / np.maximum(n, 1), 0.0)
     return lvl
 
 
-def _rejected(x, lvl_k, g, t_rej, t_seed, scratch):
-    """Pixels of one channel off their line level (symmetric): rejected and seed masks."""
-    np.subtract(x, lvl_k[:, None].astype(np.float32), out=scratch)
-    np.abs(scratch, out=scratch)
-    rej = scratch >= t_rej
-    rej &= g
-    seed = scratch >= t_seed
-    seed &= g
-    return rej, seed
+def _full_slice(ss: slice, step: int) -> slice:
+    """Full-resolution slice of the samples ``ss`` of a line sampled every ``step``."""
+    start = (ss.start or 0) * step
+    stop = None if ss.stop is None else ss.stop * step
+    return slice(start, stop, (ss.step or 1) * step)
 
 
 def _destripe_frame(
@@ -324,58 +323,84 @@ def _destripe_frame(
     if not np.isfinite(sigma) or sigma <= 0:
         sigma = float(np.std(a[good])) if n_good else 1.0
         sigma = sigma if np.isfinite(sigma) and sigma > 0 else 1.0
-    step = _sample_step(layout, chans)
 
-    # 1. levels by symmetric clipping around each channel-line's own level (sub-sampled)
-    lvl = _initial_levels(a, good, chans, sigma)
-    lvl = _clip(a, good, chans, lvl, sigma, params, step=step)
+    # 1. levels by symmetric clipping around each channel-line's own level, on a contiguous
+    #    sub-sample along the lines (every `step`-th pixel)
+    step = _sample_step(layout, chans)
+    if step > 1:
+        a_s = np.ascontiguousarray(a[:, ::step])
+        g_s = np.ascontiguousarray(good[:, ::step])
+        chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
+    else:
+        a_s, g_s, chans_s = a, good.copy(), chans
+    lvl = _initial_levels(a_s, g_s, chans_s, sigma)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step)
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
-    a_s = a[:, ::step]
-    g_s = good[:, ::step]
+    resid_s = np.empty(a_s.shape, dtype=np.float32)
     clean_s = np.empty(a_s.shape, dtype=bool)
-    for k, sl in enumerate(chans):
-        ss = slice(sl.start // step, -(-sl.stop // step)) if not layout.interleaved else sl
-        r = np.abs(a_s[:, ss] - lvl[:, k, None].astype(np.float32))
-        clean_s[:, ss] = g_s[:, ss] & (r < t_rej)
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
-    bkg = fit_background(
-        a_s,
-        clean_s,
-        np.median(lvl, axis=1),
-        sigma,
-        box=params.background_box,
-        along_order=params.background_along_order,
-        extended_sigma=params.extended_sigma,
-        channel_bounds=bounds,
-        step=step,
-        length=length,
-    )
-    del a_s, g_s, clean_s
+    bkg = None
+    # Two passes: the clip of the first is slightly asymmetric where the sky has a slope
+    # along the line; the second, around level + first background, removes that bias.
+    for _ in range(2):
+        for k, ss in enumerate(chans_s):
+            r = resid_s[:, ss]
+            np.subtract(a_s[:, ss], lvl[:, k, None].astype(np.float32), out=r)
+            if bkg is not None:
+                img = bkg.image(_full_slice(ss, step))
+                if img is not None:
+                    r -= img
+            c = clean_s[:, ss]
+            np.less(np.abs(r), t_rej, out=c)
+            c &= g_s[:, ss]
+        new = fit_background(
+            resid_s,
+            clean_s,
+            sigma,
+            box=params.background_box,
+            along_order=params.background_along_order,
+            extended_sigma=params.extended_sigma,
+            channel_bounds=bounds,
+            step=step,
+            length=length,
+        )
+        if bkg is not None:
+            new.line_coef += bkg.line_coef
+            lvl = lvl + bkg.channel_means(chans) - new.channel_means(chans)
+        else:
+            lvl = lvl - new.channel_means(chans)
+        bkg = new
+    del resid_s, clean_s
     ext = bkg.extended()
     if ext is not None:
         good &= ~ext
+        g_s &= ext[:, ::step] == 0
         del ext
-    lvl = lvl - bkg.channel_means(chans)
-    lvl = _clip(a, good, chans, lvl, sigma, params, step=step, bkg=bkg)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg)
+    del a_s, g_s
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
     seeds = np.zeros(a.shape, dtype=bool) if params.dilate_radius > 0 else None
     for k, sl in enumerate(chans):
-        y = out_corrected[:, sl]
+        y = out_corrected[:, sl]  # data minus background, kept for the line means
         img = bkg.image(sl)
         if img is None:
             y[...] = a[:, sl]
         else:
             np.subtract(a[:, sl], img, out=y)
         del img
-        rej, seed = _rejected(y, lvl[:, k], good[:, sl], t_rej, t_seed, out_model[:, sl])
-        good[:, sl] &= ~rej
+        r = out_model[:, sl]  # |residual| from the line level
+        np.subtract(y, lvl[:, k, None].astype(np.float32), out=r)
+        np.abs(r, out=r)
+        g = good[:, sl]
         if seeds is not None:
-            seeds[:, sl] = seed
-        del rej, seed
+            sd = seeds[:, sl]
+            np.greater_equal(r, t_seed, out=sd)
+            sd &= g
+        g &= r < t_rej
     if seeds is not None and seeds.any():
         good &= ~dilate(seeds, params.dilate_radius)
     del seeds
@@ -386,10 +411,13 @@ def _destripe_frame(
         y = out_corrected[:, sl]
         c = clean[:, sl]
         counts[:, k] = np.count_nonzero(c, axis=1)
-        sums[:, k] = (y * c).sum(axis=1, dtype=np.float64)
+        np.multiply(y, c, out=y)
+        sums[:, k] = y.sum(axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    trend = _slow_trend(means, counts, order=params.background_slow_order)
+    trend = _slow_trend(
+        means, counts, order=params.background_slow_order, min_pixels=params.min_pixels
+    )
     means = means - trend[:, None]
 
     # 4. line model: shared + per-channel offsets, borrowing where data are thin
@@ -397,9 +425,9 @@ def _destripe_frame(
         means, counts, sigma, min_pixels=params.min_pixels, fit_by_channel=params.fit_by_channel
     )
     offset = lm.offset
-    # zero mean over the frame: the sky level stays
-    w = counts
-    mean_offset = float((offset * w).sum() / w.sum()) if w.sum() > 0 else float(offset.mean())
+    # zero mean over the frame (every pixel counts once): the sky level stays
+    widths = np.array([len(range(length)[sl]) for sl in chans], dtype=float)
+    mean_offset = float((offset * widths).sum() / (widths.sum() * n_lines))
     offset = offset - mean_offset
 
     # 5. apply
@@ -440,8 +468,11 @@ def _destripe_frame(
     }
 
 
-def _slow_trend(means, counts, *, order):
-    """Weighted Legendre trend of the line means (all channels together) along the lines.
+def _slow_trend(means, counts, *, order, min_pixels=1):
+    """Legendre trend of the line means (all channels together) along the lines.
+
+    An unweighted least-squares fit over the lines with at least ``min_pixels`` clean pixels,
+    so that a pattern orthogonal to the low orders over those lines leaves it unchanged.
 
     Returns
     -------
@@ -451,11 +482,11 @@ def _slow_trend(means, counts, *, order):
     w = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         line = (means * counts).sum(axis=1) / w
-    use = w > 0
+    use = w >= min_pixels
     x = np.linspace(-1.0, 1.0, n_lines)
     if use.sum() > order + 1:
-        c = np.polynomial.legendre.legfit(x[use], line[use], order, w=np.sqrt(w[use]))
+        c = np.polynomial.legendre.legfit(x[use], line[use], order)
         return np.polynomial.legendre.legval(x, c)
     if use.any():
-        return np.full(n_lines, np.average(line[use], weights=w[use]))
+        return np.full(n_lines, float(np.mean(line[use])))
     return np.zeros(n_lines)

@@ -71,6 +71,21 @@ def _fmt(value) -> str:
     return repr(value)
 
 
+def _with_checksum(text: str) -> str:
+    """Fill in the ``sha1sum`` header line the way CRDS checks it.
+
+    CRDS hashes the file text without the line(s) containing ``sha1sum``
+    (``crds.core.rmap.Mapping._get_checksum``); computing it here is the same as running
+    ``python -m crds.refactoring.checksum`` but avoids its slow grammar-based parse.
+    """
+    from crds.core import utils  # noqa: PLC0415
+
+    digest = utils.str_checksum(
+        "".join(line for line in text.splitlines(True) if "sha1sum" not in line)
+    )
+    return text.replace(f"'sha1sum' : {'0' * 40!r}", f"'sha1sum' : {digest!r}", 1)
+
+
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(text)
@@ -142,7 +157,7 @@ def _pmap_text(imaps: Mapping[str, str]) -> str:
 
 
 def write_mappings(root: Path, manifest: Iterable[Mapping[str, object]]) -> list[Path]:
-    """Write every rmap, imap and the pmap under ``root/mappings/jwst`` and checksum them.
+    """Write every rmap, imap and the pmap under ``root/mappings/jwst``, with CRDS checksums.
 
     Parameters
     ----------
@@ -157,8 +172,6 @@ def write_mappings(root: Path, manifest: Iterable[Mapping[str, object]]) -> list
     list of Path
         The mapping files written (rmaps, imaps, then the pmap).
     """
-    from crds.refactoring import checksum  # noqa: PLC0415
-
     mapdir = Path(root) / "mappings" / "jwst"
     mapdir.mkdir(parents=True, exist_ok=True)
     grouped: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -175,17 +188,14 @@ def write_mappings(root: Path, manifest: Iterable[Mapping[str, object]]) -> list
         selector = dict.fromkeys(known_reftypes(instrument), "N/A")
         for reftype, entries in sorted(grouped.get(instrument, {}).items()):
             path = mapdir / f"jwst_{instrument}_{reftype}_0000.rmap"
-            _write_text(path, _rmap_text(instrument, reftype, entries))
+            _write_text(path, _with_checksum(_rmap_text(instrument, reftype, entries)))
             written.append(path)
             selector[reftype] = path.name
         imap = mapdir / f"jwst_{instrument}_0000.imap"
-        _write_text(imap, _imap_text(instrument, selector))
+        _write_text(imap, _with_checksum(_imap_text(instrument, selector)))
         imaps[instrument] = imap.name
-    rmaps = list(written)
     pmap = mapdir / CONTEXT
-    _write_text(pmap, _pmap_text(imaps))
-    for path in [*rmaps, *(mapdir / name for name in imaps.values()), pmap]:
-        checksum.update_checksum(str(path))
+    _write_text(pmap, _with_checksum(_pmap_text(imaps)))
     written += [mapdir / name for name in imaps.values()] + [pmap]
     return written
 

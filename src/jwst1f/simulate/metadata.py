@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -106,11 +107,23 @@ def jwst_basename(ids: ExposureIds, detector: str) -> str:
     )
 
 
+def _import_pysiaf():
+    """Import pysiaf without its warning about not reaching the network for the PRD version."""
+    logger = logging.getLogger("pysiaf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import pysiaf
+            from pysiaf.utils import rotations  # noqa: F401
+    finally:
+        logger.setLevel(level)
+    return pysiaf
+
+
 @lru_cache(maxsize=8)
 def _siaf(instrument: str):
-    import pysiaf
-
-    # pysiaf prints a warning about the PRD version when it cannot reach the network.
+    pysiaf = _import_pysiaf()
     with contextlib.redirect_stdout(io.StringIO()):
         return pysiaf.Siaf(instrument)
 
@@ -146,6 +159,7 @@ def siaf_aperture(det: DetectorInfo, name: str | None = None):
 
 def attitude(det: DetectorInfo, apername: str, pointing: Pointing) -> np.ndarray:
     """Attitude matrix placing aperture ``apername``'s reference point on the pointing."""
+    _import_pysiaf()
     from pysiaf.utils import rotations
 
     ap = siaf_aperture(det, apername)
@@ -162,12 +176,24 @@ def project_to_window(
     dec: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sky positions to 0-based window pixels (DMS) through the full-frame SIAF distortion."""
+    _import_pysiaf()
     from pysiaf.utils import rotations
 
     v2, v3 = rotations.getv2v3(att, np.asarray(ra, float), np.asarray(dec, float))
     ap = siaf_aperture(det)
     xs, ys = ap.tel_to_sci(v2, v3)
     return xs - sub.xstart, ys - sub.ystart
+
+
+_TEMPLATES = {
+    "NRC_IMAGE": "NIRCam Imaging",
+    "NRC_TSGRISM": "NIRCam Grism Time Series",
+    "NIS_IMAGE": "NIRISS Imaging",
+    "NRS_IFU": "NIRSpec IFU Spectroscopy",
+    "NRS_FIXEDSLIT": "NIRSpec Fixed Slit Spectroscopy",
+    "NRS_MSASPEC": "NIRSpec MultiObject Spectroscopy",
+    "MIR_IMAGE": "MIRI Imaging",
+}
 
 
 def _mjd(t: datetime) -> float:
@@ -198,6 +224,7 @@ def exposure_metadata(
     integration time ``(ngroups nframes + (ngroups - 1) groupgap) tframe``; measurement time
     ``(ngroups - 1) tgroup nints``.
     """
+    _import_pysiaf()
     from pysiaf.utils import rotations
 
     tgroup = (nframes + groupgap) * tframe
@@ -296,6 +323,11 @@ def exposure_metadata(
         "meta.dither.x_offset": 0.0,
         "meta.dither.y_offset": 0.0,
         "meta.aperture.name": apername,
+        "meta.aperture.pps_name": apername,
+        "meta.observation.template": _TEMPLATES.get(exp_type, "Simulated"),
+        "meta.coordinates.reference_frame": "ICRS",
+        "meta.target.proposer_ra": float(tra),
+        "meta.target.proposer_dec": float(tdec),
         "meta.aperture.position_angle": float(pointing.roll_ref - ap.VIdlParity * ap.V3IdlYAngle),
         "meta.pointing.ra_v1": float(ra_v1),
         "meta.pointing.dec_v1": float(dec_v1),

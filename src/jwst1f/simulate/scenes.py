@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 __all__ = [
     "Scene",
@@ -103,11 +104,12 @@ def random_catalog(
     n_galaxies: int,
     star_flux_range: tuple[float, float] = (0.5, 2.0e5),
     galaxy_flux_range: tuple[float, float] = (1.0, 300.0),
+    n_bright: int = 4,
 ) -> Catalog:
     """A random field of stars and galaxies within ``radius_arcsec`` of ``(ra, dec)``.
 
     Star fluxes follow a power law ``dN/dF ~ F^-1.8`` (many faint, a few bright enough to
-    saturate); galaxy fluxes ``F^-2``; galaxy sizes 0.1-1.5 arcsec, Sersic index 0.5-4.
+    saturate) and ``n_bright`` of them get 2e3-3e5 DN/s; galaxy fluxes ``F^-2``; galaxy sizes 0.1-1.5 arcsec, Sersic index 0.5-4.
     """
     n = n_stars + n_galaxies
     r = radius_arcsec * np.sqrt(rng.uniform(0.0, 1.0, n))
@@ -120,9 +122,11 @@ def random_catalog(
         u = rng.uniform(0.0, 1.0, size)
         return (lo**a + u * (hi**a - lo**a)) ** (1.0 / a)
 
-    flux = np.concatenate(
-        [powerlaw(*star_flux_range, 1.8, n_stars), powerlaw(*galaxy_flux_range, 2.0, n_galaxies)]
-    )
+    star_flux = powerlaw(*star_flux_range, 1.8, n_stars)
+    # A few bright stars (saturated cores, diffraction spikes, wide wings) in every field.
+    n_bright = min(n_bright, n_stars)
+    star_flux[:n_bright] = 10.0 ** rng.uniform(3.3, 5.5, n_bright)
+    flux = np.concatenate([star_flux, powerlaw(*galaxy_flux_range, 2.0, n_galaxies)])
     kind = np.concatenate([np.zeros(n_stars, int), np.ones(n_galaxies, int)])
     return Catalog(
         ra=ra + dra,
@@ -271,7 +275,9 @@ def extended_emission(
     # Band along the fast axis: rows fully covered by emission, gently varying along the row.
     c = rng.uniform(0.3, 0.7) * n_slow
     w = rng.uniform(0.08, 0.15) * n_slow
-    along = 1.0 + 0.3 * np.sin(2 * np.pi * fast / n_fast * rng.uniform(0.5, 1.5) + rng.uniform(6))
+    along = 1.0 + 0.3 * np.sin(
+        2 * np.pi * fast / n_fast * rng.uniform(0.5, 1.5) + rng.uniform(0, 6)
+    )
     img += peak * np.exp(-0.5 * ((slow - c) / w) ** 2) * along
     for _ in range(2):
         cx, cy = rng.uniform(0, nx), rng.uniform(0, ny)
@@ -281,8 +287,11 @@ def extended_emission(
         th = rng.uniform(0, np.pi)
         cx, cy = rng.uniform(0, nx), rng.uniform(0, ny)
         d = -(xx - cx) * np.sin(th) + (yy - cy) * np.cos(th)
-        img += 0.4 * peak * np.exp(-0.5 * (d / rng.uniform(3, 15)) ** 2) * np.exp(
-            -((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (0.3 * max(nx, ny)) ** 2)
+        img += (
+            0.4
+            * peak
+            * np.exp(-0.5 * (d / rng.uniform(3, 15)) ** 2)
+            * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (0.3 * max(nx, ny)) ** 2))
         )
     return img.astype(np.float32)
 
@@ -320,12 +329,12 @@ def nirspec_ifu(
         tilt = 0.002 * (s - 15) * (xx - nx / 2) + 3e-7 * (xx - nx / 2) ** 2
         lo, hi = y0 + tilt, y0 + height + tilt
         # Soft-edged slice illumination (edges about 1 px wide).
-        prof = 1.0 / (1.0 + np.exp(-(yy - lo) / 0.5)) - 1.0 / (1.0 + np.exp(-(yy - hi) / 0.5))
+        prof = expit((yy - lo) / 0.5) - expit((yy - hi) / 0.5)
         t_amp = 15.0 * level * np.exp(-0.5 * ((s - 14.5) / 2.0) ** 2)
         tprof = np.exp(-0.5 * ((yy - (lo + hi) / 2) / 5.0) ** 2)
         img += prof * (sky_spec + t_amp * target * tprof)
     # Spectra end before the detector edges along the dispersion direction.
-    ends = 1.0 / (1.0 + np.exp(-(xx - 40) / 5)) / (1.0 + np.exp((xx - (nx - 60)) / 5))
+    ends = expit((xx - 40) / 5) * expit(-(xx - (nx - 60)) / 5)
     return (img * ends).astype(np.float32)
 
 
@@ -343,14 +352,14 @@ def nirspec_fixed_slit(
     slits += [("S1600A1", 1010.0, 16.0), ("S200B1", 990.0, 33.0)]
     for name, yc, h in slits:
         yc_x = yc + 0.003 * (xx - nx / 2)
-        prof = 1.0 / (1.0 + np.exp(-(yy - (yc_x - h / 2)) / 0.5))
-        prof = prof - 1.0 / (1.0 + np.exp(-(yy - (yc_x + h / 2)) / 0.5))
+        prof = expit((yy - (yc_x - h / 2)) / 0.5)
+        prof = prof - expit((yy - (yc_x + h / 2)) / 0.5)
         spec = _spectrum(rng, nx, n_lines=12, line_amp=1.5) * level
         img += prof * spec
         if name == "S200A1":
             trace = _spectrum(rng, nx, n_lines=5, line_amp=3.0) * 400.0 * level
             img += trace * np.exp(-0.5 * ((yy - yc_x) / 1.1) ** 2)
-    ends = 1.0 / (1.0 + np.exp(-(xx - 30) / 5)) / (1.0 + np.exp((xx - (nx - 40)) / 5))
+    ends = expit((xx - 30) / 5) * expit(-(xx - (nx - 40)) / 5)
     return (img * ends).astype(np.float32)
 
 
@@ -372,7 +381,9 @@ def nirspec_mos(rng: np.random.Generator, shape: tuple[int, int], *, n_slitlets:
         piece = shutter * sky[None, :]
         if rng.uniform() < 0.8:
             amp = 10.0 ** rng.uniform(-0.5, 1.5)
-            piece += amp * _spectrum(rng, nx, n_lines=3, line_amp=4.0) * np.exp(-0.5 * (dy / 1.2) ** 2)
+            piece += (
+                amp * _spectrum(rng, nx, n_lines=3, line_amp=4.0) * np.exp(-0.5 * (dy / 1.2) ** 2)
+            )
         img[y0:y1] += piece * on
     return img
 
@@ -393,7 +404,7 @@ def grism_traces(
     yy = np.arange(ny, dtype=np.float32)[:, None]
     xx = np.arange(nx, dtype=np.float32)[None, :]
     x_start, x_end = 0.33 * nx, nx + 50
-    on = 1.0 / (1.0 + np.exp(-(xx - x_start) / 8)) / (1.0 + np.exp((xx - x_end) / 8))
+    on = expit((xx - x_start) / 8) * expit(-(xx - x_end) / 8)
     spec = 1.0 + 0.5 * np.cos(np.pi * (xx - x_start) / (x_end - x_start))
     ytr = y_trace + 2e-4 * (xx - nx / 2)
     img += peak * spec * on * _moffat_stamp(0.0 * xx, yy - ytr, 2.3) / 0.15
@@ -401,7 +412,7 @@ def grism_traces(
         yc = rng.uniform(0, ny)
         xs = rng.uniform(-500, nx - 300)
         amp = peak * 10 ** rng.uniform(-3, -1.5)
-        on_c = 1.0 / (1.0 + np.exp(-(xx - xs) / 8)) / (1.0 + np.exp((xx - xs - 1300) / 8))
+        on_c = expit((xx - xs) / 8) * expit(-(xx - xs - 1300) / 8)
         img += amp * on_c * np.exp(-0.5 * ((yy - yc) / 1.2) ** 2)
     return img.astype(np.float32)
 
