@@ -16,8 +16,11 @@ Definitions (all in DN/s unless stated):
   background pixels of that channel-line, after subtracting the mean residual over all
   background pixels (that global offset is reported separately as ``offset``, since removing
   sky is a flux error, not a stripe).
-* **flux bias**: ``sum(corrected - rate_no1f) / sum(scene - sky)`` over source apertures
-  (connected non-empty regions), in per cent.
+* **flux bias**: ``sum(corrected - rate_no1f - offset) / sum(scene - sky)`` over source
+  apertures (connected non-empty regions), in per cent: the flux a correction adds to or
+  takes from sources relative to its own background level (what local-background photometry
+  sees; a global level, which no method can tell from sky, is in ``offset``). The absolute
+  version, without removing ``offset``, is reported as ``bias_abs_pct``.
 * **trench**: mean residual in an annulus just outside the brightest sources, minus the
   mean residual over all background pixels, in units of the per-pixel white noise.
 * **oracle**: for each channel-line, subtract the mean of ``data - scene`` over its truly
@@ -45,6 +48,10 @@ __all__ = [
     "stripe_metrics",
     "flux_bias",
     "trench",
+    "TruthFrame",
+    "Truth",
+    "prepare_truth",
+    "evaluate_prepared",
     "evaluate",
 ]
 
@@ -363,6 +370,155 @@ def stripe_metrics(
     return means[counts >= min_pixels], offset
 
 
+@dataclass
+class TruthFrame:
+    """Everything about one truth frame that does not depend on the method (precomputed once).
+
+    Attributes
+    ----------
+    rate_no1f : ndarray of float64, shape (ny, nx)
+    background : ndarray of bool, shape (ny, nx)
+        Background pixels (before the finiteness of a method's output is applied).
+    source_flux : ndarray of float64, shape (ny, nx)
+        ``scene - sky`` (DN/s).
+    apertures : ndarray of bool, shape (ny, nx)
+        All source apertures.
+    bright : ndarray of bool, shape (ny, nx)
+        The ``n_bright`` apertures with most flux.
+    annulus : ndarray of bool, shape (ny, nx)
+        Background pixels 2-10 px outside the bright apertures.
+    sigma : float
+        Per-pixel white-noise sigma (DN/s).
+    """
+
+    rate_no1f: np.ndarray
+    background: np.ndarray
+    source_flux: np.ndarray
+    apertures: np.ndarray
+    bright: np.ndarray
+    annulus: np.ndarray
+    sigma: float
+
+
+@dataclass
+class Truth:
+    """Precomputed truth of one exposure (one :class:`TruthFrame` per integration)."""
+
+    frames: list[TruthFrame]
+    lines: ChannelLines
+
+
+def prepare_truth(
+    *,
+    rate_no1f: np.ndarray,
+    scene: np.ndarray,
+    sky: np.ndarray,
+    empty: np.ndarray,
+    dq: np.ndarray | None,
+    layout: LayoutLike,
+    n_bright: int = 10,
+    r_in: int = 2,
+    r_out: int = 10,
+) -> Truth:
+    """Precompute the method-independent parts of :func:`evaluate`.
+
+    Parameters are those of :func:`evaluate` (``r_in``/``r_out`` as in :func:`trench`).
+    """
+    no1f = np.asarray(rate_no1f)
+    cube = no1f if no1f.ndim == 3 else no1f[None]
+
+    def per_int(a, i):
+        if a is None:
+            return None
+        a = np.asarray(a)
+        return a[i] if a.ndim == 3 else a
+
+    lines = channel_lines(layout, cube.shape[1:])
+    refpix = layout.reference_mask() if hasattr(layout, "reference_mask") else None
+    struct = ndimage.generate_binary_structure(2, 1)
+    frames = []
+    for i in range(cube.shape[0]):
+        truth = cube[i].astype(np.float64)
+        sc = per_int(scene, i).astype(np.float64)
+        src = sc - per_int(sky, i).astype(np.float64)
+        em = per_int(empty, i)
+        d = per_int(dq, i)
+        if refpix is not None:
+            d = np.zeros(truth.shape, np.uint32) if d is None else np.asarray(d, np.uint32)
+            d = d | np.where(refpix, np.uint32(1 << 31), np.uint32(0))
+        bg = background_mask(em, d, truth)
+        ap_lab, ap_flux = source_apertures(em, src, dq=d)
+        keep = np.argsort(ap_flux)[::-1][:n_bright] + 1
+        bright = np.isin(ap_lab, keep) if ap_flux.size else np.zeros(truth.shape, bool)
+        if bright.any():
+            inner = ndimage.binary_dilation(bright, struct, iterations=r_in)
+            outer = ndimage.binary_dilation(bright, struct, iterations=r_out)
+            annulus = outer & ~inner & bg
+        else:
+            annulus = np.zeros(truth.shape, bool)
+        frames.append(
+            TruthFrame(
+                rate_no1f=truth,
+                background=bg,
+                source_flux=np.nan_to_num(src),
+                apertures=ap_lab > 0,
+                bright=bright,
+                annulus=annulus,
+                sigma=white_noise_sigma(truth, sc, bg),
+            )
+        )
+    return Truth(frames=frames, lines=lines)
+
+
+def _mean_or_nan(x) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
+def _bias(res: np.ndarray, src: np.ndarray, sel: np.ndarray) -> float:
+    ok = sel & np.isfinite(res)
+    denom = float(src[ok].sum())
+    if not ok.any() or denom <= 0:
+        return float("nan")
+    return 100.0 * float(res[ok].sum()) / denom
+
+
+def evaluate_prepared(corrected: np.ndarray, truth: Truth, *, min_pixels: int = 8) -> dict:
+    """All quality metrics of one corrected exposure against precomputed truth.
+
+    See :func:`evaluate` for the parameters and the returned keys.
+    """
+    corr = np.asarray(corrected)
+    cube = corr if corr.ndim == 3 else corr[None]
+    all_means, offsets, trenches, sigmas = [], [], [], []
+    biases, biases_b, biases_abs = [], [], []
+    for i, fr in enumerate(truth.frames):
+        res = cube[i].astype(np.float64) - fr.rate_no1f
+        means, off = stripe_metrics(res, fr.background, truth.lines, min_pixels=min_pixels)
+        all_means.append(means - off)
+        offsets.append(off)
+        sigmas.append(fr.sigma)
+        local = res - off if np.isfinite(off) else res
+        biases.append(_bias(local, fr.source_flux, fr.apertures))
+        biases_b.append(_bias(local, fr.source_flux, fr.bright))
+        biases_abs.append(_bias(res, fr.source_flux, fr.apertures))
+        ann = fr.annulus & np.isfinite(res)
+        if ann.any() and np.isfinite(off) and np.isfinite(fr.sigma) and fr.sigma > 0:
+            trenches.append(float((res[ann].mean() - off) / fr.sigma))
+    m = np.concatenate(all_means) if all_means else np.zeros(0)
+    return {
+        "stripe_rms": float(np.sqrt(np.mean(m**2))) if m.size else float("nan"),
+        "offset": _mean_or_nan(offsets),
+        "bias_pct": _mean_or_nan(biases),
+        "bias_bright_pct": _mean_or_nan(biases_b),
+        "bias_abs_pct": _mean_or_nan(biases_abs),
+        "trench_sigma": _mean_or_nan(trenches),
+        "sigma": _mean_or_nan(sigmas),
+        "n_lines": int(m.size),
+    }
+
+
 def evaluate(
     corrected: np.ndarray,
     *,
@@ -395,57 +551,20 @@ def evaluate(
     Returns
     -------
     dict
-        ``stripe_rms`` (DN/s), ``offset`` (DN/s), ``bias_pct``, ``bias_bright_pct`` (per
-        cent), ``trench_sigma`` (per-pixel noise units), ``sigma`` (DN/s), ``n_lines``.
+        ``stripe_rms`` (DN/s), ``offset`` (DN/s), ``bias_pct`` and ``bias_bright_pct`` (per
+        cent, flux bias relative to the method's own background level, i.e. computed on
+        ``residual - offset``, over all / the ``n_bright`` brightest apertures),
+        ``bias_abs_pct`` (per cent, on the residual itself, all apertures), ``trench_sigma``
+        (per-pixel noise units), ``sigma`` (DN/s), ``n_lines``.
+        Means over integrations for rateints; ``stripe_rms`` pools their channel-lines.
     """
-    corr = np.asarray(corrected)
-    cube = corr if corr.ndim == 3 else corr[None]
-    nint = cube.shape[0]
-
-    def per_int(a, i):
-        if a is None:
-            return None
-        a = np.asarray(a)
-        return a[i] if a.ndim == 3 else a
-
-    lines = channel_lines(layout, cube.shape[1:])
-    refpix = layout.reference_mask() if hasattr(layout, "reference_mask") else None
-    all_means, offsets, biases, biases_b, trenches, sigmas = [], [], [], [], [], []
-    for i in range(nint):
-        c = cube[i].astype(np.float64)
-        truth = per_int(rate_no1f, i).astype(np.float64)
-        sc = per_int(scene, i).astype(np.float64)
-        sk = per_int(sky, i).astype(np.float64)
-        em = per_int(empty, i)
-        d = per_int(dq, i)
-        if refpix is not None:
-            d = np.zeros(c.shape, np.uint32) if d is None else np.asarray(d, np.uint32)
-            d = d | np.where(refpix, np.uint32(1 << 31), np.uint32(0))
-        res = c - truth
-        bg = background_mask(em, d, res)
-        means, off = stripe_metrics(res, bg, lines)
-        all_means.append(means - off)
-        offsets.append(off)
-        sigma = white_noise_sigma(truth, sc, bg)
-        sigmas.append(sigma)
-        src = sc - sk
-        ap_lab, ap_flux = source_apertures(em, src, dq=d)
-        biases.append(flux_bias(res, src, ap_lab, ap_flux))
-        biases_b.append(flux_bias(res, src, ap_lab, ap_flux, n_bright=n_bright))
-        trenches.append(trench(res, bg, ap_lab, ap_flux, sigma, n_bright=n_bright))
-    m = np.concatenate(all_means) if all_means else np.zeros(0)
-
-    def mean_or_nan(x):
-        x = np.asarray(x, dtype=float)
-        x = x[np.isfinite(x)]
-        return float(x.mean()) if x.size else float("nan")
-
-    return {
-        "stripe_rms": float(np.sqrt(np.mean(m**2))) if m.size else float("nan"),
-        "offset": mean_or_nan(offsets),
-        "bias_pct": mean_or_nan(biases),
-        "bias_bright_pct": mean_or_nan(biases_b),
-        "trench_sigma": mean_or_nan(trenches),
-        "sigma": mean_or_nan(sigmas),
-        "n_lines": int(m.size),
-    }
+    truth = prepare_truth(
+        rate_no1f=rate_no1f,
+        scene=scene,
+        sky=sky,
+        empty=empty,
+        dq=dq,
+        layout=layout,
+        n_bright=n_bright,
+    )
+    return evaluate_prepared(corrected, truth)

@@ -102,7 +102,13 @@ def test_sky_removal_shows_as_offset_and_flux_bias():
     ap, flux = source_apertures(d["empty"], src)
     assert flux.size == 2
     expected = 100 * (-0.05) * np.count_nonzero(ap) / src[ap > 0].sum()
-    assert m["bias_pct"] == pytest.approx(expected, rel=1e-9)
+    assert m["bias_abs_pct"] == pytest.approx(expected, rel=1e-9)
+    # relative to its own background level, a global offset takes no source flux
+    assert m["bias_pct"] == pytest.approx(0.0, abs=1e-9)
+    # eating 1 % of every source's flux shows as -1 %, with or without an offset
+    lossy = evaluate(d["sci"] - d["pattern"] - 0.05 - 0.01 * src, dq=None, layout=ROWS4, **truth)
+    assert lossy["bias_pct"] == pytest.approx(-1.0, abs=1e-6)
+    assert lossy["bias_bright_pct"] == pytest.approx(-1.0, abs=1e-6)
     one = flux_bias(np.full((NY, NX), -0.05), src, ap, flux, n_bright=1)
     bright = ap == (np.argmax(flux) + 1)
     assert one == pytest.approx(100 * -0.05 * bright.sum() / src[bright].sum(), rel=1e-9)
@@ -120,6 +126,10 @@ def test_trench_detects_dip_beside_source():
     res[(r > 8) & (r < 14)] = -0.01  # a half-sigma trench around the bright star
     t = trench(res, bg, ap, flux, 0.02, n_bright=1)
     assert t < -0.1
+    # evaluate() (precomputed masks) agrees with trench() on the same residual
+    truth = {k: d[k] for k in ("rate_no1f", "scene", "sky", "empty")}
+    m = evaluate(d["rate_no1f"] + res, dq=None, layout=ROWS4, n_bright=1, **truth)
+    assert m["trench_sigma"] == pytest.approx(t * 0.02 / m["sigma"], rel=1e-6)
 
 
 def test_seed_routine_fit_and_sky_subtraction():

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from numpy.polynomial import legendre
 
 from jwst1f.destripe import DestripeResult, destripe
+from jwst1f.destripe.linemodel import smooth_lines
 from jwst1f.geometry import layout_from_header
 from jwst1f.params import DestripeParams
 
@@ -40,6 +41,12 @@ def remove_low_order(v, order=1):
     return v - legendre.legval(x, c).T
 
 
+def remove_smooth(v, scale=32.0):
+    """Subtract the smooth part (across lines) of the channel average, as kept as sky."""
+    sm, _ = smooth_lines(v.mean(axis=1), np.ones(v.shape[0]), scale)
+    return v - sm[:, None]
+
+
 def stripe_pattern(rng, n_lines, n_chan, amp=0.03, uncorrelated=0.3):
     """Per channel-line offsets: shared random-walk-plus-white, plus per-channel part."""
     shared = np.cumsum(rng.normal(0, 1, n_lines)) * 0.1 + rng.normal(0, 1, n_lines)
@@ -55,7 +62,8 @@ def expand(pattern, layout):
     return out if layout.fast_axis == 1 else out.T
 
 
-def scene(rng, shape, *, sky=0.3, n_stars=60, gradient=(0.0, 0.0)):
+def scene(rng, shape, *, sky=0.3, n_stars=60, gradient=(0.0, 0.0), refpix=None):
+    """Sky, gradients and stars, DN/s; zero on reference pixels (they see no light)."""
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32)
     img = sky + gradient[0] * (yy / ny - 0.5) + gradient[1] * (xx / nx - 0.5)
@@ -70,6 +78,8 @@ def scene(rng, shape, *, sky=0.3, n_stars=60, gradient=(0.0, 0.0)):
             * np.exp(-((yy[y1:y2, x1:x2] - y0) ** 2 + (xx[y1:y2, x1:x2] - x0) ** 2) / (2 * s * s))
             / (2 * np.pi * s * s)
         )
+    if refpix is not None:
+        img[refpix] = 0.0
     return img
 
 
@@ -92,7 +102,7 @@ def line_means(img, layout, exclude=None):
 def case():
     rng = np.random.default_rng(42)
     lay = nircam_layout()
-    truth = scene(rng, lay.shape)
+    truth = scene(rng, lay.shape, refpix=lay.reference_mask())
     pat = stripe_pattern(rng, lay.n_lines, lay.n_channels)
     noise = rng.normal(0, SIGMA, lay.shape).astype(np.float32)
     data = truth + noise + expand(pat, lay)
@@ -132,11 +142,18 @@ def test_removes_stripes_to_noise_floor(case):
     assert rms_after < 1.6 * floor, (rms_after, floor)
 
 
-def test_model_is_zero_mean_and_keeps_sky(case):
-    lay, clean, data, _ = case
+def test_zero_level_from_reference_pixels_and_sky_kept(case):
+    lay, clean, data, pat = case
     r = destripe(data, lay)
-    assert abs(float(r.model.mean())) < 1e-4
+    assert r.metrics["reference_anchored"]
+    # the stripes' own mean is measured on the ~4000 reference pixels in the lines
+    n_ref = 8 * (lay.n_lines - 4)
+    assert abs(float(r.model.mean()) - float(pat.mean())) < 4 * SIGMA / np.sqrt(n_ref)
     assert abs(float(np.median(r.corrected) - np.median(clean))) < 2e-3
+    # without reference pixels the model is zero-mean: the sky level stays
+    r0 = destripe(data, lay, params=DestripeParams(use_reference_pixels=False))
+    assert not r0.metrics["reference_anchored"]
+    assert abs(float(r0.model.mean())) < 1e-4
 
 
 def test_sky_gradients_and_sources_preserved():
@@ -144,7 +161,7 @@ def test_sky_gradients_and_sources_preserved():
     stars' fluxes come out unchanged."""
     rng = np.random.default_rng(3)
     lay = nircam_layout(ny=512, nx=2048)
-    truth = scene(rng, lay.shape, gradient=(0.2, 0.3), n_stars=80)
+    truth = scene(rng, lay.shape, gradient=(0.2, 0.3), n_stars=80, refpix=lay.reference_mask())
     data = truth + rng.normal(0, SIGMA, lay.shape).astype(np.float32)
     r = destripe(data, lay)
     floor = SIGMA / np.sqrt(512)
@@ -162,17 +179,19 @@ def test_sky_gradients_and_sources_preserved():
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), amp=st.floats(0.0, 0.5))
 def test_property_added_line_pattern_changes_output_within_noise(seed, amp):
-    """Adding any per-channel-line constant pattern (beyond the kept low-order trend)
-    changes the corrected output by no more than the noise."""
+    """Adding any per-channel-line constant pattern changes the corrected output by no more
+    than the noise, apart from the pattern's smooth part across lines (scale
+    background_slow_scale), which is kept as sky when no reference pixels anchor it."""
     rng = np.random.default_rng(seed)
     lay = nircam_layout(ny=256, nx=1024, noutputs=4, SUBSTRT1=513)
-    base = scene(rng, lay.shape, n_stars=20) + rng.normal(0, SIGMA, lay.shape).astype(np.float32)
+    base = scene(rng, lay.shape, n_stars=20, refpix=lay.reference_mask())
+    base += rng.normal(0, SIGMA, lay.shape).astype(np.float32)
     pat = np.zeros((lay.n_lines, lay.n_channels))
-    # rows 0-3 are reference pixels; the kept low-order trend is fitted over the others
-    pat[4:] = remove_low_order(rng.normal(0, 1, (lay.n_lines - 4, lay.n_channels))) * amp
+    pat[4:] = rng.normal(0, 1, (lay.n_lines - 4, lay.n_channels)) * amp  # rows 0-3: refpix
+    kept, _ = smooth_lines(pat.mean(axis=1), (np.arange(lay.n_lines) >= 4).astype(float), 32.0)
     r0 = destripe(base, lay)
     r1 = destripe(base + expand(pat, lay), lay)
-    d = line_means(r1.corrected - r0.corrected, lay)[4:]  # rows 0-3: reference pixels
+    d = line_means(r1.corrected - r0.corrected, lay)[4:] - kept[4:, None]
     floor = SIGMA / np.sqrt(lay.line_length / lay.n_channels)
     assert np.isfinite(r1.corrected).all()
     assert np.sqrt(np.mean((d - d.mean()) ** 2)) < 2.5 * floor
@@ -293,7 +312,7 @@ def test_miri_imaging_banding():
     idx = lay.channel_index()
     x = np.arange(lay.shape[1])
     lm = np.stack([resid[:, (idx == k) & (x >= 400) & (x < 1028)].mean(axis=1) for k in range(4)])
-    lm = remove_low_order((lm - lm.mean()).T)
+    lm = remove_smooth((lm - lm.mean()).T)  # MIRI: no reference anchoring
     before = np.sqrt(np.mean(pat**2))
     floor = SIGMA / np.sqrt(157)
     assert before > 10 * floor

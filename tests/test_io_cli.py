@@ -33,6 +33,7 @@ def test_help_lists_the_options_and_parameters():
     assert "--clip-sigma" in proc.stdout  # DestripeParams fields, same names
 
 
+@pytest.mark.slow
 def test_cli_batch_with_a_bad_file(tmp_path):
     a = make_rate(tmp_path / "in" / "a_rate.fits", seed=1)
     b = make_rate(tmp_path / "in" / "b_rate.fits", seed=2)

@@ -67,25 +67,31 @@ def make_rate(
 ) -> Path:
     """Write a rate (``nints=None``) or rateints file with stripes along the fast-read lines.
 
-    Returns the path. SCI in DN/s: ``sky`` + white noise + a random offset per fast-read line
-    (rms ``stripe_amp``) + a few bright Gaussian sources; DQ has a few DO_NOT_USE pixels.
+    Returns the path. SCI in DN/s: white noise + a random offset per fast-read line (rms
+    ``stripe_amp``) everywhere, plus ``sky`` and a few bright Gaussian sources except on the
+    reference pixels (the full frame's 4-pixel border); DQ has a few DO_NOT_USE pixels.
     """
     rng = np.random.default_rng(seed)
     ny, nx = shape
     n = 1 if nints is None else nints
     fast_axis = 1 if abs(fastaxis) == 1 else 0
-    sci = sky + noise * rng.standard_normal((n, ny, nx))
+    readout = noise * rng.standard_normal((n, ny, nx))
     n_lines = shape[1 - fast_axis]
     stripes = stripe_amp * rng.standard_normal((n, n_lines))
-    sci += stripes[:, :, None] if fast_axis == 1 else stripes[:, None, :]
+    readout += stripes[:, :, None] if fast_axis == 1 else stripes[:, None, :]
+    scene = np.full((ny, nx), sky)
     yy, xx = np.mgrid[0:ny, 0:nx]
     for _ in range(n_sources):
         y0, x0 = rng.uniform(10, ny - 10), rng.uniform(10, nx - 10)
-        sci += rng.uniform(5, 50) * np.exp(-((yy - y0) ** 2 + (xx - x0) ** 2) / (2 * 1.5**2))
-    sci = sci.astype(np.float32)
+        scene += rng.uniform(5, 50) * np.exp(-((yy - y0) ** 2 + (xx - x0) ** 2) / (2 * 1.5**2))
+    # reference pixels (the 4-pixel border of the full frame) see the readout, not the sky
+    yf = np.arange(ny) + ystart - 1
+    xf = np.arange(nx) + xstart - 1
+    ref = ((yf < 4) | (yf >= 2044))[:, None] | ((xf < 4) | (xf >= 2044))[None, :]
+    sci = (readout + np.where(ref, 0.0, scene)).astype(np.float32)
     dq = np.zeros((n, ny, nx), np.uint32)
     dq[:, rng.integers(0, ny, 10), rng.integers(0, nx, 10)] = 1  # DO_NOT_USE
-    var_p = np.abs(sci - sky).astype(np.float32) * 1e-3 + 1e-4
+    var_p = (np.where(ref, 0.0, scene) * 1e-3 + 1e-4).astype(np.float32)[None].repeat(n, 0)
     var_r = np.full((n, ny, nx), noise**2, np.float32)
     err = np.sqrt(var_p + var_r).astype(np.float32)
 

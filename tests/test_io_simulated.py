@@ -10,7 +10,10 @@ from test_io_helpers import file_digest
 from jwst1f import qa
 from jwst1f.io import cli_main, read_exposure
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning"),
+]
 
 CASES = [
     {"detector": "NRS1", "subarray": "SUBS200A1", "exp_type": "NRS_FIXEDSLIT"},

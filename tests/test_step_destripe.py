@@ -99,7 +99,9 @@ def _strun() -> list[str]:
     return [exe]
 
 
-@pytest.mark.parametrize("name", ["jwst1f.step.Destripe1fStep", "destripe_1f"])
+@pytest.mark.parametrize(
+    "name", ["destripe_1f", pytest.param("jwst1f.step.Destripe1fStep", marks=pytest.mark.slow)]
+)
 def test_strun_offline(tmp_path, name):
     src = make_rate(tmp_path / "jw01_nrca1_rate.fits")
     digest = file_digest(src)

@@ -3,10 +3,12 @@
 #
 # Starts private instances of: munged (authentication), mariadbd (the accounting
 # database), slurmdbd (job accounting, so that `sacct` works), slurmctld (the
-# controller) and slurmd (one compute node "localhost" with CPUs=2). Nothing is
-# written to /etc but one symbolic link, /etc/slurm/slurm.conf (see below): every generated file (slurm.conf, slurmdbd.conf, munge key,
-# database, spool/state directories, logs, pid files) lives in the state
-# directory $JWST1F_SLURM_DIR (default /var/tmp/jwst1f-slurm).
+# controller) and slurmd (one compute node "localhost" with CPUs=2). Every generated
+# file (slurm.conf, slurmdbd.conf, munge key, database, spool/state directories, logs,
+# pid files) lives in the state directory $JWST1F_SLURM_DIR (default
+# /var/tmp/jwst1f-slurm). Outside it there are only munge's standard socket
+# (/run/munge) and a symbolic link /etc/slurm/slurm.conf -> the generated slurm.conf
+# (refused if a real configuration is there; removed by down.sh).
 #
 # Idempotent: a daemon that is already running (by its pid file) is left alone.
 # Use it from a shell with
@@ -150,9 +152,15 @@ chmod 0600 "$D/etc/slurmdbd.conf"
 # place. Link it there, unless a real cluster configuration already lives there.
 ETC_CONF=/etc/slurm/slurm.conf
 if [ -L "$ETC_CONF" ] && [ "$(readlink "$ETC_CONF")" != "$SLURM_CONF" ]; then
-    case "$(readlink "$ETC_CONF")" in
-    */jwst1f*) rm -f "$ETC_CONF" ;; # left behind by another jwst1f test cluster
-    esac
+    other="$(dirname "$(dirname "$(readlink "$ETC_CONF")")")"
+    if [ -f "$other/env.sh" ] && grep -q "scripts/slurm/up.sh" "$(readlink "$ETC_CONF")" 2>/dev/null; then
+        # made by up.sh for another state directory: stale unless that cluster still runs
+        running "$other/run/slurmctld.pid" &&
+            die "another jwst1f test cluster is running from $other (stop it: JWST1F_SLURM_DIR=$other scripts/slurm/down.sh)"
+        rm -f "$ETC_CONF"
+    elif [ ! -e "$ETC_CONF" ]; then
+        rm -f "$ETC_CONF" # a dangling link: its cluster is gone
+    fi
 fi
 if [ -e "$ETC_CONF" ] || [ -L "$ETC_CONF" ]; then
     [ "$(readlink "$ETC_CONF" 2>/dev/null)" = "$SLURM_CONF" ] ||

@@ -241,10 +241,10 @@ def read_exposure(path: str | os.PathLike) -> Exposure:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            # read everything into memory (no memmap), then close the input file
             with fits.open(path, memmap=False, lazy_load_hdus=False, mode="readonly") as hdul:
                 for hdu in hdul:
                     _ = hdu.data  # force every data block to be read (finds truncation)
-                hdul = fits.HDUList([hdu.copy() for hdu in hdul])
         except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
             trunc = [w for w in caught if "truncat" in str(w.message).lower()]
             what = "truncated FITS file" if trunc else "not a readable FITS file"

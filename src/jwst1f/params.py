@@ -65,12 +65,14 @@ class DestripeParams:
     background_box : int
         Block size (pixels) of the smooth background model and of the extended-emission
         detection. Default 64.
-    background_slow_order : int
-        Polynomial order (Legendre, over the full slow axis) of the part of the sky that is
-        constant along lines and kept as sky. Such structure is degenerate with the stripes:
-        a sky gradient along the slow axis is kept up to this order, and the 1/f modes of
-        this order and below are kept with it; everything of higher order is removed as
-        stripes. 0 keeps only the sky level. Default 1.
+    background_slow_scale : float
+        Smoothing scale (Gaussian sigma, lines) of the part of the sky that is constant along
+        lines and is kept as sky (a local-linear smooth of the line means across lines). Sky
+        gradients and emission bands broader than this stay; everything narrower is removed
+        as stripes. Structure constant along lines is degenerate with the stripes: where the
+        lines contain reference pixels, the stripes' own smooth part is measured on them and
+        removed too (see ``use_reference_pixels``); elsewhere stripe modes broader than this
+        scale are kept with the sky. Default 32.
     background_along_order : int
         Polynomial order (Legendre, over the full line) of the smooth sky shape along the
         lines, fitted per block row; it is subtracted before measuring line means. Default 2.
@@ -89,8 +91,13 @@ class DestripeParams:
         Length (pixels along the line) of the smoothing window of the low-pass model.
         Default 128.
     mask_reference_pixels : bool
-        Exclude reference pixels from the measurement (they are corrected all the same).
-        Default True.
+        Exclude reference pixels from the line means of the sky (they are corrected all the
+        same). Default True.
+    use_reference_pixels : bool
+        Anchor the zero level and the smooth part of the stripes on the reference pixels that
+        the lines contain (they see no sky, only the readout): removes the 1/f offset and slow
+        modes that are otherwise degenerate with the sky. Ignored where the window holds no
+        reference pixels, and for MIRI. Default True.
     dq_flags : tuple of str
         Names of DQ flags whose pixels are not used for measuring. Default
         :data:`DEFAULT_DQ_FLAGS`.
@@ -104,7 +111,7 @@ class DestripeParams:
     dilate_radius: int = 2
     extended_sigma: float = 3.0
     background_box: int = 64
-    background_slow_order: int = 1
+    background_slow_scale: float = 32.0
     background_along_order: int = 2
     min_pixels: int = 20
     fit_by_channel: bool = True
@@ -112,6 +119,7 @@ class DestripeParams:
     lowpass: str = "off"
     lowpass_scale: int = 128
     mask_reference_pixels: bool = True
+    use_reference_pixels: bool = True
     dq_flags: tuple[str, ...] = field(default=DEFAULT_DQ_FLAGS)
     miri_exclude_columns: int = 360
 
@@ -153,8 +161,10 @@ class DestripeParams:
             raise ValueError("dilate_radius must be >= 0")
         if self.background_box < 4:
             raise ValueError("background_box must be at least 4 pixels")
-        if self.background_slow_order < 0 or self.background_along_order < 0:
-            raise ValueError("background_slow_order and background_along_order must be >= 0")
+        if self.background_slow_scale <= 0:
+            raise ValueError("background_slow_scale must be positive")
+        if self.background_along_order < 0:
+            raise ValueError("background_along_order must be >= 0")
         if self.min_pixels < 1:
             raise ValueError("min_pixels must be at least 1")
         if self.lowpass_scale < 2:

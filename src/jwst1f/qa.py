@@ -218,6 +218,15 @@ def block_reduce(image: np.ndarray, factor: int) -> np.ndarray:
         return np.where(cnt > 0, num / cnt, np.nan).astype(np.float32)
 
 
+def _finite_median(v: np.ndarray) -> float:
+    """Median of the finite values (a subsample of at most ~200 000), 0 if there are none."""
+    f = np.asarray(v, dtype=np.float64).ravel()
+    f = f[np.isfinite(f)]
+    if f.size > 200_000:
+        f = f[:: f.size // 200_000]
+    return float(np.median(f)) if f.size else 0.0
+
+
 def _nanmedian_lines(v: np.ndarray) -> np.ndarray:
     """Median of each row of ``v`` ignoring NaN (sort-based; much faster than nanmedian)."""
     s = np.sort(v, axis=1)  # NaN sort last
@@ -279,9 +288,17 @@ def plot_images(
     ny, nx = b.shape
     factor = max(1, math.ceil(max(ny, nx) / MAX_DISPLAY))
 
-    vlo, vhi = robust_limits(np.where(use, a, np.nan) if use.any() else a)
-    mabs = np.nanpercentile(np.abs(m), 99.5) if np.isfinite(m).any() else 1.0
-    mabs = float(mabs) if mabs > 0 else 1.0
+    # One contrast for before and after (from the background of "after"), each image centred
+    # on its own background median, so that a removed offset does not saturate either.
+    bg_a = np.where(use, a, np.nan) if use.any() else a
+    bg_b = np.where(use, b, np.nan) if use.any() else b
+    vlo, vhi = robust_limits(bg_a)
+    med_a = _finite_median(bg_a)
+    shift = _finite_median(bg_b) - med_a  # before - after, DN/s
+    m_mid = _finite_median(m)
+    dm = np.abs(m - m_mid)
+    mabs = float(np.nanpercentile(dm, 99.5)) if np.isfinite(dm).any() else 1.0
+    mabs = mabs if mabs > 0 else 1.0
 
     rows_b, cols_b = _profiles(b, use)
     rows_a, cols_a = _profiles(a, use)
@@ -309,9 +326,16 @@ def plot_images(
     extent = (-0.5, nx - 0.5, -0.5, ny - 0.5)
     yy, xx = np.arange(ny), np.arange(nx)
     panels = [
-        ("before", b, (vlo, vhi), "gray", (rows_b, cols_b), (rows_a, cols_a)),
-        ("after", a, (vlo, vhi), "gray", (rows_a, cols_a), (rows_b, cols_b)),
-        ("subtracted model", m, (-mabs, mabs), "RdBu_r", (rows_m, cols_m), None),
+        (
+            "before",
+            b,
+            (vlo + shift, vhi + shift),
+            "gray",
+            (rows_b, cols_b),
+            (rows_a + shift, cols_a + shift),
+        ),
+        ("after", a, (vlo, vhi), "gray", (rows_a, cols_a), (rows_b - shift, cols_b - shift)),
+        ("subtracted model", m, (m_mid - mabs, m_mid + mabs), "RdBu_r", (rows_m, cols_m), None),
     ]
     stripe_dir = "rows" if layout.fast_axis == 1 else "columns"
     for j, (name, img, (lo, hi), cmap, (pr, pc), ref) in enumerate(panels):
@@ -388,7 +412,11 @@ def plot_images(
         sub += f"; integration 1 of {nints} shown"
     if factor > 1:
         sub += f"; images block-averaged {factor}x{factor} for display"
-    sub += f"; stretch {vlo:.3g} to {vhi:.3g} DN/s, model ±{mabs:.3g} DN/s"
+    sub += f"; stretch {vlo - med_a:+.3g} to {vhi - med_a:+.3g} DN/s about each median"
+    sub += f"; model {m_mid:.3g} ± {mabs:.3g} DN/s"
+    if abs(shift) > 0.1 * (vhi - vlo):
+        sub += f"; level removed {shift:.3g} DN/s"
+    sub += "; grey profile: the other image, shifted to the same median"
     fig.suptitle(f"{title}\n{sub}" if title else sub, fontsize=11)
     path = _savefig(fig, Path(path))
     plt.close(fig)

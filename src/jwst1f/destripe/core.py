@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
-from jwst1f.destripe.linemodel import line_offsets
+from jwst1f.destripe.linemodel import line_offsets, smooth_lines
 from jwst1f.destripe.masking import dilate, robust_sigma
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -124,8 +125,10 @@ def destripe(
     nints = frames.shape[0]
 
     static_bad = np.zeros(layout.shape, dtype=bool)
+    refpix = layout.reference_mask()
     if params.mask_reference_pixels:
-        static_bad |= layout.reference_mask()
+        static_bad |= refpix
+    anchor = params.use_reference_pixels and layout.instrument != "MIRI" and refpix.any()
     if layout.instrument == "MIRI" and params.miri_exclude_columns > 0:
         x_ff = np.arange(layout.shape[1]) + layout.xstart - 1
         static_bad[:, x_ff < params.miri_exclude_columns] = True
@@ -150,6 +153,7 @@ def destripe(
             params,
             dq=None if dq_i is None else _canonical(dq_i, fa),
             static_bad=_canonical(bad, fa),
+            ref=_canonical(refpix, fa) if anchor else None,
             bitmask=bitmask,
             out_corrected=_canonical(corrected[i], fa),
             out_model=_canonical(model[i], fa),
@@ -182,6 +186,9 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "lines_interpolated": int(sum(m["lines_interpolated"] for m in per_int)),
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
         "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
+        "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
+        "reference_anchored": bool(all(m["reference_anchored"] for m in per_int)),
+        "reference_offset": float(np.mean([m["reference_offset"] for m in per_int])),
         "even_odd": [m["even_odd"] for m in per_int],
     }
     if len(per_int) > 1:
@@ -287,6 +294,7 @@ def _destripe_frame(
     *,
     dq,
     static_bad,
+    ref,
     bitmask,
     out_corrected,
     out_model,
@@ -380,6 +388,16 @@ def _destripe_frame(
         del ext
     lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg)
     del a_s, g_s
+    # emission that fills whole channel-lines (a level persistently above the other
+    # channels'): those channel-lines borrow from the others instead of being measured
+    lit = _illuminated_channels(lvl, box=params.background_box, nsig=params.extended_sigma)
+    n_lit = 0
+    if lit is not None and lit.any():
+        n_lit = int(lit.sum())
+        for k, sl in enumerate(chans):
+            if lit[:, k].any():
+                gk = good[:, sl]
+                gk[lit[:, k]] = False
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
@@ -415,9 +433,14 @@ def _destripe_frame(
         sums[:, k] = y.sum(axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    trend = _slow_trend(
-        means, counts, order=params.background_slow_order, min_pixels=params.min_pixels
-    )
+    # the smooth part of the line means across lines is sky (kept); the rest is stripes.
+    # Channels count equally (not by their clean-pixel counts), so that the split does not
+    # depend on how the mask falls.
+    valid = counts >= params.min_pixels
+    n_valid = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line_mean = np.where(n_valid > 0, (means * valid).sum(axis=1) / np.maximum(n_valid, 1), 0)
+    trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), params.background_slow_scale)
     means = means - trend[:, None]
 
     # 4. line model: shared + per-channel offsets, borrowing where data are thin
@@ -425,15 +448,32 @@ def _destripe_frame(
         means, counts, sigma, min_pixels=params.min_pixels, fit_by_channel=params.fit_by_channel
     )
     offset = lm.offset
-    # zero mean over the frame (every pixel counts once): the sky level stays
-    widths = np.array([len(range(length)[sl]) for sl in chans], dtype=float)
-    mean_offset = float((offset * widths).sum() / (widths.sum() * n_lines))
-    offset = offset - mean_offset
+    variance = lm.variance
+    # Zero level and smooth part of the stripes: from the reference pixels in the lines if
+    # there are any (they see the readout but no sky); otherwise the model is zero-mean over
+    # the frame (every pixel counts once) and the sky level stays.
+    refl = _reference_levels(a, ref, layout, None if all_finite else finite)
+    anchored = False
+    if refl is not None:
+        rsum, rcnt, rsig = refl
+        num = (rsum - rcnt * offset).sum(axis=1)
+        den = rcnt.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dline = np.where(den > 0, num / np.maximum(den, 1), 0.0)
+        shift, wsum = smooth_lines(dline, den, params.background_slow_scale)
+        offset = offset + shift[:, None]
+        variance = variance + (rsig**2 / np.maximum(wsum, 1.0))[:, None]
+        mean_offset = float(shift.mean())
+        anchored = True
+    else:
+        widths = np.array([len(range(length)[sl]) for sl in chans], dtype=float)
+        mean_offset = float((offset * widths).sum() / (widths.sum() * n_lines))
+        offset = offset - mean_offset
 
     # 5. apply
     for k, sl in enumerate(chans):
         out_model[:, sl] = offset[:, k, None].astype(np.float32)
-        out_var[:, sl] = lm.variance[:, k, None].astype(np.float32)
+        out_var[:, sl] = variance[:, k, None].astype(np.float32)
     np.subtract(a, out_model, out=out_corrected)
     if not all_finite:
         out_corrected[~finite] = np.nan  # non-finite input stays non-finite
@@ -464,29 +504,99 @@ def _destripe_frame(
         "lines_interpolated": lm.n_interpolated,
         "channel_lines_borrowed": lm.n_borrowed,
         "extended_blocks": bkg.n_extended_blocks,
+        "illuminated_channel_lines": n_lit,
+        "reference_anchored": anchored,
+        "reference_offset": mean_offset if anchored else 0.0,
         "even_odd": False,
     }
 
 
-def _slow_trend(means, counts, *, order, min_pixels=1):
-    """Legendre trend of the line means (all channels together) along the lines.
+def _illuminated_channels(lvl, *, box, nsig):
+    """Channel-lines whose level stays well above the lowest channel's over many lines.
 
-    An unweighted least-squares fit over the lines with at least ``min_pixels`` clean pixels,
-    so that a pattern orthogonal to the low orders over those lines leaves it unchanged.
+    The 1/f offsets of one output relative to the others average out over ``box`` lines;
+    emission filling a whole channel-line (e.g. NIRSpec IFU slices covering an output) does
+    not. A channel-line is flagged when the running mean over ``box`` lines of its level,
+    minus the lowest such running mean among the channels, exceeds ``nsig`` times the
+    line-to-line scatter of the level difference between two channels (the noise of a single
+    line, so slow 1/f offsets between outputs are far below it). One-sided: emission is
+    positive.
+
+    Parameters
+    ----------
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        Clipped levels per channel-line (background subtracted), DN/s.
+    box : int
+        Running-mean length, lines.
+    nsig : float
+        Threshold in units of the per-line scatter of channel differences.
 
     Returns
     -------
-    numpy.ndarray, shape (n_lines,)
+    numpy.ndarray of bool, shape (n_lines, n_channels), or None for one channel
     """
-    n_lines = means.shape[0]
-    w = counts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        line = (means * counts).sum(axis=1) / w
-    use = w >= min_pixels
-    x = np.linspace(-1.0, 1.0, n_lines)
-    if use.sum() > order + 1:
-        c = np.polynomial.legendre.legfit(x[use], line[use], order)
-        return np.polynomial.legendre.legval(x, c)
-    if use.any():
-        return np.full(n_lines, float(np.mean(line[use])))
-    return np.zeros(n_lines)
+    n_lines, nch = lvl.shape
+    if nch < 2 or n_lines < 2 * box:
+        return None
+    smooth = uniform_filter1d(lvl, size=box, axis=0, mode="nearest")
+    excess = smooth - smooth.min(axis=1, keepdims=True)
+    spreads = []
+    for j in range(nch):
+        for k in range(j + 1, nch):
+            step = np.diff(lvl[:, k] - lvl[:, j])
+            spreads.append(1.4826 * float(np.median(np.abs(step - np.median(step)))) / np.sqrt(2))
+    scale = min(spreads)
+    if not np.isfinite(scale) or scale <= 0:
+        return None
+    return excess > nsig * scale
+
+
+def _reference_levels(a, ref, layout, finite):
+    """Per channel-line sums of the reference pixels inside science lines.
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (n_lines, line_length)
+        Canonical data (non-finite values already replaced).
+    ref : numpy.ndarray of bool or None
+        Canonical reference-pixel mask; None disables.
+    layout : ReadoutLayout
+    finite : numpy.ndarray of bool or None
+        Where the original data were finite (None: everywhere).
+
+    Returns
+    -------
+    (sums, counts, sigma) or None
+        ``sums``/``counts`` of shape (n_lines, n_channels); ``sigma`` the robust per-pixel
+        scatter of the reference pixels. None if the lines hold no usable reference pixel.
+    """
+    if ref is None:
+        return None
+    sci_lines = ~ref.all(axis=1)
+    if not sci_lines.any():
+        return None
+    cols = np.flatnonzero(ref[sci_lines].all(axis=0))
+    if cols.size == 0:
+        return None
+    vals = a[:, cols].astype(np.float64)
+    ok = np.repeat(sci_lines[:, None], cols.size, axis=1)
+    if finite is not None:
+        ok &= finite[:, cols]
+    if ok.sum() < 8:
+        return None
+    med = float(np.median(vals[ok]))
+    sig = 1.4826 * float(np.median(np.abs(vals[ok] - med)))
+    if not np.isfinite(sig) or sig <= 0:
+        return None
+    ok &= np.abs(vals - med) < 5.0 * sig
+    chan = layout.channel_index()[cols]
+    nch = layout.n_channels
+    sums = np.zeros((a.shape[0], nch))
+    counts = np.zeros((a.shape[0], nch))
+    v = np.where(ok, vals, 0.0)
+    for k in range(nch):
+        sel = chan == k
+        if sel.any():
+            sums[:, k] = v[:, sel].sum(axis=1)
+            counts[:, k] = ok[:, sel].sum(axis=1)
+    return sums, counts, sig

@@ -551,6 +551,9 @@ def _fit(groups: np.ndarray, times: np.ndarray, ngood: np.ndarray) -> np.ndarray
 
 def _combine_ints(rate, rate_no1f, var_p, var_r, dq):
     """Combine integrations into one rate as ramp_fit does (inverse read-noise variance)."""
+    if rate.shape[0] == 1:
+        err = np.sqrt(var_p[0] + var_r[0]).astype(np.float32)
+        return rate[0], rate_no1f[0], err, var_p[0], var_r[0], dq[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(np.isfinite(var_r) & (var_r > 0), 1.0 / var_r, 0.0)
         wsum = w.sum(axis=0)

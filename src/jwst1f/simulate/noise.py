@@ -370,7 +370,10 @@ def _frame_image(win: ReadoutWindow, frames: np.ndarray) -> np.ndarray:
     for j in range(n_out):
         block = frames[j, :, : win.n_slow, :w]
         if win.interleaved:
-            img[:, :, j::n_out] = block
+            # Output j reads the full-frame columns with index % n_out == j.
+            first = (j - win.col0) % n_out
+            cols = img[:, :, first::n_out]
+            cols[...] = block[:, :, : cols.shape[2]]
         elif j % 2 == 0:
             img[:, :, j * w : (j + 1) * w] = block
         else:

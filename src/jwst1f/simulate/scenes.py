@@ -109,7 +109,7 @@ def random_catalog(
     """A random field of stars and galaxies within ``radius_arcsec`` of ``(ra, dec)``.
 
     Star fluxes follow a power law ``dN/dF ~ F^-1.8`` (many faint, a few bright enough to
-    saturate) and ``n_bright`` of them get 2e3-3e5 DN/s; galaxy fluxes ``F^-2``; galaxy sizes 0.1-1.5 arcsec, Sersic index 0.5-4.
+    saturate) and ``n_bright`` of them get 2e3-3e5 DN/s; galaxy fluxes ``F^-2``; galaxy effective radii 0.08-1.3 arcsec (log-uniform), Sersic index 0.5-4.
     """
     n = n_stars + n_galaxies
     r = radius_arcsec * np.sqrt(rng.uniform(0.0, 1.0, n))
@@ -133,7 +133,7 @@ def random_catalog(
         dec=dec + ddec,
         flux=flux,
         kind=kind,
-        re=rng.uniform(0.1, 1.5, n),
+        re=10.0 ** rng.uniform(-1.1, 0.1, n),
         sersic=rng.uniform(0.5, 4.0, n),
         q=rng.uniform(0.3, 1.0, n),
         pa=rng.uniform(0.0, 180.0, n),
@@ -212,7 +212,7 @@ def render_catalog(
             rad = int(np.clip(r_lim, 6, 300))
         else:
             re_pix = max(cat.re[i] / pixel_scale, 0.7)
-            rad = int(np.clip(6.0 * re_pix + 4.0, 6, 200))
+            rad = int(np.clip(5.0 * re_pix + 4.0, 6, 150))
         x0, x1 = max(int(xi) - rad, 0), min(int(xi) + rad + 1, nx)
         y0, y1 = max(int(yi) - rad, 0), min(int(yi) + rad + 1, ny)
         if x0 >= x1 or y0 >= y1:
@@ -328,11 +328,17 @@ def nirspec_ifu(
         y0 = first + s * (height + gap)
         tilt = 0.002 * (s - 15) * (xx - nx / 2) + 3e-7 * (xx - nx / 2) ** 2
         lo, hi = y0 + tilt, y0 + height + tilt
+        # Only the rows this slice can reach (window coordinates).
+        r0 = int(np.clip(np.floor(lo.min()) - 6 - y_offset, 0, ny))
+        r1 = int(np.clip(np.ceil(hi.max()) + 7 - y_offset, 0, ny))
+        if r0 >= r1:
+            continue
+        yb = yy[r0:r1]
         # Soft-edged slice illumination (edges about 1 px wide).
-        prof = expit((yy - lo) / 0.5) - expit((yy - hi) / 0.5)
+        prof = expit((yb - lo) / 0.5) - expit((yb - hi) / 0.5)
         t_amp = 15.0 * level * np.exp(-0.5 * ((s - 14.5) / 2.0) ** 2)
-        tprof = np.exp(-0.5 * ((yy - (lo + hi) / 2) / 5.0) ** 2)
-        img += prof * (sky_spec + t_amp * target * tprof)
+        tprof = np.exp(-0.5 * ((yb - (lo + hi) / 2) / 5.0) ** 2)
+        img[r0:r1] += prof * (sky_spec + t_amp * target * tprof)
     # Spectra end before the detector edges along the dispersion direction.
     ends = expit((xx - 40) / 5) * expit(-(xx - (nx - 60)) / 5)
     return (img * ends).astype(np.float32)
@@ -352,13 +358,17 @@ def nirspec_fixed_slit(
     slits += [("S1600A1", 1010.0, 16.0), ("S200B1", 990.0, 33.0)]
     for name, yc, h in slits:
         yc_x = yc + 0.003 * (xx - nx / 2)
-        prof = expit((yy - (yc_x - h / 2)) / 0.5)
-        prof = prof - expit((yy - (yc_x + h / 2)) / 0.5)
         spec = _spectrum(rng, nx, n_lines=12, line_amp=1.5) * level
-        img += prof * spec
+        trace = _spectrum(rng, nx, n_lines=5, line_amp=3.0) * 400.0 * level
+        r0 = int(np.clip(np.floor(yc_x.min() - h / 2) - 10 - y_offset, 0, ny))
+        r1 = int(np.clip(np.ceil(yc_x.max() + h / 2) + 11 - y_offset, 0, ny))
+        if r0 >= r1:
+            continue
+        yb = yy[r0:r1]
+        prof = expit((yb - (yc_x - h / 2)) / 0.5) - expit((yb - (yc_x + h / 2)) / 0.5)
+        img[r0:r1] += prof * spec
         if name == "S200A1":
-            trace = _spectrum(rng, nx, n_lines=5, line_amp=3.0) * 400.0 * level
-            img += trace * np.exp(-0.5 * ((yy - yc_x) / 1.1) ** 2)
+            img[r0:r1] += trace * np.exp(-0.5 * ((yb - yc_x) / 1.1) ** 2)
     ends = expit((xx - 30) / 5) * expit(-(xx - (nx - 40)) / 5)
     return (img * ends).astype(np.float32)
 

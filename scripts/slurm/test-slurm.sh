@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make test-slurm`: install SLURM if needed, bring up a fresh single-node cluster, run the
+# SLURM tests (tests/test_slurm_*.py) against it, and shut it down again -- always, even when
+# a test fails or the run is interrupted.
+#
+# Run as root from the repository (CI does). Extra arguments go to pytest, e.g.
+#   bash scripts/slurm/test-slurm.sh -k tiny
+#
+# Environment:
+#   JWST1F_SLURM_KEEP=1   keep the cluster state directory (logs, database) after the run
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python}"
+if [ -x "$ROOT/.venv/bin/python" ]; then
+    PYTHON="$ROOT/.venv/bin/python"
+    export PATH="$ROOT/.venv/bin:$PATH"
+fi
+
+start=$(date +%s)
+bash "$HERE/install.sh"
+
+# A fresh state directory per run, so that nothing of an earlier run leaks in.
+JWST1F_SLURM_DIR="$(mktemp -d /var/tmp/jwst1f-slurm-test.XXXXXX)"
+chmod 0755 "$JWST1F_SLURM_DIR"
+export JWST1F_SLURM_DIR
+export JWST1F_SLURM_PARTITION="${JWST1F_SLURM_PARTITION:-debug}"
+export JWST1F_SLURM_ACCOUNT="${JWST1F_SLURM_ACCOUNT:-jwst1f}"
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    echo "test-slurm.sh: shutting the cluster down"
+    if [ "${JWST1F_SLURM_KEEP:-0}" = 1 ]; then
+        bash "$HERE/down.sh" || rc=1
+        echo "test-slurm.sh: cluster state kept in $JWST1F_SLURM_DIR"
+    else
+        if [ "$rc" -ne 0 ] && [ -d "$JWST1F_SLURM_DIR/log" ]; then
+            for f in "$JWST1F_SLURM_DIR"/log/slurm*.log; do
+                echo "---- last lines of $f"
+                tail -n 20 "$f"
+            done
+        fi
+        bash "$HERE/down.sh" --purge || rc=1
+    fi
+    echo "test-slurm.sh: finished in $(($(date +%s) - start)) s, exit status $rc"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bash "$HERE/up.sh"
+# shellcheck disable=SC1091
+. "$JWST1F_SLURM_DIR/env.sh"
+
+export MPLBACKEND=Agg
+export JWST1F_SLURM_TESTS=1
+"$PYTHON" -m pytest -p no:cacheprovider -m slurm -v "$ROOT/tests" "$@"
