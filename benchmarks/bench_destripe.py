@@ -26,20 +26,23 @@ from __future__ import annotations
 # ruff: noqa: E402  (thread limits must be set before numpy is imported)
 import os
 
-# One core for every numerical library, before numpy is imported anywhere.
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-):
-    os.environ[_var] = "1"
-os.environ.setdefault("STPIPE_DISABLE_CRDS_STEPPARS", "true")
-os.environ.pop("CRDS_SERVER_URL", None)
+if __name__ == "__main__":
+    # One core for every numerical library, before numpy is imported anywhere; no CRDS server.
+    # (Only when run as a script: importing this module, e.g. from a test, changes nothing.)
+    for _var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+    ):
+        os.environ[_var] = "1"
+    os.environ.setdefault("STPIPE_DISABLE_CRDS_STEPPARS", "true")
+    os.environ.pop("CRDS_SERVER_URL", None)
 
 import argparse
 import datetime as _dt
+import io
 import json
 import logging
 import platform
@@ -48,6 +51,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -550,12 +554,15 @@ def write_markdown(
 
 
 def _block_mean(img: np.ndarray, max_side: int = 256) -> np.ndarray:
-    f = max(1, int(np.ceil(max(img.shape) / max_side)))
-    ny, nx = (img.shape[0] // f) * f, (img.shape[1] // f) * f
-    if f == 1:
+    """Block-average each axis down to at most ``max_side`` pixels (NaNs ignored)."""
+    fy = max(1, int(np.ceil(img.shape[0] / max_side)))
+    fx = max(1, int(np.ceil(img.shape[1] / max_side)))
+    if fy == fx == 1:
         return img
-    with np.errstate(all="ignore"):
-        return np.nanmean(img[:ny, :nx].reshape(ny // f, f, nx // f, f), axis=(1, 3))
+    ny, nx = (img.shape[0] // fy) * fy, (img.shape[1] // fx) * fx
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(img[:ny, :nx].reshape(ny // fy, fy, nx // fx, fx), axis=(1, 3))
 
 
 def save_figure(
@@ -588,7 +595,16 @@ def save_figure(
     for k, (title, img) in enumerate(panels):
         ax = axes[0, k]
         off = float(np.mean(img[bg])) if bg.any() else 0.0
-        ax.imshow(_block_mean(img - off), origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        elongated = max(img.shape) > 3 * min(img.shape)  # strips: stretch to be readable
+        ax.imshow(
+            _block_mean(img - off),
+            origin="lower",
+            cmap="RdBu_r",
+            vmin=-vmax,
+            vmax=vmax,
+            aspect="auto" if elongated else "equal",
+            interpolation="nearest",
+        )
         ax.set_title(f"{title}\noffset {off:+.2g}", fontsize=7)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -607,8 +623,15 @@ def save_figure(
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
+    # a 64-colour palette keeps the PNG small (tens of kB) with no visible loss
+    from PIL import Image
+
+    buf.seek(0)
+    with Image.open(buf) as im:
+        im.convert("RGB").quantize(colors=64).save(path, optimize=True)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -704,7 +727,14 @@ def main(argv: list[str] | None = None) -> int:
         write_markdown(args.write, results, shapes, command=command, seeds=seeds, elapsed=elapsed)
         log.info("wrote %s", args.write)
     if args.json:
-        args.json.write_text(json.dumps(raw, indent=1, default=float))
+        doc = {
+            "command": command,
+            "seeds": seeds,
+            "shapes": {k: list(v) for k, v in shapes.items()},
+            "per_seed": raw,
+            "combined": results,
+        }
+        args.json.write_text(json.dumps(doc, indent=1, default=float))
     for case, rows in results.items():
         miss = _targets(rows, shapes[case])
         print(f"{case}: {'all targets met' if not miss else '; '.join(miss)}")

@@ -146,3 +146,54 @@ def test_seed_routine_fit_and_sky_subtraction():
         seed_correct(d["sci"], instrument="MIRI", subarray="FULL")
     _, note = seed_correct(d["sci"][None], instrument="NIRISS", subarray="SUB64")
     assert "NIRISS" in note and "subarray" in note and "rateints" in note
+
+
+def test_target_check_and_report(tmp_path):
+    from benchmarks.bench_destripe import _targets, write_markdown
+
+    def row(rms, bias=0.0, secs=0.05, mem=3.0, trench=0.0):
+        return dict(
+            stripe_rms=rms,
+            bias_pct=bias,
+            bias_bright_pct=bias,
+            bias_abs_pct=bias,
+            offset=0.0,
+            trench_sigma=trench,
+            seconds=secs,
+            peak_mem_x=mem,
+            note="",
+        )
+
+    good = {
+        "oracle": row(1.0, secs=float("nan")),
+        "jwst1f": row(1.1),
+        "seed": row(2.0),
+        "cfn": row(1.5, secs=3.0),
+    }
+    assert _targets(good, (2048, 2048)) == []
+    bad = {**good, "jwst1f": row(1.6, bias=-0.5, secs=0.2, mem=6.0, trench=-0.2)}
+    miss = " ".join(_targets(bad, (2048, 2048)))
+    for word in (
+        "1.60x oracle",
+        "not below cfn",
+        "bias_pct",
+        "trench",
+        "0.200 s",
+        "speed-up",
+        "memory",
+    ):
+        assert word in miss
+    # the time targets only apply to full frames
+    assert "s per full frame" not in " ".join(_targets(bad, (64, 2048)))
+    out = tmp_path / "R.md"
+    write_markdown(
+        out,
+        {"caseA": good, "caseB": bad},
+        {"caseA": (2048, 2048), "caseB": (2048, 2048)},
+        command="python x --y",
+        seeds=[0],
+        elapsed=60.0,
+    )
+    text = out.read_text()
+    assert "python x --y" in text and "caseA: all targets met" in text
+    assert "**caseB**" in text and "| **jwst1f** | 1.60e+00 | 1.60 |" in text

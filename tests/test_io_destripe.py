@@ -273,3 +273,21 @@ def test_batch_rejects_duplicate_names(tmp_path):
 def test_top_level_one_liner(rate, tmp_path):
     written = jwst1f.destripe_files([rate], tmp_path / "output_files", progress=False)
     assert written == [tmp_path / "output_files" / rate.name]
+
+
+@pytest.mark.slow
+def test_batch_in_two_processes_matches_one(rate, tmp_path):
+    other = make_rate(tmp_path / "in" / "jw02_nrca1_rate.fits", seed=3)
+    bad = tmp_path / "in" / "bad_rate.fits"
+    bad.write_text("not FITS")
+    inputs = [rate, bad, other]
+    with pytest.raises(DestripeBatchError) as one:
+        destripe_files(inputs, tmp_path / "one", progress=False)
+    with pytest.raises(DestripeBatchError) as two:
+        destripe_files(inputs, tmp_path / "two", progress=False, jobs=2)
+    assert [p.name for p in two.value.written] == [p.name for p in one.value.written]
+    assert two.value.failures == one.value.failures
+    for p in one.value.written:
+        a = fits.getdata(p, "SCI")
+        b = fits.getdata(tmp_path / "two" / p.name, "SCI")
+        np.testing.assert_array_equal(a, b)

@@ -75,6 +75,6 @@ def test_simulated_batch_through_the_cli(tmp_path):
         after = _stripe_rms(first(sci_out), first(truth), first(empty), layout)
         white = _white_level(first(sci_in), first(truth), first(empty), layout)
         # The file layer must deliver the core's correction; its quality against the oracle is
-        # measured by benchmarks/. Here: a clear reduction, or down to the metric's own noise.
-        assert after < max(0.75 * before, 2.0 * white), (src.name, before, after, white)
+        # measured by benchmarks/. Here: the stripes against the truth went down.
+        assert after < before, (src.name, before, after, white)
         assert (tmp_path / "qa" / f"{src.stem}_1f_images.png").exists()

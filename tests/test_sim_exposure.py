@@ -113,16 +113,20 @@ def test_small_cases_have_complete_truth():
 def test_all_cases_run_and_full_frame_is_fast():
     import time
 
+    checks = {}
     for name, make in CASES.items():
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         exp = make(0)
-        dt = time.perf_counter() - t0
+        cpu = time.process_time() - t0
         assert np.isfinite(exp.data).mean() > 0.99, name
+        assert 0.0 < exp.empty.mean() < 1.0, name
         if name == "nircam_full_stars":
-            # Target well under 10 s on an idle core; allow for a shared CI machine.
-            assert dt < 30.0
-    rints = CASES["nircam_full_rateints"](0)
-    assert rints.rateints and rints.data.shape == (3, 2048, 2048)
-    ifu = CASES["nirspec_ifu"](0)
-    lit = ~ifu.empty[4:-4, 4:-4]
-    assert 0.35 < lit.mean(axis=0).mean() < 0.65  # about half of every column
+            # CPU time of one full-frame rate case; the target is well under 10 s.
+            assert cpu < 10.0
+        if name == "nircam_full_rateints":
+            checks["rateints"] = exp.rateints and exp.data.shape == (3, 2048, 2048)
+        if name == "nirspec_ifu":
+            lit = ~exp.empty[4:-4, 4:-4]
+            checks["ifu_half"] = 0.35 < lit.mean(axis=0).mean() < 0.65  # half of every column
+        del exp
+    assert checks == {"rateints": True, "ifu_half": True}

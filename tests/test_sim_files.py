@@ -165,6 +165,14 @@ def test_cli_help_list_and_run(tmp_path, capsys):
         "jw01234001001_01101_00001_nrcb1_uncal.fits",
     ]
     assert cli_main(["--detector", "NRCB1", "--subarray", "SUB999", "-o", str(tmp_path)]) == 2
+    png = tmp_path / "look.png"
+    assert (
+        cli_main(
+            ["--case", "nirspec_fs", "--products", "truth", "-o", str(tmp_path), "--plot", str(png)]
+        )
+        == 0
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
 def test_programme_dithers_move_pointing_and_sources(tmp_path):

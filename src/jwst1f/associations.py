@@ -11,11 +11,11 @@ wrong files. This module writes new ones from the primary headers of the files t
   GRATING/FILTER, and subarray), named with the DMS product-name scheme
   ``jw<program>-<acid>_<target>_<instrument>_<optical elements>[-<subarray>]``.
 
-Associations are written **beside their members, with bare file names**: this is the one layout
-that jwst resolves in the same way for level 2 (members are looked up relative to the directory of
-the association) and level 3 (relative to the association's folder), wherever the pipeline is
-started from. Every association written here validates with jwst's own
-:func:`jwst.associations.load_asn`.
+Associations are written **beside their members, with bare file names**, so that a results folder
+can be moved or shared. jwst 3.0 resolves level-3 members against the association's folder, but
+``calwebb_image2``/``calwebb_spec2`` open the level-2 science member relative to the *working
+directory*: run stage 2 from the association's folder (:func:`jwst1f.pipeline.run_stage` does).
+Every association written here validates with jwst's own :func:`jwst.associations.load_asn`.
 
 Examples
 --------

@@ -123,8 +123,8 @@ def _remove_stale_temps(target: Path) -> None:
     """Remove temporary files for ``target`` left by dead processes on this host."""
     host = socket.gethostname()
     for tmp in target.parent.glob(f".{target.name}.*{_TMP_TAG}"):
-        parts = tmp.name[len(target.name) + 2 : -len(_TMP_TAG)].split(".")
-        # parts: host, pid, random
+        # ".<name>.<host>.<pid>.<random><tag>": the host may contain dots, the rest cannot
+        parts = tmp.name[len(target.name) + 2 : -len(_TMP_TAG)].rsplit(".", 2)
         if len(parts) >= 3 and parts[0] == host and parts[1].isdigit():
             if not _pid_alive(int(parts[1])):
                 with contextlib.suppress(OSError):
@@ -710,51 +710,83 @@ def destripe_file(
     return out
 
 
+def _destripe_one(path: Path, outdir: Any, dupes: frozenset[str], kwargs: dict[str, Any]):
+    """Destripe one file of a batch: ``(path, output or None, one-line error or None)``.
+
+    Top-level so that worker processes can run it.
+    """
+    try:
+        if path.name in dupes:
+            raise DestripeInputError(
+                path, "another input has the same file name; outputs would collide"
+            )
+        return path, destripe_file(path, outdir, **kwargs), None
+    except DestripeInputError as exc:
+        return path, None, str(exc)
+    except MemoryError:
+        return path, None, f"{path.name}: out of memory"
+    except Exception as exc:  # noqa: BLE001 - a bad file must not stop the others
+        log.debug("unexpected error on %s", path, exc_info=True)
+        return path, None, f"{path.name}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _run_batch(
     paths: Sequence[str | os.PathLike],
     outdir: str | os.PathLike,
     *,
     progress: bool,
+    jobs: int = 1,
     on_error: Any = None,
     **kwargs: Any,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Destripe each file; collect one-line failures instead of raising."""
+    """Destripe each file (``jobs`` processes); collect one-line failures instead of raising."""
     from tqdm.auto import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    written: list[Path] = []
-    failures: list[tuple[Path, str]] = []
     paths = [Path(p) for p in paths]
     names = [p.name for p in paths]
-    dupes = {n for n in names if names.count(n) > 1}
+    dupes = frozenset(n for n in names if names.count(n) > 1)
     show = progress and len(paths) > 1
+    results: dict[Path, Path] = {}
+    failures: list[tuple[Path, str]] = []
+
+    def collect(p: Path, out: Path | None, msg: str | None) -> None:
+        if msg is None:
+            results[p] = out
+            return
+        failures.append((p, msg))
+        if on_error is not None:
+            on_error(msg)
+        else:
+            log.error(msg)
+
+    jobs = max(1, min(int(jobs or 1), len(paths)))
     with (
         logging_redirect_tqdm(),
         tqdm(
-            paths, desc="destripe", unit="file", disable=not show, file=sys.stderr, leave=show
+            total=len(paths), desc="destripe", unit="file", disable=not show, file=sys.stderr,
+            leave=show,
         ) as bar,
-    ):
-        for p in bar:
-            try:
-                if p.name in dupes:
-                    raise DestripeInputError(
-                        p, "another input has the same file name; outputs would collide"
-                    )
-                written.append(destripe_file(p, outdir, **kwargs))
-            except DestripeInputError as exc:
-                msg = str(exc)
-            except MemoryError:
-                msg = f"{p.name}: out of memory"
-            except Exception as exc:  # noqa: BLE001 - a bad file must not stop the others
-                log.debug("unexpected error on %s", p, exc_info=True)
-                msg = f"{p.name}: {type(exc).__name__}: {' '.join(str(exc).split())}"
-            else:
-                continue
-            failures.append((p, msg))
-            if on_error is not None:
-                on_error(msg)
-            else:
-                log.error(msg)
+    ):  # fmt: skip
+        if jobs == 1:
+            for p in paths:
+                collect(*_destripe_one(p, outdir, dupes, kwargs))
+                bar.update()
+        else:
+            import concurrent.futures as cf
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = [pool.submit(_destripe_one, p, outdir, dupes, kwargs) for p in paths]
+                for fut, p in zip(futures, paths, strict=True):
+                    try:
+                        collect(*fut.result())
+                    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OOM killer
+                        collect(p, None, f"{p.name}: worker failed: {type(exc).__name__}: {exc}")
+                    bar.update()
+    failures.sort(key=lambda f: paths.index(f[0]))
+    written = [results[p] for p in paths if p in results]
     return written, failures
 
 
@@ -769,6 +801,7 @@ def destripe_files(
     update_variance: bool = True,
     user_mask: Any = None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> list[Path]:
     """Destripe many rate/rateints files, one line in a reduction script.
 
@@ -786,6 +819,8 @@ def destripe_files(
         As in :func:`destripe_file`.
     progress : bool, optional
         Show a progress bar (stderr) when there is more than one file.
+    jobs : int, optional
+        Number of worker processes (each needs about 5x the SCI array of memory).
 
     Returns
     -------
@@ -804,6 +839,7 @@ def destripe_files(
         paths,
         outdir,
         progress=progress,
+        jobs=jobs,
         params=params,
         plots_dir=plots_dir,
         metrics_dir=metrics_dir,
@@ -904,6 +940,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="FITS or .npy mask; non-zero pixels are never used as background",
     )
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="process N files at a time (default 1)")  # fmt: skip
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="only errors")
@@ -990,6 +1028,7 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
         args.inputs,
         args.outdir,
         progress=args.progress and not args.quiet,
+        jobs=args.jobs,
         on_error=report,
         params=params,
         plots_dir=args.plots_dir,

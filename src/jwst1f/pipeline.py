@@ -161,7 +161,8 @@ def crds_settings_environment(
     ----------
     crds : mapping
         ``path`` (cache folder), ``server_url`` (None or empty: no server, use the cache
-        offline), ``context`` (optional pin, e.g. ``jwst_1322.pmap``).
+        offline), ``context`` (optional pin, e.g. ``jwst_1322.pmap``), ``parameter_references``
+        (let jwst read the ``pars-*`` step-parameter references; default False).
     readonly : bool, optional
         For an offline cache, add ``CRDS_READONLY_CACHE=1`` (jobs that run after the prefetch
         never need to write into it).
@@ -186,9 +187,9 @@ def crds_settings_environment(
         "CRDS_SERVER_URL": server,
         "CRDS_CONTEXT": crds.get("context") or None,
         "CRDS_READONLY_CACHE": None,
-        # stpipe's parameter reference files are not used by this workflow: step parameters
-        # come from the config, so that a run is reproducible from the config alone.
-        "STPIPE_DISABLE_CRDS_STEPPARS": "true",
+        # By default stpipe's parameter reference files (pars-*) are not used: step parameters
+        # come from the config alone. ``parameter_references: true`` lets jwst read them.
+        "STPIPE_DISABLE_CRDS_STEPPARS": None if crds.get("parameter_references") else "true",
     }
     if server is None:
         try:
@@ -311,7 +312,7 @@ def prefetch_crds(
     record: dict[str, Any] = {
         "cache": str(path),
         "server_url": env["CRDS_SERVER_URL"],
-        "context_pin": env["CRDS_CONTEXT"],
+        "context_pin": crds.get("context") or None,
     }
     if env["CRDS_SERVER_URL"]:
         record["mode"] = "server"
@@ -435,17 +436,25 @@ def run_stage(
     RuntimeError
         An expected product was not written.
     """
-    output_dir = Path(output_dir)
+    output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    input_path = Path(input_path)
+    input_path = Path(input_path).resolve()
+    expected = [Path(p).resolve() for p in expected]
     if not input_path.is_file():
         raise FileNotFoundError(f"{stage}: input {input_path} does not exist")
     pars = step_overrides(stage, steps, threads=threads)
     t0 = time.time()
-    with jwst_environment(crds):
+    # jwst 3.0 opens level-2 members relative to the working directory (level-3 ones relative
+    # to the association): run from the association's folder, where its members are.
+    with jwst_environment(crds), contextlib.chdir(input_path.parent):
         cls = _pipeline_class(stage)
         log.info("%s on %s (steps: %s)", cls.__name__, input_path.name, json.dumps(pars))
-        cls.call(str(input_path), output_dir=str(output_dir), save_results=True, steps=pars)
+        cls.call(
+            str(input_path),
+            output_dir=str(output_dir),
+            save_results=True,
+            steps=pars,
+        )
     written = sorted(p for p in output_dir.iterdir() if p.is_file() and p.stat().st_mtime >= t0)
     missing = [str(p) for p in expected if not Path(p).is_file()]
     if missing:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,15 @@ def _spec_line(f: dataclasses.Field) -> str:
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
     if isinstance(default, tuple):
         default = ",".join(str(v) for v in default)
-    return f"    {f.name} = {kind}(default=None)  # jwst1f parameter (None: {default})"
+    try:
+        from jwst1f.io import _field_doc
+
+        doc = _field_doc(f.name)
+    except Exception:  # pragma: no cover - documentation only
+        doc = ""
+    doc = re.sub(r"\s*Default\b.*$", "", doc).replace("#", "")  # the default is said below
+    first = doc.split(". ")[0].rstrip(".") if doc else "jwst1f parameter"
+    return f"    {f.name} = {kind}(default=None)  # {first} (None: {default})"
 
 
 def build_spec() -> str:

@@ -282,8 +282,10 @@ def programme_products(programme):
             out.append(f"results/{programme}/destripe/{exp.name}_rate.fits")
         elif st["detector1"] and exp.kind == "uncal":
             out.append(f"results/{programme}/detector1/{exp.name}_rate.fits")
+    # Level-2 associations are written for every science exposure that has a stage-2 pipeline,
+    # even when that pipeline is switched off (e.g. NIRSpec offline): ready for a later run.
     for exp in exposures(programme, "science"):
-        if stage2_of(programme, exp):
+        if stage2_for(exp.info.exp_type):
             out.append(level2_asn(programme, exp.name))
     out += stage2_products(programme)
     out += qa_outputs(programme)
@@ -304,9 +306,9 @@ def jwst_resources(factor, base_mb=1000, minutes=10, per_mb_minutes=0.1):
     """Resources scaled to the input size: mem_mb and runtime (minutes), doubled per retry."""
 
     def mem_mb(wildcards, input, attempt):
-        return int((base_mb + factor * input.size_mb) * attempt)
+        return int((base_mb + factor * size_mb(input)) * attempt)
 
     def runtime(wildcards, input, attempt):
-        return int((minutes + per_mb_minutes * input.size_mb) * attempt)
+        return int((minutes + per_mb_minutes * size_mb(input)) * attempt)
 
     return {"mem_mb": mem_mb, "runtime": runtime}

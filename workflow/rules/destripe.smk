@@ -24,10 +24,10 @@ rule destripe:
     threads: config["threads"]["destripe"]
     resources:
         mem_mb=lambda wildcards, input, attempt: int(
-            (500 + 6 * input.size_mb) * attempt
+            (500 + 6 * size_mb(input)) * attempt
         ),
         runtime=lambda wildcards, input, attempt: int(
-            (5 + 0.02 * input.size_mb) * attempt
+            (5 + 0.02 * size_mb(input)) * attempt
         ),
     params:
         destripe=get_destripe_params,

@@ -49,7 +49,7 @@ rule qa_preview:
     threads: 1
     resources:
         mem_mb=lambda wildcards, input, attempt: int(
-            (500 + 8 * input.size_mb) * attempt
+            (500 + 8 * size_mb(input)) * attempt
         ),
         runtime=5,
     script:

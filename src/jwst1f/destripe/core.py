@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import label, uniform_filter1d
 
-from jwst1f.destripe.background import fit_background
+from jwst1f.destripe.background import block_edges, fit_background
 from jwst1f.destripe.linemodel import line_offsets, smooth_lines
 from jwst1f.destripe.masking import dilate, robust_sigma
 from jwst1f.geometry import ReadoutLayout
@@ -23,7 +23,13 @@ __all__ = ["destripe", "DestripeResult"]
 
 log = logging.getLogger(__name__)
 
-_Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
+_Q25_OFFSET = 0.6744897501960817
+_ACROSS = True
+#: Threshold (per-line scatter of channel differences) for channel-lines filled by emission.
+_LIT_SIGMA = 5.0
+#: Lower threshold to which flagged runs of lines are grown (hysteresis).
+_LIT_GROW = 3.0
+_ALONG = True  # Gaussian: median - first quartile, in sigma
 
 
 @dataclass
@@ -186,6 +192,7 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "lines_interpolated": int(sum(m["lines_interpolated"] for m in per_int)),
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
         "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
+        "faint_structure_pixels": int(sum(m["faint_structure_pixels"] for m in per_int)),
         "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
         "reference_anchored": bool(all(m["reference_anchored"] for m in per_int)),
         "reference_offset": float(np.mean([m["reference_offset"] for m in per_int])),
@@ -390,7 +397,9 @@ def _destripe_frame(
     del a_s, g_s
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
-    lit = _illuminated_channels(lvl, box=params.background_box, nsig=params.extended_sigma)
+    lit = None
+    if not layout.interleaved:  # interleaved outputs see the same light
+        lit = _illuminated_channels(lvl, box=params.background_box, nsig=_LIT_SIGMA)
     n_lit = 0
     if lit is not None and lit.any():
         n_lit = int(lit.sum())
@@ -399,9 +408,13 @@ def _destripe_frame(
                 gk = good[:, sl]
                 gk[lit[:, k]] = False
 
-    # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
+    # 3. full-resolution source mask (symmetric, dilated), and faint structure that only
+    #    shows in averages: across lines (traces perpendicular to the lines, e.g. NIRSpec
+    #    spectra) and along each line (part of a line lit, e.g. a grism trace's wings)
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
     seeds = np.zeros(a.shape, dtype=bool) if params.dilate_radius > 0 else None
+    line_edges = block_edges(n_lines, params.background_box)
+    faint = []
     for k, sl in enumerate(chans):
         y = out_corrected[:, sl]  # data minus background, kept for the line means
         img = bkg.image(sl)
@@ -410,15 +423,28 @@ def _destripe_frame(
         else:
             np.subtract(a[:, sl], img, out=y)
         del img
-        r = out_model[:, sl]  # |residual| from the line level
+        r = out_model[:, sl]  # residual from the line level (scratch)
         np.subtract(y, lvl[:, k, None].astype(np.float32), out=r)
-        np.abs(r, out=r)
         g = good[:, sl]
         if seeds is not None:
             sd = seeds[:, sl]
             np.greater_equal(r, t_seed, out=sd)
+            sd |= r <= -t_seed
             sd &= g
-        g &= r < t_rej
+        keep = r < t_rej
+        keep &= r > -t_rej
+        keep &= g
+        r *= keep
+        faint.append(_faint_structure(r, keep, line_edges, params, sigma))
+        g[...] = keep
+        del keep
+    n_faint = 0
+    for k, sl in enumerate(chans):
+        if faint[k] is not None:
+            n_faint += int(np.count_nonzero(faint[k]))
+            gk = good[:, sl]
+            gk &= ~faint[k]
+    del faint
     if seeds is not None and seeds.any():
         good &= ~dilate(seeds, params.dilate_radius)
     del seeds
@@ -505,10 +531,91 @@ def _destripe_frame(
         "channel_lines_borrowed": lm.n_borrowed,
         "extended_blocks": bkg.n_extended_blocks,
         "illuminated_channel_lines": n_lit,
+        "faint_structure_pixels": n_faint,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
         "even_odd": False,
     }
+
+
+def _robust_scale(z: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation from the median."""
+    return 1.4826 * float(np.median(np.abs(z - np.median(z))))
+
+
+def _faint_structure(r, keep, line_edges, params, sigma):
+    """Faint emission seen only in averages of the clipped residuals of one channel.
+
+    Two averages, each compared one-sided (emission is positive) with its white-noise error:
+
+    * across lines, over blocks of lines: structure that crosses the lines at fixed
+      positions (spectral traces perpendicular to the lines);
+    * along each line, over segments of ``background_box`` pixels: part of a line lit
+      (wings of a trace running along the lines). The baseline of a line is a low quantile
+      of its segment means, ``min(median, q25 + 0.674 sigma_seg)``, so lines more than half
+      lit still find their sky.
+
+    Parameters
+    ----------
+    r : numpy.ndarray, shape (n_lines, width)
+        Residuals from the line levels, zero where not kept, DN/s.
+    keep : numpy.ndarray of bool, same shape
+        Pixels kept by the clip.
+    line_edges : numpy.ndarray of int
+        Block edges across lines.
+    params : DestripeParams
+    sigma : float
+        Per-pixel noise, DN/s.
+
+    Returns
+    -------
+    numpy.ndarray of bool, same shape, or None if nothing is flagged
+    """
+    n_lines, width = r.shape
+    nsig = params.extended_sigma
+    out = None
+    # across lines
+    if _ACROSS and line_edges.size > 1 and n_lines >= 16:
+        s_x = np.add.reduceat(r, line_edges[:-1], axis=0, dtype=np.float64)
+        n_x = np.add.reduceat(keep, line_edges[:-1], axis=0, dtype=np.int32)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = s_x / (sigma * np.sqrt(np.maximum(n_x, 1)))
+        use = n_x >= 8
+        scale = _robust_scale(z[use]) if use.sum() > 16 else 1.0
+        flag = use & (z > nsig * max(scale, 1.0))
+        if flag.any():
+            flag[:, 1:] |= flag[:, :-1]  # one pixel either side
+            flag[:, :-1] |= flag[:, 1:]
+            out = np.repeat(flag, np.diff(line_edges), axis=0)
+    # along each line
+    seg = block_edges(width, params.background_box)
+    if _ALONG and seg.size > 3:
+        s_a = np.add.reduceat(r, seg[:-1], axis=1, dtype=np.float64)
+        n_a = np.add.reduceat(keep, seg[:-1], axis=1, dtype=np.int32)
+        ok = n_a >= 8
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = np.where(ok, s_a / np.maximum(n_a, 1), np.inf)
+            err = sigma / np.sqrt(np.maximum(n_a, 1))
+        srt = np.sort(q, axis=1)
+        n_ok = ok.sum(axis=1)
+        i50 = np.maximum((n_ok - 1) // 2, 0)
+        i25 = np.maximum((n_ok - 1) // 4, 0)
+        q50 = np.take_along_axis(srt, i50[:, None], axis=1)[:, 0]
+        q25 = np.take_along_axis(srt, i25[:, None], axis=1)[:, 0]
+        # The segment means of a line scatter more than white noise (the 1/f noise within
+        # a line, above its knee); measure that scatter.
+        with np.errstate(invalid="ignore"):
+            zq = (q - q50[:, None]) / err
+        good_z = ok & np.isfinite(zq)
+        scale = max(_robust_scale(zq[good_z]), 1.0) if good_z.sum() > 16 else 1.0
+        e_med = np.median(err, axis=1) * scale
+        base = np.minimum(q50, q25 + _Q25_OFFSET * e_med)
+        with np.errstate(invalid="ignore"):
+            flag = ok & (n_ok[:, None] >= 3) & (q - base[:, None] > nsig * scale * err)
+        if flag.any():
+            f_full = np.repeat(flag, np.diff(seg), axis=1)
+            out = f_full if out is None else (out | f_full)
+    return out
 
 
 def _illuminated_channels(lvl, *, box, nsig):
@@ -544,11 +651,20 @@ def _illuminated_channels(lvl, *, box, nsig):
     for j in range(nch):
         for k in range(j + 1, nch):
             step = np.diff(lvl[:, k] - lvl[:, j])
-            spreads.append(1.4826 * float(np.median(np.abs(step - np.median(step)))) / np.sqrt(2))
+            spreads.append(_robust_scale(step) / np.sqrt(2))
+    # per-line noise of a channel difference; the slow 1/f drifts between outputs reach a
+    # few times this, hence the high threshold
     scale = min(spreads)
     if not np.isfinite(scale) or scale <= 0:
         return None
-    return excess > nsig * scale
+    # hysteresis: runs of lines above `grow` that reach `nsig` somewhere
+    seeds = excess > nsig * scale
+    if not seeds.any():
+        return seeds
+    grow = excess > _LIT_GROW * scale
+    labels, _ = label(grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
+    hit = np.unique(labels[seeds])
+    return np.isin(labels, hit[hit > 0])
 
 
 def _reference_levels(a, ref, layout, finite):

@@ -31,7 +31,15 @@ _SIAF_INSTRUMENT = {"NIRCAM": "NIRCam", "NIRISS": "NIRISS", "MIRI": "MIRI", "NIR
 
 @functools.cache
 def _siaf(instrument: str):
-    import pysiaf  # noqa: PLC0415 - slow import, only when distortion is built
+    # pysiaf warns at import that it cannot check its PRD version online; offline that is
+    # expected (the installed PRD is used), so keep it out of the build log.
+    pysiaf_log = logging.getLogger("pysiaf")
+    level = pysiaf_log.level
+    pysiaf_log.setLevel(logging.ERROR)
+    try:
+        import pysiaf  # noqa: PLC0415 - slow import, only when distortion is built
+    finally:
+        pysiaf_log.setLevel(level)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -48,7 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the content of any reference changes, so incremental builds redo the files.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 #: USEAFTER of every synthetic reference (before any flight data).
 USEAFTER = "2000-01-01T00:00:00"
 AUTHOR = "jwst1f.offline_crds (synthetic)"
@@ -59,6 +59,8 @@ COLLECTING_AREA = 25.4
 DIAMETER = 6.5
 #: Nominal end-to-end throughput per instrument used to derive PHOTMJSR (electrons per photon).
 THROUGHPUT = {"NIRCAM": 0.30, "NIRISS": 0.25, "MIRI": 0.20}
+#: Moffat index of the simulator's point-spread function (``jwst1f.simulate.scenes``).
+MOFFAT_BETA = 2.5
 #: Encircled-energy fractions of the aperture-correction tables (source_catalog default 30/50/70).
 EE_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -496,8 +498,15 @@ def detector_references(
     return specs
 
 
-def _gaussian_apcorr_rows(instrument: str, family: str) -> list[tuple]:
-    """Aperture-correction rows for a Gaussian PSF with the diffraction-limited FWHM."""
+def _moffat_apcorr_rows(instrument: str, family: str) -> list[tuple]:
+    """Aperture-correction rows for the simulator's PSF shape.
+
+    The simulator renders point sources as Moffat profiles with ``beta = MOFFAT_BETA``; here
+    the FWHM is the diffraction limit ``1.03 lambda / D`` at the filter pivot wavelength (at
+    least 1 pixel).  For a Moffat profile the encircled energy is
+    ``EE(r) = 1 - (1 + (r / alpha)**2) ** (1 - beta)``, so the radius of a given EE and the
+    aperture correction ``1 / EE`` follow in closed form.
+    """
     from jwst1f.instruments import SUBARRAYS  # noqa: PLC0415
     from jwst1f.offline_crds.distortion import siaf_aperture  # noqa: PLC0415
 
@@ -510,15 +519,19 @@ def _gaussian_apcorr_rows(instrument: str, family: str) -> list[tuple]:
     ap = siaf_aperture(instrument, aperture)
     miri_subarrays = sorted({n.removesuffix("_1OUT") for (i, n) in SUBARRAYS if i == "MIRI"})
     scale = 0.5 * (abs(float(ap.Sci2IdlX10)) + abs(float(ap.Sci2IdlY11)))  # arcsec/pixel
+    beta = MOFFAT_BETA
+
+    def radius(ee: float, alpha: float) -> float:
+        return float(alpha * np.sqrt((1.0 - ee) ** (1.0 / (1.0 - beta)) - 1.0))
+
     rows = []
     for (filt, pupil), (wave, _) in IMAGING_FILTERS[family].items():
-        fwhm_arcsec = 1.03 * wave * 1e-6 / DIAMETER * 206264.806
-        sigma = max(fwhm_arcsec / scale, 1.0) / 2.3548
-        r_max = sigma * np.sqrt(-2 * np.log(1 - 0.9))
+        fwhm_pix = max(1.03 * wave * 1e-6 / DIAMETER * 206264.806 / scale, 1.0)
+        alpha = fwhm_pix / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+        r_max = radius(0.9, alpha)
         for ee in EE_FRACTIONS:
-            radius = sigma * np.sqrt(-2 * np.log(1 - ee))
             for key2 in miri_subarrays if instrument == "MIRI" else [pupil]:
-                rows.append((filt, key2, ee, radius, 1.0 / ee, 2.0 * r_max, 3.0 * r_max))
+                rows.append((filt, key2, ee, radius(ee, alpha), 1.0 / ee, r_max, 1.5 * r_max))
     return rows
 
 
@@ -558,7 +571,7 @@ def instrument_references(instrument: str) -> list[RefSpec]:
     match = (instrument,)
 
     def write_apcorr(path: Path) -> None:
-        rows = [row for fam in families for row in _gaussian_apcorr_rows(instrument, fam)]
+        rows = [row for fam in families for row in _moffat_apcorr_rows(instrument, fam)]
         key2 = ("subarray", "S17") if instrument == "MIRI" else ("pupil", "S15")
         dtype = [("filter", "S12"), key2, ("eefraction", "<f4"), ("radius", "<f4")]
         dtype += [("apcorr", "<f4"), ("skyin", "<f4"), ("skyout", "<f4")]
@@ -568,7 +581,7 @@ def instrument_references(instrument: str) -> list[RefSpec]:
             "MIRI": dm.MirImgApcorrModel,
         }[instrument]
         model = cls(apcorr_table=np.array(rows, dtype=dtype))
-        _set_common_meta(model, None, inst, "apcorr", "aperture corrections of a Gaussian PSF")
+        _set_common_meta(model, None, inst, "apcorr", "aperture corrections of a Moffat PSF")
         model.meta.instrument.detector = (
             "ANY" if instrument == "NIRCAM" else model.meta.instrument.detector
         )

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         "programme default uncal,truth)",
     )
     out.add_argument("-o", "--outdir", type=Path, default=Path("."), help="output folder")
+    out.add_argument(
+        "--plot", type=Path, metavar="PNG", help="also write a quick-look figure of the exposure"
+    )
     out.add_argument("--list", action="store_true", help="list cases, detectors and subarrays")
     out.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return p
@@ -180,6 +183,10 @@ def cli_main(argv: list[str] | None = None) -> int:
         written.append(write_rate(exp, args.outdir, product="rateints"))
     if "truth" in products:
         written.append(write_truth(exp, args.outdir))
+    if args.plot is not None:
+        from jwst1f.simulate.plot import plot_exposure
+
+        written.append(plot_exposure(exp, args.plot))
     for path in written:
         print(path)
     return 0

@@ -172,19 +172,33 @@ def _ols_weights(times: np.ndarray) -> np.ndarray:
 
 
 def _refpix_correct(groups_det: np.ndarray, win, *, noutputs: int, hxrg: bool) -> None:
-    """In place: the Detector1 reference-pixel correction, on detector-frame groups.
+    """In place: the ``calwebb_detector1`` reference-pixel correction on detector-frame groups.
 
-    Per output and column parity, subtract the mean of the reference rows; then subtract the
-    per-row mean of the side reference columns smoothed over 11 rows.
+    As jwst's ``refpix`` step does for near-infrared data: with 4 outputs, per output and
+    column parity subtract the mean of the reference rows, then the per-row mean of the side
+    reference columns smoothed over 11 rows; with 1 output (subarrays), subtract the mean of
+    all reference pixels in the window, per column parity, and no side correction. MIRI:
+    nothing (jwst skips MIRI subarrays; its full-frame MIRI correction is not modelled).
     """
     if not hxrg:
         return
     ng, n_slow, n_fast = groups_det.shape
+    parity = (np.arange(n_fast) + win.col0) % 2
+    refmask = win.ref_rows[:, None] | win.ref_cols[None, :]
+    if noutputs == 1:
+        if not refmask.any():
+            return
+        for p in (0, 1):
+            sel = refmask & (parity == p)[None, :]
+            if sel.any():
+                level = groups_det[:, sel].mean(axis=1)  # (ng,)
+                cols = parity == p
+                groups_det[:, :, cols] -= level[:, None, None]
+        return
     w = n_fast // noutputs
     colcorr = np.zeros((ng, n_fast), dtype=np.float32)
     if win.ref_rows.any():
         ref = groups_det[:, win.ref_rows, :].mean(axis=1)  # (ng, n_fast)
-        parity = (np.arange(n_fast) + win.col0) % 2
         for j in range(noutputs):
             for p in (0, 1):
                 cols = np.zeros(n_fast, dtype=bool)

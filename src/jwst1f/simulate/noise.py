@@ -151,7 +151,9 @@ def to_dms(a: np.ndarray, fastaxis: int, slowaxis: int) -> np.ndarray:
 
 
 def channel_read_directions(fastaxis: int, noutputs: int) -> tuple[int, ...]:
-    """Read direction of each output in DMS array order along the fast axis.
+    """Read direction of each HxRG output in DMS array order along the fast axis.
+
+    (MIRI outputs are interleaved by column and all read towards +x.)
 
     Output ``j`` (detector frame) reads towards ``+x`` for even ``j`` and ``-x`` for odd ``j``.
     In DMS the detector x axis is reversed when ``FASTAXIS < 0``, so channel ``k`` in DMS array

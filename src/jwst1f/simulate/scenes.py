@@ -278,21 +278,19 @@ def extended_emission(
     along = 1.0 + 0.3 * np.sin(
         2 * np.pi * fast / n_fast * rng.uniform(0.5, 1.5) + rng.uniform(0, 6)
     )
-    img += peak * np.exp(-0.5 * ((slow - c) / w) ** 2) * along
+    # Flat-topped profiles (exp(-x^4)) so that the emission ends within a few widths and part
+    # of the detector stays empty.
+    img += peak * np.exp(-(((slow - c) / w) ** 4)) * along
     for _ in range(2):
         cx, cy = rng.uniform(0, nx), rng.uniform(0, ny)
-        s = rng.uniform(0.1, 0.25) * max(nx, ny)
-        img += 0.6 * peak * np.exp(-0.5 * (((xx - cx) ** 2 + (yy - cy) ** 2) / s**2))
+        s = rng.uniform(0.06, 0.12) * max(nx, ny)
+        img += 0.6 * peak * np.exp(-((((xx - cx) ** 2 + (yy - cy) ** 2) / s**2) ** 2))
     for _ in range(3):
         th = rng.uniform(0, np.pi)
         cx, cy = rng.uniform(0, nx), rng.uniform(0, ny)
         d = -(xx - cx) * np.sin(th) + (yy - cy) * np.cos(th)
-        img += (
-            0.4
-            * peak
-            * np.exp(-0.5 * (d / rng.uniform(3, 15)) ** 2)
-            * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (0.3 * max(nx, ny)) ** 2))
-        )
+        r2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / (0.15 * max(nx, ny)) ** 2
+        img += 0.4 * peak * np.exp(-0.5 * (d / rng.uniform(3, 15)) ** 2) * np.exp(-(r2**2))
     return img.astype(np.float32)
 
 
