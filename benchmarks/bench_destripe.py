@@ -46,6 +46,7 @@ import io
 import json
 import logging
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -153,7 +154,9 @@ def _write_rate(case: CaseData, path: Path) -> Path:
     return Path(out) if out is not None else path
 
 
-def _time_jwst1f(case: CaseData, layout, repeats: int) -> tuple[np.ndarray, float, float]:
+def _time_jwst1f(
+    case: CaseData, layout, repeats: int, params=None
+) -> tuple[np.ndarray, float, float]:
     """Run ``destripe`` once for the result, then ``repeats`` timed runs.
 
     Returns the corrected array and the best CPU and wall seconds of the timed runs (CPU time of
@@ -161,24 +164,24 @@ def _time_jwst1f(case: CaseData, layout, repeats: int) -> tuple[np.ndarray, floa
     """
     from jwst1f.destripe import destripe
 
-    res = destripe(case.sci, layout, dq=case.dq)
+    res = destripe(case.sci, layout, dq=case.dq, params=params)
     best_cpu = best_wall = float("inf")
     for _ in range(max(repeats, 1)):
         c0, w0 = time.process_time(), time.perf_counter()
-        destripe(case.sci, layout, dq=case.dq)
+        destripe(case.sci, layout, dq=case.dq, params=params)
         best_cpu = min(best_cpu, time.process_time() - c0)
         best_wall = min(best_wall, time.perf_counter() - w0)
     return np.asarray(res.corrected), best_cpu, best_wall
 
 
-def _peak_memory(case: CaseData, layout) -> float:
+def _peak_memory(case: CaseData, layout, params=None) -> float:
     """Peak traced memory of one ``destripe`` call, in units of the float32 SCI array."""
     from jwst1f.destripe import destripe
 
     tracemalloc.start()
     tracemalloc.reset_peak()
     try:
-        destripe(case.sci, layout, dq=case.dq)
+        destripe(case.sci, layout, dq=case.dq, params=params)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -214,6 +217,7 @@ def run_case(
     repeats: int = 3,
     memory: bool = True,
     fft: bool = True,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], CaseData, dict[str, np.ndarray]]:
     """Run every method on one case and seed.
 
@@ -268,10 +272,20 @@ def run_case(
     record("oracle", _oracle(case, layout), float("nan"))
 
     try:
-        corr, cpu, wall = _time_jwst1f(case, layout, repeats)
+        params = None
+        if settings:
+            from jwst1f.params import resolve_params
+
+            params = resolve_params(
+                settings,
+                instrument=instrument,
+                exp_type=exp_type,
+                detector=str(hdr.get("DETECTOR", "")),
+            )
+        corr, cpu, wall = _time_jwst1f(case, layout, repeats, params)
         record("jwst1f", corr, cpu, wall=wall)
         if memory:
-            rows["jwst1f"]["peak_mem_x"] = _peak_memory(case, layout)
+            rows["jwst1f"]["peak_mem_x"] = _peak_memory(case, layout, params)
     except Exception as exc:  # report, do not stop the benchmark
         log.exception("jwst1f failed on %s", name)
         record("jwst1f", None, float("nan"), f"ERROR: {type(exc).__name__}: {exc}"[:120])
@@ -328,7 +342,7 @@ def _targets(rows: dict[str, dict[str, Any]], shape: tuple[int, ...]) -> list[st
     o = rows.get("oracle", {})
     miss = []
     if not np.isfinite(j.get("stripe_rms", np.nan)):
-        return ["did not run"]
+        return [f"jwst1f gave no result ({j.get('note') or 'not run'})"]
     ratio = j["stripe_rms"] / o["stripe_rms"] if o.get("stripe_rms") else np.nan
     if not ratio <= 1.2:
         miss.append(f"stripe rms {ratio:.2f}x oracle (target <= 1.2x)")
@@ -654,6 +668,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--repeats", type=int, default=3, help="timed repeats of jwst1f (best of)")
     p.add_argument("--no-fft", action="store_true", help="skip the NSClean fft variant")
+    p.add_argument(
+        "--params",
+        type=Path,
+        help="jwst1f parameter file (YAML, flat or layered); default: built-in defaults",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -678,9 +697,14 @@ def main(argv: list[str] | None = None) -> int:
         seeds, repeats = seeds[:1], 1
     else:
         repeats = args.repeats
-    command = "python benchmarks/bench_destripe.py " + " ".join(
+    command = "python benchmarks/bench_destripe.py " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
+    settings = None
+    if args.params:
+        from jwst1f.params import load_params_file
+
+        settings = load_params_file(args.params)
     t_start = time.perf_counter()
     results: dict[str, dict[str, dict[str, Any]]] = {}
     raw: dict[str, Any] = {}
@@ -690,15 +714,23 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             per_seed: dict[str, list[dict[str, Any]]] = {}
             for i, seed in enumerate(seeds):
-                rows, case, corrected = run_case(
-                    name,
-                    CASES[name],
-                    seed,
-                    Path(tmp),
-                    repeats=repeats,
-                    memory=(i == 0 and not args.quick),
-                    fft=not args.no_fft,
-                )
+                try:
+                    rows, case, corrected = run_case(
+                        name,
+                        CASES[name],
+                        seed,
+                        Path(tmp),
+                        repeats=repeats,
+                        memory=(i == 0 and not args.quick),
+                        fft=not args.no_fft,
+                        settings=settings,
+                    )
+                except Exception as exc:  # a broken case must not stop the others
+                    log.exception("case %s seed %d failed", name, seed)
+                    msg = f"ERROR in case: {type(exc).__name__}: {exc}"[:120]
+                    per_seed.setdefault("jwst1f", []).append({"note": msg})
+                    shapes.setdefault(name, ())
+                    continue
                 shapes[name] = tuple(case.sci.shape)
                 for m, r in rows.items():
                     per_seed.setdefault(m, []).append(r)

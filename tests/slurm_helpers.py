@@ -83,7 +83,8 @@ def snakemake_slurm(
     """Run ``snakemake --profile profiles/slurm`` in ``workdir``; stdout+stderr go to ``log``.
 
     ``--cores`` is the node's CPU count; partition and account are given the documented way,
-    with ``--default-resources``; status checks start after 2 s instead of 40 s.
+    with ``--default-resources``; status checks start after 2 s instead of 40 s. ``env`` is
+    the whole environment (default: this process's); the job inherits it through ``sbatch``.
     """
     settings = cluster_settings()
     cmd = [
@@ -100,9 +101,8 @@ def snakemake_slurm(
         "2",
         *args,
     ]
-    full_env = dict(os.environ)
+    full_env = dict(os.environ if env is None else env)
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
-    full_env.update(env or {})
     with open(log, "w") as fh:
         return subprocess.run(
             cmd,

@@ -249,15 +249,17 @@ def test_dq_nan_and_masked_channel(case):
     dq[300:310] |= 2  # saturated lines
     r = destripe(d, lay, dq=dq)
     fin = np.isfinite(d)
-    assert np.isfinite(r.corrected[fin]).all() and np.isnan(r.corrected[~fin]).all()
+    assert np.isfinite(r.corrected[fin]).all() and not np.isfinite(r.corrected[~fin]).any()
     assert np.isfinite(r.model).all() and np.isfinite(r.model_var).all()
     assert not r.mask[:, 512:1024].any() and not r.mask[100].any()
     # the masked channel and the NaN line are still corrected (borrowed), not left alone
     ref = destripe(data, lay)
     diff = r.model[:, 600] - ref.model[:, 600]
     assert np.sqrt(np.mean(diff**2)) < 0.5 * np.sqrt(np.mean(ref.model[:, 600] ** 2))
-    # the NaN line is interpolated from its neighbours in readout order
-    assert abs(r.model[100, 10] - 0.5 * (r.model[99, 10] + r.model[101, 10])) < 1e-4
+    # the NaN line borrows from its neighbours in readout order (and the other channels)
+    floor = SIGMA / np.sqrt(512)
+    nb = sorted([r.model[99, 10], r.model[101, 10]])
+    assert nb[0] - 2 * floor < r.model[100, 10] < nb[1] + 2 * floor
     assert r.metrics["lines_interpolated"] >= 1
 
 

@@ -190,3 +190,18 @@ def test_every_mapping_passes_the_crds_checksum(miri_cache):
             rmap.Mapping.from_file(str(victim), ignore_checksum=False)
     finally:
         victim.write_text(original)
+
+
+def test_cli_update_logs_and_prints_environment(miri_cache):
+    proc = subprocess.run(
+        [sys.executable, "-m", "jwst1f", "offline-crds", str(miri_cache),
+         "--detectors", "MIRIMAGE", "--filters", "F770W", "--print-env"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"export CRDS_PATH={miri_cache}" in proc.stdout
+    assert "export STPIPE_DISABLE_CRDS_STEPPARS=true" in proc.stdout
+    assert "unset CRDS_SERVER_URL" in proc.stdout
+    # an up-to-date cache: the log says so and nothing is rewritten
+    assert "0 to write" in proc.stderr
+    assert "ready: context jwst_0000.pmap" in proc.stderr

@@ -118,7 +118,7 @@ def test_strun_offline(tmp_path, name):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert file_digest(src) == digest
     produced = sorted(p.name for p in out.iterdir())
-    assert produced == ["jw01_nrca1_1fmodel.fits", "jw01_nrca1_destripe1fstep.fits"], produced
+    assert produced == ["jw01_nrca1_destripe1fstep.fits", "jw01_nrca1_rate_1fmodel.fits"], produced
     with datamodels.open(out / "jw01_nrca1_destripe1fstep.fits") as m:
         assert m.meta.cal_step.destripe_1f == "COMPLETE"
     assert json.loads(fits.getval(out / "jw01_nrca1_destripe1fstep.fits", "J1FPARS"))[

@@ -232,6 +232,32 @@ class ReadoutLayout:
             idx[sl] = k
         return idx
 
+    def reference_lines_and_pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """The reference border as 1-D masks in canonical (line, pixel) order.
+
+        ``reference_mask()`` equals ``lines[:, None] | pixels[None, :]`` in canonical
+        orientation (transposed when ``fast_axis == 0``).
+
+        Returns
+        -------
+        lines : numpy.ndarray of bool, shape (n_lines,)
+            Lines made only of reference pixels.
+        pixels : numpy.ndarray of bool, shape (line_length,)
+            Positions along every line that are reference pixels.
+        """
+        ny, nx = self.shape
+        fy, fx = self.full_shape
+        y = np.arange(ny) + self.ystart - 1
+        x = np.arange(nx) + self.xstart - 1
+        if self.instrument == "MIRI":
+            w = _MIRI_REFERENCE_COLUMNS
+            row = np.zeros(ny, dtype=bool)
+        else:
+            w = HXRG_REFERENCE_WIDTH
+            row = (y < w) | (y >= fy - w)
+        col = (x < w) | (x >= fx - w)
+        return (row, col) if self.fast_axis == 1 else (col, row)
+
     def reference_mask(self) -> np.ndarray:
         """Which pixels of the window are reference pixels.
 

@@ -307,6 +307,13 @@ def read_exposure(path: str | os.PathLike) -> Exposure:
             f"SCI shape {sci.shape[-2:]} does not match the header's subarray "
             f"{tuple(layout.shape)} (SUBSIZE2, SUBSIZE1)",
         )
+    bunit = str(hdul["SCI"].header.get("BUNIT", "DN/s")).replace(" ", "").lower()
+    if bunit not in ("dn/s", "dn/sec", "ct/s", "count/s", "counts/s", "adu/s"):
+        log.warning(
+            "%s: SCI is in %r, not DN/s: is this a calibrated (cal) file rather than a rate?",
+            path.name,
+            hdul["SCI"].header.get("BUNIT"),
+        )
     checksum = any("CHECKSUM" in h.header for h in hdul)
     return Exposure(
         path=path, hdul=hdul, header=header, sci=sci, dq=dq, layout=layout, checksum=checksum
@@ -670,6 +677,8 @@ def destripe_file(
         raise DestripeInputError(src, f"destriping failed: {exc}") from None
     params_dict = prm.to_dict() if hasattr(prm, "to_dict") else dataclasses.asdict(prm)
     metrics = dict(result.metrics)
+    if not np.any(np.asarray(result.model)):
+        log.warning("%s: the stripe model is zero everywhere; nothing was corrected", src.name)
     cards = provenance_cards(STATUS_COMPLETE, params_dict, metrics, update_variance)
 
     if save_model:

@@ -85,10 +85,12 @@ class DestripeParams:
         Even/odd column (ACN) term per channel: ``"auto"`` (kept where it measurably
         reduces the residual), ``"on"`` or ``"off"``. Default ``"auto"``.
     lowpass : str
-        Low-pass model along the line (NSClean-like): ``"auto"``, ``"on"`` or ``"off"``.
-        Default ``"off"``.
+        Low-pass model of the 1/f within each line (NSClean-like), per channel, scaled by a
+        Wiener gain measured on the data: ``"auto"`` (applied where the measured 1/f within
+        lines clearly exceeds the white noise of the estimate), ``"on"`` or ``"off"``.
+        Default ``"auto"``.
     lowpass_scale : int
-        Length (pixels along the line) of the smoothing window of the low-pass model.
+        Length (pixels along the line) of the running window of the low-pass model.
         Default 128.
     mask_reference_pixels : bool
         Exclude reference pixels from the line means of the sky (they are corrected all the

@@ -95,6 +95,26 @@ class InputError(FileNotFoundError):
 # --------------------------------------------------------------------------------------------
 
 
+class _NotHandledElsewhere(logging.Filter):
+    """Drop records that a logger below the root already writes (stpipe adds its own handlers)."""
+
+    def __init__(self, own: logging.Handler) -> None:
+        super().__init__()
+        self.own = own
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger is not logging.root:
+            if any(
+                isinstance(h, logging.StreamHandler) and h is not self.own for h in logger.handlers
+            ):
+                return False
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        return True
+
+
 @contextlib.contextmanager
 def log_to_file(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterator[Path]:
     """Send everything the process writes (stdout, stderr, logging) to a log file.
@@ -129,6 +149,7 @@ def log_to_file(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterat
         sys.stdout = sys.stderr = fh
         handler = logging.StreamHandler(fh)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_NotHandledElsewhere(handler))
         root.handlers = [handler]
         root.setLevel(level)
         try:
@@ -823,10 +844,14 @@ def preview_product(path: str | os.PathLike, png: str | os.PathLike) -> Path:
     if sci.ndim == 3:
         with np.errstate(all="ignore"):
             sci = np.nanmedian(sci, axis=0)
+    from astropy.visualization import AsinhStretch, ImageNormalize
+
     finite = sci[np.isfinite(sci)]
-    lo, hi = np.percentile(finite, [1, 99.5]) if finite.size else (0.0, 1.0)
+    lo, hi = np.percentile(finite, [5, 99.9]) if finite.size else (0.0, 1.0)
+    # asinh from just below the sky: the noise stays grey, faint and bright sources both show
+    norm = ImageNormalize(vmin=lo, vmax=hi, stretch=AsinhStretch(a=0.05))
     fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
-    im = ax.imshow(sci, origin="lower", cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    im = ax.imshow(sci, origin="lower", cmap="gray", norm=norm, interpolation="antialiased")
     fig.colorbar(im, ax=ax, label=f"surface brightness [{unit or 'MJy/sr'}]")
     ax.set_title(
         f"{Path(path).name}\n{header.get('INSTRUME', '')} {header.get('FILTER', '')} "

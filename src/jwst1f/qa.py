@@ -146,9 +146,10 @@ def line_power_spectrum(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         |FFT|^2 / n_lines, (DN/s)^2 per frequency bin.
     """
     s = np.asarray(series, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(s, axis=-1, keepdims=True) if np.isfinite(s).any() else 0.0
-    s = np.where(np.isfinite(s), s - mean, 0.0)
+    good = np.isfinite(s)
+    cnt = good.sum(axis=-1, keepdims=True)
+    mean = np.where(good, s, 0.0).sum(axis=-1, keepdims=True) / np.maximum(cnt, 1)
+    s = np.where(good, s - mean, 0.0)
     n = s.shape[-1]
     power = np.abs(np.fft.rfft(s, axis=-1)) ** 2 / max(n, 1)
     return np.fft.rfftfreq(n), power
@@ -193,24 +194,25 @@ def robust_limits(image: np.ndarray, *, lo: float = 2.0, hi: float = 6.0) -> tup
     return med - lo * sig, med + hi * sig
 
 
-def block_reduce(image: np.ndarray, factor: int) -> np.ndarray:
-    """Block-average ``image`` by ``factor`` along both axes (NaN-aware; trims the edges).
+def block_reduce(image: np.ndarray, factor: int | tuple[int, int]) -> np.ndarray:
+    """Block-average ``image`` (NaN-aware; trims the edges that do not fill a block).
 
     Parameters
     ----------
     image : ndarray, shape (ny, nx)
-    factor : int
+    factor : int or (int, int)
+        Block size, the same along both axes or (along y, along x).
 
     Returns
     -------
-    ndarray, shape (ny // factor, nx // factor)
+    ndarray of float32, shape (ny // fy, nx // fx)
     """
-    if factor <= 1:
+    fy, fx = (factor, factor) if np.isscalar(factor) else factor
+    fy, fx = max(int(fy), 1), max(int(fx), 1)
+    if fy == 1 and fx == 1:
         return np.asarray(image, dtype=np.float32)
-    ny, nx = (s // factor * factor for s in image.shape)
-    a = np.asarray(image[:ny, :nx], dtype=np.float32).reshape(
-        ny // factor, factor, nx // factor, factor
-    )
+    ny, nx = image.shape[0] // fy * fy, image.shape[1] // fx * fx
+    a = np.asarray(image[:ny, :nx], dtype=np.float32).reshape(ny // fy, fy, nx // fx, fx)
     good = np.isfinite(a)
     num = np.where(good, a, 0).sum(axis=(1, 3))
     cnt = good.sum(axis=(1, 3))
@@ -286,7 +288,7 @@ def plot_images(
     use = _first_int(np.broadcast_to(np.asarray(result.mask, bool), np.shape(before)))
     use = use & np.isfinite(b)
     ny, nx = b.shape
-    factor = max(1, math.ceil(max(ny, nx) / MAX_DISPLAY))
+    factor = (max(1, math.ceil(ny / MAX_DISPLAY)), max(1, math.ceil(nx / MAX_DISPLAY)))
 
     # One contrast for before and after (from the background of "after"), each image centred
     # on its own background median, so that a removed offset does not saturate either.
@@ -307,7 +309,7 @@ def plot_images(
     # sizes in inches: image panels keep roughly the array's aspect ratio
     img_w = 3.3
     img_h = float(np.clip(img_w * ny / nx, 1.4, 5.5))
-    prof_h, top_in, bottom_in = 0.9, 1.05, 0.55
+    prof_h, top_in, bottom_in = 0.9, 1.25, 0.55
     height = img_h + prof_h + top_in + bottom_in + 0.15
     fig = plt.figure(figsize=(17.0, height))
     gs = GridSpec(
@@ -340,10 +342,11 @@ def plot_images(
     stripe_dir = "rows" if layout.fast_axis == 1 else "columns"
     for j, (name, img, (lo, hi), cmap, (pr, pc), ref) in enumerate(panels):
         ax = fig.add_subplot(gs[0, 2 * j])
+        cm = plt.get_cmap(cmap).with_extremes(bad="#f2c500")
         im = ax.imshow(
             block_reduce(img, factor),
             origin="lower",
-            cmap=cmap,
+            cmap=cm,
             vmin=lo,
             vmax=hi,
             extent=extent,
@@ -410,13 +413,15 @@ def plot_images(
     sub = f"stripes along {stripe_dir}; {layout.n_channels} output(s)"
     if nints > 1:
         sub += f"; integration 1 of {nints} shown"
-    if factor > 1:
-        sub += f"; images block-averaged {factor}x{factor} for display"
-    sub += f"; stretch {vlo - med_a:+.3g} to {vhi - med_a:+.3g} DN/s about each median"
+    if factor != (1, 1):
+        sub += f"; images block-averaged {factor[1]}x{factor[0]} (x by y) for display"
+    if not np.isfinite(b).all():
+        sub += "; yellow: NaN"
+    sub += f"\nstretch {vlo - med_a:+.3g} to {vhi - med_a:+.3g} DN/s about each median"
     sub += f"; model {m_mid:.3g} ± {mabs:.3g} DN/s"
     if abs(shift) > 0.1 * (vhi - vlo):
         sub += f"; level removed {shift:.3g} DN/s"
-    sub += "; grey profile: the other image, shifted to the same median"
+    sub += "; grey profiles: the other image, shifted to the same median"
     fig.suptitle(f"{title}\n{sub}" if title else sub, fontsize=11)
     path = _savefig(fig, Path(path))
     plt.close(fig)

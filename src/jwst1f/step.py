@@ -39,7 +39,7 @@ _STEP_OPTIONS = """
     params_file = string(default=None)  # YAML parameter file (flat or layered), as jwst1f destripe --params
     user_mask = string(default=None)  # FITS or .npy mask; non-zero pixels are never used as background
     update_variance = boolean(default=True)  # Add the stripe-model variance to VAR_RNOISE and ERR
-    save_stripe_model = boolean(default=False)  # Save the stripe model as <output>_1fmodel.fits (jwst1f destripe --save-model)
+    save_stripe_model = boolean(default=False)  # Save the stripe model as <root>_rate_1fmodel.fits (jwst1f destripe --save-model)
 """  # noqa: E501
 
 
@@ -187,7 +187,10 @@ class Destripe1fStep(Step):
             float(metrics.get("seconds", float("nan"))),
         )
         if self.save_stripe_model:
-            path = self.make_output_path(basepath=model.meta.filename, suffix="1fmodel")
+            # <root>_rate_1fmodel.fits / <root>_rateints_1fmodel.fits, as jwst1f destripe names
+            # it, whatever the current file name (inside Detector1 it is still the uncal's)
+            product = "rateints" if isinstance(model, datamodels.CubeModel) else "rate"
+            path = self.make_output_path(basepath=model.meta.filename, suffix=f"{product}_1fmodel")
             from jwst1f.io import _write_hdul
 
             hdr = dict(header)

@@ -65,16 +65,30 @@ class SmoothBackground:
         xp = (np.arange(self.length)[sl] + 0.5) / self.length * 2.0 - 1.0
         return legendre.legvander(xp, order)[:, 1:].astype(np.float32)
 
-    def image(self, sl: slice = slice(None)) -> np.ndarray | None:
+    def image(
+        self, sl: slice = slice(None), *, fortran: bool = False, lines: slice = slice(None)
+    ) -> np.ndarray | None:
         """The background on the pixels ``sl`` of every line, or None if it is zero.
+
+        Parameters
+        ----------
+        sl : slice
+            Pixels along the line.
+        fortran : bool
+            Return a Fortran-ordered array (to match transposed canonical views).
+        lines : slice
+            Lines to evaluate.
 
         Returns
         -------
-        numpy.ndarray of float32, shape (n_lines, n_selected) or None
+        numpy.ndarray of float32, shape (n_selected_lines, n_selected) or None
         """
         if self.line_coef.shape[1] == 0:
             return None
-        return self.line_coef.astype(np.float32) @ self._vander(sl).T
+        coef = self.line_coef[lines].astype(np.float32)
+        if fortran:
+            return (self._vander(sl) @ coef.T).T
+        return coef @ self._vander(sl).T
 
     def channel_means(self, chans: list[slice]) -> np.ndarray:
         """Mean of the background over each channel's pixels, per line.
@@ -89,8 +103,13 @@ class SmoothBackground:
         cols = [self._vander(sl).astype(np.float64).mean(axis=0) for sl in chans]
         return self.line_coef @ np.stack(cols, axis=1)
 
-    def extended(self) -> np.ndarray | None:
+    def extended(self, *, fortran: bool = False) -> np.ndarray | None:
         """Full-resolution mask of extended emission, or None if nothing was flagged.
+
+        Parameters
+        ----------
+        fortran : bool
+            Return a Fortran-ordered array (to match transposed canonical views).
 
         Returns
         -------
@@ -98,6 +117,9 @@ class SmoothBackground:
         """
         if not self.flag.any():
             return None
+        if fortran:
+            cols = np.repeat(self.flag.T, np.diff(self.pixel_edges), axis=0)
+            return np.repeat(cols, np.diff(self.line_edges), axis=1).T
         rows = np.repeat(self.flag, np.diff(self.line_edges), axis=0)
         return np.ascontiguousarray(np.repeat(rows, np.diff(self.pixel_edges), axis=1))
 
@@ -171,7 +193,7 @@ def fit_background(
     ----------
     resid : numpy.ndarray, shape (n_lines, n_samples)
         Finite data minus the clipped level of each pixel's own channel-line, DN/s, sampled
-        every ``step`` pixels along the lines.
+        every ``step`` pixels along the lines. Work array: set to zero where not clean.
     clean : numpy.ndarray of bool, same shape
         Pixels usable as background (bad pixels and compact sources already excluded).
     sigma : float
@@ -207,12 +229,13 @@ def fit_background(
     pe_full[-1] = length
     nbl, nbp = le.size - 1, pe.size - 1
 
-    r = resid * clean
-    sums = np.add.reduceat(np.add.reduceat(r, pe[:-1], axis=1, dtype=np.float64), le[:-1], axis=0)
-    del r
-    cnt = np.add.reduceat(
-        np.add.reduceat(clean, pe[:-1], axis=1, dtype=np.int64), le[:-1], axis=0
-    ).astype(np.float64)
+    # Block sums: along the line first in float32 / uint16 (no full-size casts), then
+    # across lines in float64 on the small result.
+    resid *= clean  # in place: the caller's work array
+    part = np.add.reduceat(resid, pe[:-1], axis=1)
+    sums = np.add.reduceat(part.astype(np.float64), le[:-1], axis=0)
+    part_n = np.add.reduceat(clean.view(np.uint8), pe[:-1], axis=1, dtype=np.uint16)
+    cnt = np.add.reduceat(part_n.astype(np.float64), le[:-1], axis=0)
     min_count = max(8.0, 0.05 * box * box / step)
     have = cnt >= min_count
     with np.errstate(invalid="ignore", divide="ignore"):

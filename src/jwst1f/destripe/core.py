@@ -23,13 +23,13 @@ __all__ = ["destripe", "DestripeResult"]
 
 log = logging.getLogger(__name__)
 
-_Q25_OFFSET = 0.6744897501960817
-_ACROSS = True
+_Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 #: Threshold (per-line scatter of channel differences) for channel-lines filled by emission.
 _LIT_SIGMA = 5.0
 #: Lower threshold to which flagged runs of lines are grown (hysteresis).
 _LIT_GROW = 3.0
-_ALONG = True  # Gaussian: median - first quartile, in sigma
+#: Lines per chunk when evaluating the background image (bounds temporary memory).
+_CHUNK = 256
 
 
 @dataclass
@@ -130,11 +130,12 @@ def destripe(
     frames = sci if sci.ndim == 3 else sci[None]
     nints = frames.shape[0]
 
-    static_bad = np.zeros(layout.shape, dtype=bool)
-    refpix = layout.reference_mask()
+    ref_lines, ref_pixels = layout.reference_lines_and_pixels()
+    anchor = params.use_reference_pixels and bool(ref_pixels.any() and not ref_lines.all())
     if params.mask_reference_pixels:
-        static_bad |= refpix
-    anchor = params.use_reference_pixels and layout.instrument != "MIRI" and refpix.any()
+        static_bad = layout.reference_mask()
+    else:
+        static_bad = np.zeros(layout.shape, dtype=bool)
     if layout.instrument == "MIRI" and params.miri_exclude_columns > 0:
         x_ff = np.arange(layout.shape[1]) + layout.xstart - 1
         static_bad[:, x_ff < params.miri_exclude_columns] = True
@@ -159,7 +160,7 @@ def destripe(
             params,
             dq=None if dq_i is None else _canonical(dq_i, fa),
             static_bad=_canonical(bad, fa),
-            ref=_canonical(refpix, fa) if anchor else None,
+            ref=layout.reference_lines_and_pixels() if anchor else None,
             bitmask=bitmask,
             out_corrected=_canonical(corrected[i], fa),
             out_model=_canonical(model[i], fa),
@@ -192,7 +193,6 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "lines_interpolated": int(sum(m["lines_interpolated"] for m in per_int)),
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
         "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
-        "faint_structure_pixels": int(sum(m["faint_structure_pixels"] for m in per_int)),
         "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
         "reference_anchored": bool(all(m["reference_anchored"] for m in per_int)),
         "reference_offset": float(np.mean([m["reference_offset"] for m in per_int])),
@@ -257,7 +257,7 @@ def _sample_step(layout, chans, target=64):
     return step
 
 
-def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None):
+def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True):
     """Symmetric iterative clipping around each channel-line's own level.
 
     Works on the sub-sampled copy ``a_s`` (every ``step``-th pixel along the lines).
@@ -281,7 +281,10 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None):
             kk = np.abs(r) < k_sig
             kk &= g
             n = np.count_nonzero(kk, axis=1)
-            r *= kk
+            if finite:
+                r *= kk
+            else:
+                np.copyto(r, 0.0, where=~kk)
             s = r.sum(axis=1, dtype=np.float64)
             lvl[:, k] += np.where(n > 0, s / np.maximum(n, 1), 0.0)
     return lvl
@@ -317,19 +320,24 @@ def _destripe_frame(
     n_lines, length = a.shape
     chans = layout.channel_slices()
     nch = len(chans)
-    finite = np.isfinite(a)
-    all_finite = bool(finite.all())
-    if not all_finite:
-        a = np.where(finite, a, np.float32(0.0)).astype(np.float32, copy=False)
-    else:
-        del finite
+    # canonical views of DMS arrays with stripes along columns are transposed (Fortran
+    # order); temporaries are made in the same memory order so that no operation strides
+    transposed = not a.flags.c_contiguous and a.T.flags.c_contiguous
+    # Non-finite pixels are never used; no copy of the data is made for them (memory):
+    # the few places that sum data zero them explicitly.
+    all_finite = bool(np.isfinite(a).all())
     # 0. pixels that may be used at all
     good = out_mask
     np.logical_not(static_bad, out=good)
     if not all_finite:
-        good &= finite
+        good &= np.isfinite(a)
     if dq is not None and bitmask:
-        scratch = out_var.view(np.uint32) if out_var.flags.c_contiguous else None
+        if out_var.flags.c_contiguous:  # the variance output is free: use it as scratch
+            scratch = out_var.view(np.uint32)
+        elif out_var.T.flags.c_contiguous:
+            scratch = out_var.T.view(np.uint32).T
+        else:  # pragma: no cover - outputs are always contiguous
+            scratch = None
         flagged = np.bitwise_and(dq, np.uint32(bitmask), out=scratch)
         good &= flagged == 0
         del flagged, scratch
@@ -344,16 +352,18 @@ def _destripe_frame(
     step = _sample_step(layout, chans)
     if step > 1:
         a_s = np.ascontiguousarray(a[:, ::step])
+        if not all_finite:
+            np.nan_to_num(a_s, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         g_s = np.ascontiguousarray(good[:, ::step])
         chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
-    else:
-        a_s, g_s, chans_s = a, good.copy(), chans
+    else:  # no copies (small or interleaved frames)
+        a_s, g_s, chans_s = a, good, chans
     lvl = _initial_levels(a_s, g_s, chans_s, sigma)
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=all_finite)
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
-    resid_s = np.empty(a_s.shape, dtype=np.float32)
+    resid_s = np.empty(a_s.shape, dtype=np.float32) if step > 1 else out_model
     clean_s = np.empty(a_s.shape, dtype=bool)
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
     bkg = None
@@ -370,6 +380,8 @@ def _destripe_frame(
             c = clean_s[:, ss]
             np.less(np.abs(r), t_rej, out=c)
             c &= g_s[:, ss]
+        if not all_finite:
+            np.copyto(resid_s, 0.0, where=~clean_s)
         new = fit_background(
             resid_s,
             clean_s,
@@ -388,12 +400,13 @@ def _destripe_frame(
             lvl = lvl - new.channel_means(chans)
         bkg = new
     del resid_s, clean_s
-    ext = bkg.extended()
+    ext = bkg.extended(fortran=transposed)
     if ext is not None:
-        good &= ~ext
-        g_s &= ext[:, ::step] == 0
+        np.greater(good, ext, out=good)  # good & ~ext, without a temporary
+        if g_s is not good:
+            g_s &= ext[:, ::step] == 0
         del ext
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=all_finite)
     del a_s, g_s
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
@@ -408,21 +421,19 @@ def _destripe_frame(
                 gk = good[:, sl]
                 gk[lit[:, k]] = False
 
-    # 3. full-resolution source mask (symmetric, dilated), and faint structure that only
-    #    shows in averages: across lines (traces perpendicular to the lines, e.g. NIRSpec
-    #    spectra) and along each line (part of a line lit, e.g. a grism trace's wings)
+    # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
-    seeds = np.zeros(a.shape, dtype=bool) if params.dilate_radius > 0 else None
-    line_edges = block_edges(n_lines, params.background_box)
-    faint = []
+    seeds = np.zeros_like(good) if params.dilate_radius > 0 else None
     for k, sl in enumerate(chans):
         y = out_corrected[:, sl]  # data minus background, kept for the line means
-        img = bkg.image(sl)
-        if img is None:
-            y[...] = a[:, sl]
-        else:
-            np.subtract(a[:, sl], img, out=y)
-        del img
+        for i0 in range(0, n_lines, _CHUNK):  # the background in chunks of lines (memory)
+            ls = slice(i0, min(i0 + _CHUNK, n_lines))
+            img = bkg.image(sl, fortran=transposed, lines=ls)
+            if img is None:
+                y[ls] = a[ls, sl]
+            else:
+                np.subtract(a[ls, sl], img, out=y[ls])
+            del img
         r = out_model[:, sl]  # residual from the line level (scratch)
         np.subtract(y, lvl[:, k, None].astype(np.float32), out=r)
         g = good[:, sl]
@@ -434,19 +445,12 @@ def _destripe_frame(
         keep = r < t_rej
         keep &= r > -t_rej
         keep &= g
-        r *= keep
-        faint.append(_faint_structure(r, keep, line_edges, params, sigma))
         g[...] = keep
         del keep
-    n_faint = 0
-    for k, sl in enumerate(chans):
-        if faint[k] is not None:
-            n_faint += int(np.count_nonzero(faint[k]))
-            gk = good[:, sl]
-            gk &= ~faint[k]
-    del faint
     if seeds is not None and seeds.any():
-        good &= ~dilate(seeds, params.dilate_radius)
+        grown = dilate(seeds, params.dilate_radius, consume=True)
+        np.greater(good, grown, out=good)  # good & ~grown
+        del grown
     del seeds
     clean = good
     sums = np.zeros((n_lines, nch))
@@ -455,7 +459,10 @@ def _destripe_frame(
         y = out_corrected[:, sl]
         c = clean[:, sl]
         counts[:, k] = np.count_nonzero(c, axis=1)
-        np.multiply(y, c, out=y)
+        if all_finite:
+            np.multiply(y, c, out=y)
+        else:
+            np.copyto(y, 0.0, where=~c)
         sums[:, k] = y.sum(axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
@@ -478,7 +485,7 @@ def _destripe_frame(
     # Zero level and smooth part of the stripes: from the reference pixels in the lines if
     # there are any (they see the readout but no sky); otherwise the model is zero-mean over
     # the frame (every pixel counts once) and the sky level stays.
-    refl = _reference_levels(a, ref, layout, None if all_finite else finite)
+    refl = _reference_levels(a, ref, layout)
     anchored = False
     if refl is not None:
         rsum, rcnt, rsig = refl
@@ -496,13 +503,29 @@ def _destripe_frame(
         mean_offset = float((offset * widths).sum() / (widths.sum() * n_lines))
         offset = offset - mean_offset
 
-    # 5. apply
+    # 5. apply: the per channel-line offsets, plus (where it measurably helps) a low-pass
+    #    model of the 1/f within each line
+    raw_means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    lowpass_gain = []
     for k, sl in enumerate(chans):
-        out_model[:, sl] = offset[:, k, None].astype(np.float32)
-        out_var[:, sl] = variance[:, k, None].astype(np.float32)
-    np.subtract(a, out_model, out=out_corrected)
-    if not all_finite:
-        out_corrected[~finite] = np.nan  # non-finite input stays non-finite
+        lp = None
+        if params.lowpass != "off":
+            lp, gain, lp_var = _lowpass_along(
+                out_corrected[:, sl], clean[:, sl], raw_means[:, k], sigma, params
+            )
+            lowpass_gain.append(gain)
+        if lp is None:
+            if transposed:  # write in memory order
+                out_model.T[sl] = offset[:, k].astype(np.float32)
+                out_var.T[sl] = variance[:, k].astype(np.float32)
+            else:
+                out_model[:, sl] = offset[:, k, None].astype(np.float32)
+                out_var[:, sl] = variance[:, k, None].astype(np.float32)
+        else:
+            np.add(lp, offset[:, k, None].astype(np.float32), out=out_model[:, sl])
+            out_var[:, sl] = (variance[:, k] + lp_var)[:, None].astype(np.float32)
+        del lp
+    np.subtract(a, out_model, out=out_corrected)  # non-finite input stays non-finite
 
     # 6. metrics
     ok = counts >= params.min_pixels
@@ -531,7 +554,7 @@ def _destripe_frame(
         "channel_lines_borrowed": lm.n_borrowed,
         "extended_blocks": bkg.n_extended_blocks,
         "illuminated_channel_lines": n_lit,
-        "faint_structure_pixels": n_faint,
+        "lowpass_gain": [float(g) for g in lowpass_gain],
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
         "even_odd": False,
@@ -543,79 +566,93 @@ def _robust_scale(z: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(z - np.median(z))))
 
 
-def _faint_structure(r, keep, line_edges, params, sigma):
-    """Faint emission seen only in averages of the clipped residuals of one channel.
+def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
+    """Low-pass model of the 1/f noise within each line of one channel (NSClean-like).
 
-    Two averages, each compared one-sided (emission is positive) with its white-noise error:
-
-    * across lines, over blocks of lines: structure that crosses the lines at fixed
-      positions (spectral traces perpendicular to the lines);
-    * along each line, over segments of ``background_box`` pixels: part of a line lit
-      (wings of a trace running along the lines). The baseline of a line is a low quantile
-      of its segment means, ``min(median, q25 + 0.674 sigma_seg)``, so lines more than half
-      lit still find their sky.
+    The clean residuals from each line's mean are summed in segments of ``seg`` pixels, then
+    averaged over a running window of ``lowpass_scale`` pixels, and interpolated back to every
+    pixel. The result is scaled by a Wiener gain ``s2 / (s2 + n2)``, with ``n2`` the white-noise
+    variance of a window mean and ``s2`` the measured excess variance: where the 1/f within
+    lines is weak the gain, and the model, go to zero. Gaps (no clean pixel within the
+    window) take the nearest estimate along the line.
 
     Parameters
     ----------
-    r : numpy.ndarray, shape (n_lines, width)
-        Residuals from the line levels, zero where not kept, DN/s.
-    keep : numpy.ndarray of bool, same shape
-        Pixels kept by the clip.
-    line_edges : numpy.ndarray of int
-        Block edges across lines.
-    params : DestripeParams
+    y : numpy.ndarray, shape (n_lines, width)
+        Data minus background, zero on pixels that are not clean, DN/s.
+    clean : numpy.ndarray of bool, same shape
+    line_mean : numpy.ndarray, shape (n_lines,)
+        Mean of ``y`` over the clean pixels of each line, DN/s.
     sigma : float
-        Per-pixel noise, DN/s.
+        Per-pixel white noise, DN/s.
+    params : DestripeParams
+        ``lowpass`` ("auto"/"on") and ``lowpass_scale`` (pixels).
+    seg : int
+        Segment length, pixels.
 
     Returns
     -------
-    numpy.ndarray of bool, same shape, or None if nothing is flagged
+    lowpass : numpy.ndarray of float32, shape (n_lines, width), or None if not applied
+    gain : float
+        Wiener gain applied (0 if not applied).
+    variance : numpy.ndarray, shape (n_lines,)
+        Variance of the low-pass model per line, (DN/s)^2.
     """
-    n_lines, width = r.shape
-    nsig = params.extended_sigma
-    out = None
-    # across lines
-    if _ACROSS and line_edges.size > 1 and n_lines >= 16:
-        s_x = np.add.reduceat(r, line_edges[:-1], axis=0, dtype=np.float64)
-        n_x = np.add.reduceat(keep, line_edges[:-1], axis=0, dtype=np.int32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            z = s_x / (sigma * np.sqrt(np.maximum(n_x, 1)))
-        use = n_x >= 8
-        scale = _robust_scale(z[use]) if use.sum() > 16 else 1.0
-        flag = use & (z > nsig * max(scale, 1.0))
-        if flag.any():
-            flag[:, 1:] |= flag[:, :-1]  # one pixel either side
-            flag[:, :-1] |= flag[:, 1:]
-            out = np.repeat(flag, np.diff(line_edges), axis=0)
-    # along each line
-    seg = block_edges(width, params.background_box)
-    if _ALONG and seg.size > 3:
-        s_a = np.add.reduceat(r, seg[:-1], axis=1, dtype=np.float64)
-        n_a = np.add.reduceat(keep, seg[:-1], axis=1, dtype=np.int32)
-        ok = n_a >= 8
-        with np.errstate(invalid="ignore", divide="ignore"):
-            q = np.where(ok, s_a / np.maximum(n_a, 1), np.inf)
-            err = sigma / np.sqrt(np.maximum(n_a, 1))
-        srt = np.sort(q, axis=1)
-        n_ok = ok.sum(axis=1)
-        i50 = np.maximum((n_ok - 1) // 2, 0)
-        i25 = np.maximum((n_ok - 1) // 4, 0)
-        q50 = np.take_along_axis(srt, i50[:, None], axis=1)[:, 0]
-        q25 = np.take_along_axis(srt, i25[:, None], axis=1)[:, 0]
-        # The segment means of a line scatter more than white noise (the 1/f noise within
-        # a line, above its knee); measure that scatter.
-        with np.errstate(invalid="ignore"):
-            zq = (q - q50[:, None]) / err
-        good_z = ok & np.isfinite(zq)
-        scale = max(_robust_scale(zq[good_z]), 1.0) if good_z.sum() > 16 else 1.0
-        e_med = np.median(err, axis=1) * scale
-        base = np.minimum(q50, q25 + _Q25_OFFSET * e_med)
-        with np.errstate(invalid="ignore"):
-            flag = ok & (n_ok[:, None] >= 3) & (q - base[:, None] > nsig * scale * err)
-        if flag.any():
-            f_full = np.repeat(flag, np.diff(seg), axis=1)
-            out = f_full if out is None else (out | f_full)
-    return out
+    n_lines, width = y.shape
+    nseg_win = max(1, int(round(params.lowpass_scale / seg)))
+    edges = block_edges(width, seg)
+    ns = edges.size - 1
+    if ns < 2 * nseg_win or width < 2 * params.lowpass_scale:
+        return None, 0.0, None
+    s_y = np.add.reduceat(y, edges[:-1], axis=1).astype(np.float64)
+    s_c = np.add.reduceat(clean.view(np.uint8), edges[:-1], axis=1, dtype=np.uint16)
+    s_c = s_c.astype(np.float64)
+    r = s_y - line_mean[:, None] * s_c
+    # running window over segments (centred)
+    cr = np.cumsum(np.pad(r, ((0, 0), (1, 0))), axis=1)
+    cc = np.cumsum(np.pad(s_c, ((0, 0), (1, 0))), axis=1)
+    lo = np.clip(np.arange(ns) - nseg_win // 2, 0, ns)
+    hi = np.clip(lo + nseg_win, 0, ns)
+    wr = cr[:, hi] - cr[:, lo]
+    wc = cc[:, hi] - cc[:, lo]
+    min_pix = max(params.min_pixels, params.lowpass_scale // 4)
+    ok = wc >= min_pix
+    if ok.sum() < 16:
+        return None, 0.0, None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.where(ok, wr / np.maximum(wc, 1.0), 0.0)
+        n2 = np.where(ok, sigma**2 / np.maximum(wc, 1.0), 0.0)
+    total = float(np.mean(m[ok] ** 2))
+    noise = float(np.mean(n2[ok]))
+    s2 = max(total - noise, 0.0)
+    gain = s2 / (s2 + noise) if s2 > 0 else 0.0
+    if params.lowpass == "auto" and (s2 < 0.5 * noise or gain < 0.2):
+        return None, 0.0, None
+    # gaps: nearest estimate along the line
+    if not ok.all():
+        idx = np.where(ok, np.arange(ns), -1)
+        left = np.maximum.accumulate(idx, axis=1)
+        idx_r = np.where(ok, np.arange(ns), ns)
+        right = np.minimum.accumulate(idx_r[:, ::-1], axis=1)[:, ::-1]
+        pos = np.arange(ns)
+        use_left = (left >= 0) & ((right >= ns) | (pos - left <= right - pos))
+        pick = np.where(use_left, left, np.where(right < ns, right, 0))
+        m = np.take_along_axis(m, pick, axis=1)
+        m[~ok.any(axis=1)] = 0.0
+    m *= gain
+    # linear interpolation from segment centres to pixels: (n_lines, ns) @ (ns, width)
+    centres = 0.5 * (edges[:-1] + edges[1:]) - 0.5
+    px = np.arange(width)
+    j = np.clip(np.searchsorted(centres, px) - 1, 0, ns - 2)
+    t = np.clip((px - centres[j]) / (centres[j + 1] - centres[j]), 0.0, 1.0)
+    interp = np.zeros((ns, width), dtype=np.float32)
+    interp[j, px] = 1.0 - t
+    interp[j + 1, px] += t
+    lp = m.astype(np.float32) @ interp
+    if not y.flags.c_contiguous and y.T.flags.c_contiguous:
+        lp = np.asfortranarray(lp)
+    var = np.full(n_lines, gain * gain * noise)
+    return lp, gain, var
 
 
 def _illuminated_channels(lvl, *, box, nsig):
@@ -667,18 +704,16 @@ def _illuminated_channels(lvl, *, box, nsig):
     return np.isin(labels, hit[hit > 0])
 
 
-def _reference_levels(a, ref, layout, finite):
+def _reference_levels(a, ref, layout):
     """Per channel-line sums of the reference pixels inside science lines.
 
     Parameters
     ----------
     a : numpy.ndarray, shape (n_lines, line_length)
-        Canonical data (non-finite values already replaced).
-    ref : numpy.ndarray of bool or None
-        Canonical reference-pixel mask; None disables.
+        Canonical data (non-finite values are ignored).
+    ref : tuple of numpy.ndarray or None
+        ``layout.reference_lines_and_pixels()``; None disables.
     layout : ReadoutLayout
-    finite : numpy.ndarray of bool or None
-        Where the original data were finite (None: everywhere).
 
     Returns
     -------
@@ -688,16 +723,17 @@ def _reference_levels(a, ref, layout, finite):
     """
     if ref is None:
         return None
-    sci_lines = ~ref.all(axis=1)
-    if not sci_lines.any():
+    ref_lines, ref_pixels = ref
+    sci_lines = ~ref_lines
+    cols = np.flatnonzero(ref_pixels)
+    if not sci_lines.any() or cols.size == 0:
         return None
-    cols = np.flatnonzero(ref[sci_lines].all(axis=0))
-    if cols.size == 0:
-        return None
-    vals = a[:, cols].astype(np.float64)
+    if not a.flags.c_contiguous and a.T.flags.c_contiguous:
+        vals = a.T[cols].T.astype(np.float64)
+    else:
+        vals = a[:, cols].astype(np.float64)
     ok = np.repeat(sci_lines[:, None], cols.size, axis=1)
-    if finite is not None:
-        ok &= finite[:, cols]
+    ok &= np.isfinite(vals)
     if ok.sum() < 8:
         return None
     med = float(np.median(vals[ok]))

@@ -51,7 +51,7 @@ def bad_pixel_mask(
     return bad
 
 
-def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+def dilate(mask: np.ndarray, radius: int, *, consume: bool = False) -> np.ndarray:
     """Dilate a boolean mask by a square of side ``2 * radius + 1`` (separable shifts).
 
     Parameters
@@ -59,21 +59,22 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     mask : numpy.ndarray of bool, shape (ny, nx)
     radius : int
         Pixels.
+    consume : bool
+        Allow ``mask`` to be overwritten (used as work space; saves one array).
 
     Returns
     -------
     numpy.ndarray of bool, shape (ny, nx)
-        A new array.
+        A new array, in the memory order of ``mask``.
     """
-    out = mask.copy()
-    if radius <= 0:
-        return out
-    if not mask.any():
+    out = mask.copy(order="K")
+    if radius <= 0 or not mask.any():
         return out
     for s in range(1, radius + 1):
         out[:, s:] |= mask[:, :-s]
         out[:, :-s] |= mask[:, s:]
-    tmp = out.copy()
+    tmp = mask if consume else np.empty_like(mask)
+    tmp[...] = out
     for s in range(1, radius + 1):
         out[s:] |= tmp[:-s]
         out[:-s] |= tmp[s:]
@@ -105,7 +106,8 @@ def robust_sigma(data: np.ndarray, good: np.ndarray, *, max_samples: int = 1 << 
     a = data[::step]
     g = good[::step]
     n2 = (length // 2) * 2
-    d = a[:, 1:n2:2] - a[:, 0:n2:2]
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite pixels are not ok
+        d = a[:, 1:n2:2] - a[:, 0:n2:2]
     ok = g[:, 1:n2:2] & g[:, 0:n2:2]
     d = np.abs(d[ok])
     if d.size == 0:

@@ -415,7 +415,7 @@ def _imaging_refs(facts: DetectorFacts, filters: tuple[tuple[str, str], ...] | N
             reference_filename(inst, "distortion", serial, "asdf"),
             {**base, "reftype": "distortion"},
             write_distortion,
-        )  # fmt: skip
+        )
     )
     specs.append(
         RefSpec(
@@ -425,7 +425,7 @@ def _imaging_refs(facts: DetectorFacts, filters: tuple[tuple[str, str], ...] | N
             reference_filename(inst, "area", serial),
             {**base, "reftype": "area"},
             write_area,
-        )  # fmt: skip
+        )
     )
     specs.append(
         RefSpec(
@@ -440,7 +440,7 @@ def _imaging_refs(facts: DetectorFacts, filters: tuple[tuple[str, str], ...] | N
                 "throughput": THROUGHPUT[facts.instrument],
             },
             write_photom,
-        )  # fmt: skip
+        )
     )
 
     wanted = DEFAULT_FILTERS[facts.family] if filters is None else filters
@@ -470,7 +470,7 @@ def _imaging_refs(facts: DetectorFacts, filters: tuple[tuple[str, str], ...] | N
                 reference_filename(inst, "flat", serial + variant),
                 {**base, "reftype": "flat", "filter": [filt, pupil]},
                 write_flat,
-            )  # fmt: skip
+            )
         )
     return specs
 
@@ -610,7 +610,7 @@ def instrument_references(instrument: str) -> list[RefSpec]:
             reference_filename(inst, "apcorr", 1),
             {**recipe, "reftype": "apcorr"},
             write_apcorr,
-        ),  # fmt: skip
+        ),
         RefSpec(
             inst,
             "abvegaoffset",
@@ -618,7 +618,7 @@ def instrument_references(instrument: str) -> list[RefSpec]:
             reference_filename(inst, "abvegaoffset", 1, "asdf"),
             {**recipe, "reftype": "abvegaoffset"},
             write_abvega,
-        ),  # fmt: skip
+        ),
     ]
     if instrument == "MIRI":
 
@@ -640,6 +640,6 @@ def instrument_references(instrument: str) -> list[RefSpec]:
                 reference_filename(inst, "filteroffset", 1, "asdf"),
                 {**recipe, "reftype": "filteroffset"},
                 write_filteroffset,
-            )  # fmt: skip
+            )
         )
     return specs

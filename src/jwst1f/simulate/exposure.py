@@ -9,14 +9,17 @@ For every integration the simulator
    (:mod:`jwst1f.simulate.noise`): pink noise common to all outputs, pink noise per output,
    alternating column noise and a per-output pedestal (MIRI: banding model);
 4. for ``uncal``: adds superbias and reset (kTC) offsets, caps at full well, rounds to uint16;
-5. for ``rate``: applies the reference-pixel correction of ``calwebb_detector1`` (per output
-   and column parity from the reference rows, then the smoothed side reference columns;
+5. for ``rate``: applies the reference-pixel correction of ``calwebb_detector1`` to the
+   bias-subtracted groups (reset offsets included, as in the pipeline; per output and column
+   parity from the reference rows, then the running median of the side reference columns;
    HxRG only), subtracts the dark and fits an ordinary least-squares slope to the groups
    before saturation.
 
-The correlated noise is kept apart from the rest so that ``rate_no1f`` is the *same*
-exposure without it: identical Poisson and white-noise draws, identical ramp fit. Since every
-step after the noise is linear, ``rate - rate_no1f`` is exactly the fitted 1/f component.
+The correlated noise is drawn from its own random stream, so ``rate_no1f`` is the *same*
+exposure without it: identical Poisson, white-noise and reset draws, the same reference-pixel
+correction and ramp fit, applied to the groups without the correlated noise. (The running
+median of the side reference pixels is not linear, so ``rate - rate_no1f`` is the 1/f
+component as the pipeline leaves it, not a separately fitted term.)
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import expit
+from scipy.stats import sigmaclip
 
 from jwst1f import instruments as ins
 from jwst1f.simulate import scenes as sc
@@ -65,6 +69,9 @@ log = logging.getLogger(__name__)
 DQ_DO_NOT_USE = np.uint32(1)
 DQ_SATURATED = np.uint32(2)
 DQ_REFERENCE_PIXEL = np.uint32(2**31)
+
+#: Rows in the running median of the side reference pixels (jwst refpix default).
+_SIDE_SMOOTHING = 11
 
 #: Default exposure type per instrument.
 DEFAULT_EXP_TYPE = {
@@ -171,14 +178,41 @@ def _ols_weights(times: np.ndarray) -> np.ndarray:
     return (dt / np.sum(dt * dt)).astype(np.float64)
 
 
+def _clipped_mean(values: np.ndarray) -> float:
+    """Mean after iterative 3-sigma clipping (as jwst's refpix step computes its levels)."""
+    return float(sigmaclip(np.asarray(values, dtype=np.float64).ravel(), 3.0, 3.0).clipped.mean())
+
+
+def _side_rows(win, k: int) -> np.ndarray:
+    """Window rows feeding the side running median at window rows ``-k .. n_slow + k - 1``.
+
+    jwst embeds a subarray in a full frame whose side reference pixels outside the window are
+    DO_NOT_USE, and reflects only at the edges of the full frame: rows outside the window
+    (see :func:`_inside`) do not take part in the median.
+    """
+    full = win.row0 + np.arange(-k, win.n_slow + k)
+    full = np.where(full < 0, -full, full)
+    full = np.where(full >= win.full_slow, 2 * (win.full_slow - 1) - full, full)
+    return np.clip(full - win.row0, 0, win.n_slow - 1)
+
+
+def _inside(win, k: int) -> np.ndarray:
+    full = win.row0 + np.arange(-k, win.n_slow + k)
+    full = np.where(full < 0, -full, full)
+    full = np.where(full >= win.full_slow, 2 * (win.full_slow - 1) - full, full)
+    return (full >= win.row0) & (full < win.row0 + win.n_slow)
+
+
 def _refpix_correct(groups_det: np.ndarray, win, *, noutputs: int, hxrg: bool) -> None:
     """In place: the ``calwebb_detector1`` reference-pixel correction on detector-frame groups.
 
-    As jwst's ``refpix`` step does for near-infrared data: with 4 outputs, per output and
-    column parity subtract the mean of the reference rows, then the per-row mean of the side
-    reference columns smoothed over 11 rows; with 1 output (subarrays), subtract the mean of
-    all reference pixels in the window, per column parity, and no side correction. MIRI:
-    nothing (jwst skips MIRI subarrays; its full-frame MIRI correction is not modelled).
+    As jwst's ``refpix`` step does it for near-infrared data (default parameters): with 4
+    outputs, per output and column parity subtract the mean of the reference rows, then the
+    running median (11 rows x 4 columns) of the side reference columns, the two sides
+    averaged; with 1 output (subarrays), subtract the mean of all reference pixels in the
+    window, per column parity, and no side correction. MIRI: nothing (jwst skips MIRI
+    subarrays; its full-frame MIRI correction is not modelled). Levels are 3-sigma clipped
+    means, as in jwst.
     """
     if not hxrg:
         return
@@ -191,14 +225,15 @@ def _refpix_correct(groups_det: np.ndarray, win, *, noutputs: int, hxrg: bool) -
         for p in (0, 1):
             sel = refmask & (parity == p)[None, :]
             if sel.any():
-                level = groups_det[:, sel].mean(axis=1)  # (ng,)
+                vals = groups_det[:, sel]  # (ng, n_ref)
+                level = np.array([_clipped_mean(v) for v in vals], dtype=np.float32)
                 cols = parity == p
                 groups_det[:, :, cols] -= level[:, None, None]
         return
     w = n_fast // noutputs
     colcorr = np.zeros((ng, n_fast), dtype=np.float32)
     if win.ref_rows.any():
-        ref = groups_det[:, win.ref_rows, :].mean(axis=1)  # (ng, n_fast)
+        ref = groups_det[:, win.ref_rows, :]  # (ng, n_ref_rows, n_fast)
         for j in range(noutputs):
             for p in (0, 1):
                 cols = np.zeros(n_fast, dtype=bool)
@@ -206,17 +241,29 @@ def _refpix_correct(groups_det: np.ndarray, win, *, noutputs: int, hxrg: bool) -
                 cols &= parity == p
                 use = cols & ~win.ref_cols
                 if use.any():
-                    colcorr[:, cols] = ref[:, use].mean(axis=1)[:, None]
-    side = np.zeros((ng, n_slow), dtype=np.float32)
-    if win.ref_cols.any() and n_slow > 11:
-        side = (
-            groups_det[:, :, win.ref_cols].mean(axis=2)
-            - colcorr[:, win.ref_cols].mean(axis=1)[:, None]
-        )
-        side = uniform_filter1d(side, size=11, axis=1, mode="nearest").astype(np.float32)
+                    for g in range(ng):
+                        colcorr[g, cols] = _clipped_mean(ref[g][:, use])
     for g in range(ng):
         groups_det[g] -= colcorr[g][None, :]
-        groups_det[g] -= side[g][:, None]
+    if win.ref_cols.any() and n_slow > _SIDE_SMOOTHING:
+        k = _SIDE_SMOOTHING // 2
+        sides = []
+        half = n_fast // 2
+        for lo, hi in ((0, half), (half, n_fast)):
+            idx = lo + np.nonzero(win.ref_cols[lo:hi])[0]
+            if idx.size == 0:
+                continue
+            vals = groups_det[:, :, idx]  # (ng, n_slow, 4)
+            padded = vals[:, _side_rows(win, k), :]
+            inside = _inside(win, k)
+            if not inside.all():
+                padded[:, ~inside, :] = np.nan
+            windows = sliding_window_view(padded, _SIDE_SMOOTHING, axis=1)  # (ng, n_slow, 4, 11)
+            flat = windows.reshape(ng, n_slow, -1)
+            sides.append(np.nanmedian(flat, axis=-1) if not inside.all() else np.median(flat, -1))
+        side = np.mean(sides, axis=0).astype(np.float32)
+        for g in range(ng):
+            groups_det[g] -= side[g][:, None]
 
 
 def simulate_exposure(
@@ -477,7 +524,13 @@ def simulate_exposure(
                 np.rint(raw, out=raw)
                 np.clip(raw, 0, 65535, out=raw)
                 ramp[i, g] = raw.astype(np.uint16)
-        del raw, base, ktc
+        del raw, base
+        # What Detector1 sees after superbias subtraction: reset offsets + signal (+ 1/f).
+        # The reference-pixel correction (a running median) is not linear, so it runs on the
+        # exposure with and without the correlated noise.
+        sig += ktc
+        del ktc
+        corr += sig
         for arr in (sig, corr):
             _refpix_correct(
                 to_detector(arr, det.fastaxis, det.slowaxis),
@@ -485,11 +538,9 @@ def simulate_exposure(
                 noutputs=sub.noutputs,
                 hxrg=det.is_hxrg,
             )
-        r_sig = _fit(sig, gtimes, ngood)
-        r_corr = _fit(corr, gtimes, ngood)
+        rate_no1f[i] = _fit(sig, gtimes, ngood) - dark
+        rate[i] = _fit(corr, gtimes, ngood) - dark
         del sig, corr
-        rate_no1f[i] = r_sig - dark
-        rate[i] = rate_no1f[i] + r_corr
         ngood_all[i] = ngood
 
     # ---- variances and DQ (as ramp_fit would report them) ----

@@ -193,6 +193,8 @@ class ReadoutWindow:
         Rows clocked per frame, including overhead rows.
     ref_rows, ref_cols : numpy.ndarray of bool
         Reference rows (``n_slow``) and columns (``n_fast``) of the window.
+    full_slow : int
+        Full-frame size along the slow direction, pixels.
     """
 
     n_slow: int
@@ -205,6 +207,7 @@ class ReadoutWindow:
     frame_rows: int
     ref_rows: np.ndarray
     ref_cols: np.ndarray
+    full_slow: int = 2048
 
     @property
     def samples_per_frame(self) -> int:
@@ -264,6 +267,7 @@ def readout_window(det: DetectorInfo, sub: SubarrayInfo, tframe: float) -> Reado
         frame_rows=frame_rows,
         ref_rows=ref_rows,
         ref_cols=ref_cols,
+        full_slow=full_slow,
     )
 
 
