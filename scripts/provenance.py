@@ -7,7 +7,7 @@ def main(sm) -> None:
     with log_to_file(sm.log[0]):
         record = provenance_record(
             products=list(sm.input.products),
-            crds_record=sm.input.crds,
+            crds_record=sm.input.crds[0] if sm.input.crds else None,
             config=dict(sm.params.config),
             programme=dict(sm.params.programme),
             stages=dict(sm.params.stages),

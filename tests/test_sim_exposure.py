@@ -130,3 +130,16 @@ def test_all_cases_run_and_full_frame_is_fast():
             checks["ifu_half"] = 0.35 < lit.mean(axis=0).mean() < 0.65  # half of every column
         del exp
     assert checks == {"rateints": True, "ifu_half": True}
+
+
+@pytest.mark.parametrize(("readpatt", "nframes", "groupgap"), [("MEDIUM8", 8, 2), ("DEEP2", 2, 18)])
+def test_frame_averaged_patterns(readpatt, nframes, groupgap):
+    exp = simulate_exposure(**SMALL, readpatt=readpatt, scene="sky", one_over_f=False, seed=3)
+    h = exp.header
+    assert (h["NFRAMES"], h["GROUPGAP"], h["READPATT"]) == (nframes, groupgap, readpatt)
+    assert h["TGROUP"] == pytest.approx((nframes + groupgap) * h["TFRAME"])
+    ng = h["NGROUPS"]
+    assert h["EFFINTTM"] == pytest.approx((ng * nframes + (ng - 1) * groupgap) * h["TFRAME"])
+    good = exp.dq == 0
+    pull = ((exp.data - exp.scene) / exp.err)[good]
+    assert abs(np.mean(pull)) < 0.15 and 0.85 < np.std(pull) < 1.15

@@ -66,6 +66,7 @@ def test_bad_config_names_the_key(mutate, named):
     assert named in _error(config)
 
 
+@pytest.mark.slow  # starts snakemake in a subprocess
 def test_bad_config_fails_the_run_before_any_job(tmp_path):
     make_programme(tmp_path / "raw", exposures=[{"EXPOSURE": 1}])
     cfg = _minimal()
@@ -76,6 +77,7 @@ def test_bad_config_fails_the_run_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow  # starts snakemake in a subprocess
 def test_missing_input_is_named_before_any_job(tmp_path):
     cfg = _minimal()
     cfg["programmes"][0]["input"] = "nowhere/*_uncal.fits"
@@ -86,6 +88,7 @@ def test_missing_input_is_named_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow  # starts snakemake in a subprocess
 def test_unreadable_input_is_named(tmp_path):
     (tmp_path / "raw").mkdir()
     bad = tmp_path / "raw" / "jw01075001001_03105_00001_nrca1_uncal.fits"
@@ -98,6 +101,7 @@ def test_unreadable_input_is_named(tmp_path):
     assert bad.name in out and "cannot read the FITS header" in out
 
 
+@pytest.mark.slow  # starts snakemake in a subprocess
 def test_unknown_destripe_parameter_is_named(tmp_path):
     make_programme(tmp_path / "raw", exposures=[{"EXPOSURE": 1}])
     cfg = _minimal()
@@ -107,6 +111,7 @@ def test_unknown_destripe_parameter_is_named(tmp_path):
     assert "clip_sigmaa" in proc.stderr + proc.stdout
 
 
+@pytest.mark.slow  # starts snakemake in a subprocess
 def test_destripe_precedence_through_the_config(tmp_path):
     """default < instrument < exp_type < detector < programme, as the workflow resolves it."""
     make_programme(

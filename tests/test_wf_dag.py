@@ -1,4 +1,7 @@
-"""Dry-run DAGs for several configs (jobs per rule), snakemake --lint and snakefmt."""
+"""Dry-run DAGs for several configs (jobs per rule), snakemake --lint and snakefmt.
+
+Marked slow: each test starts snakemake in a subprocess (3-10 s each).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import sys
 
 import pytest
 from wf_helpers import REPO, SNAKEFILE, dry_run_counts, make_programme, run_snakemake, write_config
+
+# Each test starts snakemake in a subprocess (a few seconds each): run with the slow tests.
+pytestmark = pytest.mark.slow
 
 NIRCAM = [
     {"EXPOSURE": e, "DETECTOR": d, "FILTER": f}

@@ -294,6 +294,17 @@ def programme_products(programme):
     return out
 
 
+def uses_jwst(programme):
+    """True when some jwst pipeline runs for the programme (and CRDS is needed)."""
+    if any(e.kind == "uncal" for e in exposures(programme)):
+        return True
+    return any(stage2_of(programme, e) for e in exposures(programme, "science"))
+
+
+def get_crds_record(wildcards):
+    return [CRDS_RECORD] if uses_jwst(wildcards.programme) else []
+
+
 def get_all_targets(wildcards):
     out = []
     for p in PROGRAMMES:

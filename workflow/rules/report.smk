@@ -5,7 +5,7 @@
 rule provenance:
     input:
         products=lambda wildcards: programme_products(wildcards.programme),
-        crds=CRDS_RECORD,
+        crds=get_crds_record,
     output:
         report(
             "results/{programme}/provenance.json",

@@ -464,6 +464,9 @@ def _destripe_frame(
         else:
             np.copyto(y, 0.0, where=~c)
         sums[:, k] = y.sum(axis=1, dtype=np.float64)
+    eo = None
+    if params.even_odd != "off" and not layout.interleaved:
+        eo = _even_odd(out_corrected, clean, chans, layout, sigma, params)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     # the smooth part of the line means across lines is sky (kept); the rest is stripes.
@@ -525,6 +528,11 @@ def _destripe_frame(
             np.add(lp, offset[:, k, None].astype(np.float32), out=out_model[:, sl])
             out_var[:, sl] = (variance[:, k] + lp_var)[:, None].astype(np.float32)
         del lp
+        if eo is not None:
+            de, do, e0 = eo[0][:, k], eo[1][:, k], eo[2][k]
+            m = out_model.T[sl].T if transposed else out_model[:, sl]
+            m[:, e0::2] += de[:, None].astype(np.float32)
+            m[:, 1 - e0 :: 2] += do[:, None].astype(np.float32)
     np.subtract(a, out_model, out=out_corrected)  # non-finite input stays non-finite
 
     # 6. metrics
@@ -557,13 +565,77 @@ def _destripe_frame(
         "lowpass_gain": [float(g) for g in lowpass_gain],
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
-        "even_odd": False,
+        "even_odd": eo is not None,
     }
 
 
 def _robust_scale(z: np.ndarray) -> float:
     """1.4826 x the median absolute deviation from the median."""
     return 1.4826 * float(np.median(np.abs(z - np.median(z))))
+
+
+def _even_odd(y, clean, chans, layout, sigma, params):
+    """Even/odd column (ACN) offsets per channel-line, Wiener-shrunk.
+
+    Parity is that of the full-frame index along the fast axis. Per channel-line the
+    difference ``d`` of the clean means of even and odd pixels is measured; its signal
+    variance ``tau2 = <d^2> - <noise>`` sets the gain ``tau2 / (tau2 + noise)``. With
+    ``even_odd="auto"`` the term is used only if ``tau2`` is significant (> 3 sigma of its
+    own estimate). The two offsets keep each channel-line's clean mean unchanged.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (n_lines, line_length)
+        Data minus background, zero where not clean, DN/s.
+    clean : numpy.ndarray of bool, same shape
+    chans : list of slice
+    layout : ReadoutLayout
+    sigma : float
+        Per-pixel white noise, DN/s.
+    params : DestripeParams
+
+    Returns
+    -------
+    (even, odd, first_even) or None
+        ``even``/``odd``: offsets (n_lines, n_channels) to add to the model of even / odd
+        pixels; ``first_even``: per channel, 0 or 1, the first even pixel of the slice.
+        None if the term is off or not significant.
+    """
+    start0 = (layout.xstart if layout.fast_axis == 1 else layout.ystart) - 1
+    n_lines, nch = y.shape[0], len(chans)
+    d = np.zeros((n_lines, nch))
+    noise = np.zeros((n_lines, nch))
+    w_e = np.zeros((n_lines, nch))
+    ok = np.zeros((n_lines, nch), dtype=bool)
+    first = []
+    for k, sl in enumerate(chans):
+        e0 = (sl.start + start0) % 2  # 0 if the slice starts on an even pixel
+        e0 = 0 if e0 == 0 else 1
+        first.append(e0)
+        ye, yo = y[:, sl][:, e0::2], y[:, sl][:, 1 - e0 :: 2]
+        ce, co = clean[:, sl][:, e0::2], clean[:, sl][:, 1 - e0 :: 2]
+        ne = np.count_nonzero(ce, axis=1).astype(float)
+        no = np.count_nonzero(co, axis=1).astype(float)
+        good = (ne >= params.min_pixels / 2) & (no >= params.min_pixels / 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dk = ye.sum(axis=1, dtype=np.float64) / ne - yo.sum(axis=1, dtype=np.float64) / no
+        d[:, k] = np.where(good, dk, 0.0)
+        noise[:, k] = np.where(good, sigma**2 * (1 / np.maximum(ne, 1) + 1 / np.maximum(no, 1)), 0)
+        w_e[:, k] = np.where(good, ne / np.maximum(ne + no, 1), 0.5)
+        ok[:, k] = good
+    if ok.sum() < 16:
+        return None
+    total = float(np.mean(d[ok] ** 2))
+    nmean = float(np.mean(noise[ok]))
+    tau2 = total - nmean
+    significant = tau2 > 3.0 * nmean * np.sqrt(2.0 / ok.sum())
+    if params.even_odd == "auto" and not significant:
+        return None
+    tau2 = max(tau2, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = np.where(ok, tau2 / (tau2 + noise), 0.0)
+    delta = np.nan_to_num(gain * d)
+    return delta * (1.0 - w_e), -delta * w_e, first
 
 
 def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):

@@ -545,7 +545,7 @@ def simulate_exposure(
 
     # ---- variances and DQ (as ramp_fit would report them) ----
     dq = np.zeros(shape_out, dtype=np.uint32)
-    dq[:, ref_mask] |= DQ_REFERENCE_PIXEL | DQ_DO_NOT_USE
+    dq[:, ref_mask] |= DQ_REFERENCE_PIXEL  # as Detector1 leaves them (not DO_NOT_USE)
     nogood = ngood_all < 1
     dq[nogood] |= DQ_SATURATED | DQ_DO_NOT_USE
     n_eff = np.maximum(ngood_all, 2).astype(np.float32)
