@@ -124,8 +124,19 @@ def test_image2_cal_and_i2d(cache, tmp_path, detector, subarray):
     from stdatamodels.jwst import datamodels as dm
 
     from jwst1f.simulate import simulate_exposure, write_uncal
+    from jwst1f.simulate.scenes import random_catalog
 
-    exp = simulate_exposure(detector=detector, subarray=subarray, ngroups=5, seed=5, keep_ramp=True)
+    sub = instruments.get_subarray(detector, subarray)
+    nominal = {"NIS": 0.0656, "MIRIMAGE": 0.111, "NRCALONG": 0.0630}[detector]
+    # isolated, well-exposed stars around the default pointing (the subarray's reference point)
+    catalog = random_catalog(
+        np.random.default_rng(11), ra=53.16, dec=-27.79,
+        radius_arcsec=0.35 * min(sub.xsize, sub.ysize) * nominal, n_stars=12, n_galaxies=0,
+        star_flux_range=(2000.0, 8000.0), n_bright=0,
+    )  # fmt: skip
+    exp = simulate_exposure(
+        detector=detector, subarray=subarray, ngroups=5, seed=5, keep_ramp=True, catalog=catalog
+    )
     uncal = write_uncal(exp, tmp_path)
     proc = run_offline(cache, tmp_path, f"UNCALS = [{uncal.name!r}]\n" + IMAGE2_CODE)
     _assert_ok(proc)
@@ -137,12 +148,8 @@ def test_image2_cal_and_i2d(cache, tmp_path, detector, subarray):
         assert (tmp_path / f"{stem}_i2d.fits").is_file()
         for step in ("assign_wcs", "flat_field", "photom"):
             assert getattr(cal.meta.cal_step, step) == "COMPLETE", step
-        # cal = rate / flat * PHOTMJSR, with the simulator's own flat
-        sub = instruments.get_subarray(detector, subarray)
-        filt = cal.meta.instrument.filter
-        pupil = cal.meta.instrument.pupil
-        element = pupil if pupil and not pupil.startswith("CLEAR") else filt
-        flat = instruments.flat_map(detector, element)[instruments.subarray_slices(sub)]
+        # cal = rate / flat * PHOTMJSR, with the flat the simulator multiplied this exposure by
+        flat = exp.extra["flat"]
         photmjsr = cal.meta.photometry.conversion_megajanskys
         assert photmjsr > 0
         good = np.isfinite(cal.data) & ((cal.dq & 1) == 0)
@@ -150,18 +157,29 @@ def test_image2_cal_and_i2d(cache, tmp_path, detector, subarray):
         assert good.mean() > 0.8
         expected = rate.data / flat * photmjsr
         np.testing.assert_allclose(cal.data[good], expected[good], rtol=2e-3, atol=1e-6)
-        # the WCS puts the brightest unsaturated simulated source where the scene has it
+        # the SIAF-distortion WCS puts every simulated star where the simulator drew it
         wcs = cal.meta.wcs
         ny, nx = cal.data.shape
-        y0, x0 = np.unravel_index(np.argmax(np.where(good, exp.scene, -np.inf)), exp.scene.shape)
-        ra, dec = wcs(x0, y0)
+        xs, ys = wcs.invert(catalog.ra, catalog.dec)
+        offsets = []
+        for x, y in zip(xs, ys, strict=True):
+            ix, iy = int(round(x)), int(round(y))
+            if not (6 <= ix < nx - 6 and 6 <= iy < ny - 6):
+                continue
+            box = exp.scene[iy - 4 : iy + 5, ix - 4 : ix + 5].astype(float)
+            box = box - np.median(exp.sky[iy - 4 : iy + 5, ix - 4 : ix + 5])
+            gy, gx = np.mgrid[iy - 4 : iy + 5, ix - 4 : ix + 5]
+            cx, cy = (box * gx).sum() / box.sum(), (box * gy).sum() / box.sum()
+            offsets.append(np.hypot(cx - x, cy - y))
+        assert len(offsets) >= 4, len(offsets)
+        assert float(np.median(offsets)) < 0.1, offsets  # pixels (measured 0.02-0.04)
+        # pixel scale at the centre equals the SIAF one
+        ra, dec = wcs(nx / 2, ny / 2)
         sky_scale = []
         for dx, dy in ((1, 0), (0, 1)):
-            ra1, dec1 = wcs(x0 + dx, y0 + dy)
+            ra1, dec1 = wcs(nx / 2 + dx, ny / 2 + dy)
             sky_scale.append(np.hypot((ra1 - ra) * np.cos(np.deg2rad(dec)), dec1 - dec) * 3600)
-        nominal = {"NIS": 0.0656, "MIRIMAGE": 0.111, "NRCALONG": 0.0630}[detector]
         assert np.allclose(sky_scale, nominal, rtol=0.03), sky_scale
-        assert 0 <= x0 < nx and 0 <= y0 < ny
 
 
 def test_image3_mosaic_from_three_dithers(cache, tmp_path):
@@ -227,6 +245,24 @@ def test_image3_mosaic_from_three_dithers(cache, tmp_path):
     # most detections sit on an input source to better than 2 NIRCam SW pixels
     assert np.sum(sep < 0.06) >= 8
     assert np.median(sep) < 0.03
+    # photom + area + apcorr are consistent: the aperture-corrected flux of an isolated star
+    # equals its simulated count rate times PHOTMJSR times the nominal pixel solid angle
+    with dm.ImageModel(tmp_path / uncals[0].replace("_uncal", "_cal")) as cal:
+        jy_per_dn_s = (
+            cal.meta.photometry.conversion_megajanskys
+            * cal.meta.photometry.pixelarea_steradians
+            * 1e6
+        )
+    idx = [
+        int(np.argmin(np.hypot((catalog.ra - r) * np.cos(np.deg2rad(d)), catalog.dec - d)))
+        for r, d in zip(ra, dec, strict=True)
+    ]
+    ok = (sep < 0.06) & ~np.asarray(table["is_extended"], dtype=bool)
+    ratio = np.asarray(table["aper_total_flux"])[ok] / (
+        catalog.flux[np.asarray(idx)[ok]] * jy_per_dn_s
+    )
+    print("PHOTRATIO", np.median(ratio), ratio)
+    assert 0.9 < float(np.median(ratio)) < 1.1, ratio
 
 
 def test_nirspec_detector1_runs_and_spec2_stops_at_assign_wcs(cache, tmp_path):

@@ -96,6 +96,13 @@ def test_invalid_requests_raise_clear_errors():
         make_case("nope")
 
 
+def test_case_overrides_keep_the_same_draws():
+    plain = make_case("nirspec_fs", 4)
+    with_ramp = make_case("nirspec_fs", 4, keep_ramp=True)
+    np.testing.assert_array_equal(plain.data, with_ramp.data)
+    assert plain.ramp is None and with_ramp.ramp.shape == (1, 10, 64, 2048)
+
+
 def test_small_cases_have_complete_truth():
     for name in ("nircam_grism_strip_1out", "nirspec_fs"):
         exp = CASES[name](1)

@@ -22,7 +22,6 @@ if not config:
     )
 validate(config, "../schemas/config.schema.yaml")
 
-STAGE_NAMES = ("detector1", "destripe", "image2", "image3", "spec2", "spec3", "qa")
 CRDS_RECORD = "results/crds_prefetch.json"
 
 
@@ -303,6 +302,11 @@ def uses_jwst(programme):
 
 def get_crds_record(wildcards):
     return [CRDS_RECORD] if uses_jwst(wildcards.programme) else []
+
+
+def config_record():
+    """The resolved config minus the per-programme parts (recorded per programme instead)."""
+    return {k: v for k, v in config.items() if k not in ("programmes", "destripe")}
 
 
 def get_all_targets(wildcards):

@@ -24,7 +24,7 @@ rule provenance:
         mem_mb=500,
         runtime=5,
     params:
-        config=config,
+        config=config_record(),
         programme=lambda wildcards: PROGRAMMES[wildcards.programme]["config"],
         stages=lambda wildcards: stages(wildcards.programme),
         destripe=lambda wildcards: PROGRAMMES[wildcards.programme]["destripe_params"],

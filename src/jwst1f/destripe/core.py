@@ -194,6 +194,9 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
         "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
         "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
+        "lowpass_gain": [
+            float(np.mean(g)) for g in zip(*[m["lowpass_gain"] for m in per_int], strict=True)
+        ],
         "reference_anchored": bool(all(m["reference_anchored"] for m in per_int)),
         "reference_offset": float(np.mean([m["reference_offset"] for m in per_int])),
         "even_odd": [m["even_odd"] for m in per_int],
@@ -463,10 +466,10 @@ def _destripe_frame(
             np.multiply(y, c, out=y)
         else:
             np.copyto(y, 0.0, where=~c)
-        sums[:, k] = y.sum(axis=1, dtype=np.float64)
+        sums[:, k] = y.sum(axis=1)  # float32 pairwise summation is accurate enough here
     eo = None
     if params.even_odd != "off" and not layout.interleaved:
-        eo = _even_odd(out_corrected, clean, chans, layout, sigma, params)
+        eo = _even_odd(out_corrected, clean, chans, layout, sigma, params, sums, counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     # the smooth part of the line means across lines is sky (kept); the rest is stripes.
@@ -517,22 +520,28 @@ def _destripe_frame(
                 out_corrected[:, sl], clean[:, sl], raw_means[:, k], sigma, params
             )
             lowpass_gain.append(gain)
-        if lp is None:
-            if transposed:  # write in memory order
-                out_model.T[sl] = offset[:, k].astype(np.float32)
-                out_var.T[sl] = variance[:, k].astype(np.float32)
-            else:
-                out_model[:, sl] = offset[:, k, None].astype(np.float32)
-                out_var[:, sl] = variance[:, k, None].astype(np.float32)
+        off_k = offset[:, k].astype(np.float32)
+        var_k = variance[:, k].astype(np.float32)
+        if transposed:  # write in memory order
+            m, v = out_model.T[sl], out_var.T[sl]
+            v[...] = var_k
         else:
-            np.add(lp, offset[:, k, None].astype(np.float32), out=out_model[:, sl])
-            out_var[:, sl] = (variance[:, k] + lp_var)[:, None].astype(np.float32)
-        del lp
-        if eo is not None:
-            de, do, e0 = eo[0][:, k], eo[1][:, k], eo[2][k]
-            m = out_model.T[sl].T if transposed else out_model[:, sl]
-            m[:, e0::2] += de[:, None].astype(np.float32)
-            m[:, 1 - e0 :: 2] += do[:, None].astype(np.float32)
+            m, v = out_model[:, sl].T, out_var[:, sl].T  # (pixels, lines) views
+            v[...] = var_k
+        if lp is not None:
+            np.add(lp, off_k[:, None], out=out_model[:, sl])
+            v += lp_var.astype(np.float32)
+            if eo is not None:
+                e0 = eo[2][k]
+                m[e0::2] += eo[0][:, k].astype(np.float32)
+                m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
+        elif eo is not None:  # even and odd pixels written directly
+            e0 = eo[2][k]
+            m[e0::2] = off_k + eo[0][:, k].astype(np.float32)
+            m[1 - e0 :: 2] = off_k + eo[1][:, k].astype(np.float32)
+        else:
+            m[...] = off_k
+        del lp, m, v
     np.subtract(a, out_model, out=out_corrected)  # non-finite input stays non-finite
 
     # 6. metrics
@@ -574,7 +583,7 @@ def _robust_scale(z: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(z - np.median(z))))
 
 
-def _even_odd(y, clean, chans, layout, sigma, params):
+def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
     """Even/odd column (ACN) offsets per channel-line, Wiener-shrunk.
 
     Parity is that of the full-frame index along the fast axis. Per channel-line the
@@ -593,6 +602,8 @@ def _even_odd(y, clean, chans, layout, sigma, params):
     sigma : float
         Per-pixel white noise, DN/s.
     params : DestripeParams
+    sums, counts : numpy.ndarray, shape (n_lines, n_channels)
+        Sum of ``y`` and number of clean pixels per channel-line (all parities).
 
     Returns
     -------
@@ -612,13 +623,13 @@ def _even_odd(y, clean, chans, layout, sigma, params):
         e0 = (sl.start + start0) % 2  # 0 if the slice starts on an even pixel
         e0 = 0 if e0 == 0 else 1
         first.append(e0)
-        ye, yo = y[:, sl][:, e0::2], y[:, sl][:, 1 - e0 :: 2]
-        ce, co = clean[:, sl][:, e0::2], clean[:, sl][:, 1 - e0 :: 2]
-        ne = np.count_nonzero(ce, axis=1).astype(float)
-        no = np.count_nonzero(co, axis=1).astype(float)
+        se = y[:, sl][:, e0::2].sum(axis=1).astype(np.float64)
+        ne = np.count_nonzero(clean[:, sl][:, e0::2], axis=1).astype(float)
+        so = sums[:, k] - se
+        no = counts[:, k] - ne
         good = (ne >= params.min_pixels / 2) & (no >= params.min_pixels / 2)
         with np.errstate(invalid="ignore", divide="ignore"):
-            dk = ye.sum(axis=1, dtype=np.float64) / ne - yo.sum(axis=1, dtype=np.float64) / no
+            dk = se / ne - so / no
         d[:, k] = np.where(good, dk, 0.0)
         noise[:, k] = np.where(good, sigma**2 * (1 / np.maximum(ne, 1) + 1 / np.maximum(no, 1)), 0)
         w_e[:, k] = np.where(good, ne / np.maximum(ne + no, 1), 0.5)

@@ -202,14 +202,14 @@ def superbias_map(facts: DetectorFacts) -> np.ndarray:
 def flat_map(facts: DetectorFacts, filter_name: str, pupil: str) -> np.ndarray:
     """Full-frame flat (mean 1), float32 ``facts.shape`` (``jwst1f.instruments.flat_map``).
 
-    The simulator's flat depends on one optical element; for NIRISS, whose short-wavelength
-    imaging filters sit in the pupil wheel (FILTER=CLEAR), that element is the pupil value,
-    and for NIRCam pupil-wheel narrow bands (e.g. F150W2+F162M) it is the pupil value too.
+    The simulator multiplies every exposure by ``jwst1f.instruments.flat_map(detector,
+    FILTER)`` (``jwst1f.simulate.exposure``), whatever the pupil, so the flat reference is keyed
+    the same way: for NIRISS imaging (FILTER=CLEAR, the filter in the pupil wheel) and NIRCam
+    pupil-wheel narrow bands all pupils share the FILTER's flat.  ``pupil`` is accepted so that
+    a future pupil-dependent simulator flat needs a change here only.
     """
-    element = filter_name
-    if pupil and not pupil.startswith("CLEAR") and pupil != "N/A":
-        element = pupil
-    return np.asarray(instruments.flat_map(facts.detector, element), dtype=np.float32)
+    del pupil  # the simulator's flat does not depend on it (see above)
+    return np.asarray(instruments.flat_map(facts.detector, filter_name), dtype=np.float32)
 
 
 def readnoise_map(facts: DetectorFacts) -> np.ndarray:

@@ -11,6 +11,7 @@ full-frame detector at about 200 MB.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ from jwst1f.offline_crds.detectors import (
 )
 
 __all__ = [
+    "simulator_psf_fwhm",
     "BUILDER_VERSION",
     "USEAFTER",
     "RefSpec",
@@ -48,7 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the content of any reference changes, so incremental builds redo the files.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "4"
 #: USEAFTER of every synthetic reference (before any flight data).
 USEAFTER = "2000-01-01T00:00:00"
 AUTHOR = "jwst1f.offline_crds (synthetic)"
@@ -190,7 +192,9 @@ def _full_shape_detector_refs(facts: DetectorFacts) -> list[RefSpec]:
     def write_mask(path: Path) -> None:
         flags = dqflags.pixel
         dq = np.zeros(facts.shape, dtype=np.uint32)
-        dq[reference_pixel_mask(facts)] = flags["REFERENCE_PIXEL"] | flags["DO_NOT_USE"]
+        # REFERENCE_PIXEL only: with DO_NOT_USE as well, jwst's refpix finds "no valid
+        # reference pixels" in every subarray and does nothing.
+        dq[reference_pixel_mask(facts)] = flags["REFERENCE_PIXEL"]
         model = dm.MaskModel(dq=dq)
         rows = [
             (int(np.log2(value)), value, name, name.replace("_", " ").lower())
@@ -498,14 +502,68 @@ def detector_references(
     return specs
 
 
-def _moffat_apcorr_rows(instrument: str, family: str) -> list[tuple]:
-    """Aperture-correction rows for the simulator's PSF shape.
+@functools.cache
+def _sampled_moffat_ee(fwhm: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Encircled energy of a Moffat PSF convolved with two 1-pixel boxes.
 
-    The simulator renders point sources as Moffat profiles with ``beta = MOFFAT_BETA``; here
+    Parameters
+    ----------
+    fwhm : float
+        Moffat FWHM, pixels.
+    beta : float
+        Moffat index.
+
+    Returns
+    -------
+    radii, ee : numpy.ndarray
+        Radii in pixels (0.05-pixel steps) and the enclosed fraction of the total flux.
+    """
+    from scipy.ndimage import uniform_filter  # noqa: PLC0415
+
+    oversample, half = 8, 40  # 1/8-pixel grid over +-40 pixels
+    alpha = fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+    g = (np.arange(-half * oversample, half * oversample) + 0.5) / oversample
+    xx, yy = np.meshgrid(g, g)
+    rr = np.hypot(xx, yy)
+    img = (1.0 + (rr / alpha) ** 2) ** (-beta)
+    # analytic normalisation (flux beyond the grid counts as missing from every aperture)
+    img *= (beta - 1.0) / (np.pi * alpha**2) / oversample**2
+    for _ in range(2):
+        img = uniform_filter(img, size=oversample, mode="constant")
+    radii = np.arange(0.05, half * 0.9, 0.05)
+    order = np.argsort(rr, axis=None)
+    cum = np.cumsum(img.ravel()[order])
+    ee = np.interp(radii, rr.ravel()[order], cum)
+    return radii, ee
+
+
+def simulator_psf_fwhm(instrument: str, channel: str | None) -> float | None:
+    """FWHM (pixels) of the point sources ``jwst1f.simulate`` renders for imaging, or None.
+
+    Read from the simulator's optics table (one FWHM per instrument/channel); None when the
+    simulator does not provide it.
+    """
+    try:
+        from jwst1f.simulate.exposure import _OPTICS, DEFAULT_EXP_TYPE  # noqa: PLC0415
+    except ImportError:
+        return None
+    entry = _OPTICS.get((instrument, channel, DEFAULT_EXP_TYPE.get(instrument)))
+    try:
+        return float(entry[3])
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def _moffat_apcorr_rows(instrument: str, family: str) -> list[tuple]:
+    """Aperture-correction rows for the simulator's PSF.
+
+    The simulator renders point sources as Moffat profiles with ``beta = MOFFAT_BETA`` and the
+    FWHM of :func:`simulator_psf_fwhm` (the same for every filter of a channel); without it
     the FWHM is the diffraction limit ``1.03 lambda / D`` at the filter pivot wavelength (at
-    least 1 pixel).  For a Moffat profile the encircled energy is
-    ``EE(r) = 1 - (1 + (r / alpha)**2) ** (1 - beta)``, so the radius of a given EE and the
-    aperture correction ``1 / EE`` follow in closed form.
+    least 1 pixel).  The encircled energy is computed numerically for that Moffat convolved
+    with two 1-pixel boxes (the detector pixel and the drizzle kernel of a ``pixfrac=1``
+    mosaic), the images ``source_catalog`` measures; the radius of each EE fraction follows by
+    interpolation and the aperture correction is ``1 / EE``.
     """
     from jwst1f.instruments import SUBARRAYS  # noqa: PLC0415
     from jwst1f.offline_crds.distortion import siaf_aperture  # noqa: PLC0415
@@ -521,17 +579,19 @@ def _moffat_apcorr_rows(instrument: str, family: str) -> list[tuple]:
     scale = 0.5 * (abs(float(ap.Sci2IdlX10)) + abs(float(ap.Sci2IdlY11)))  # arcsec/pixel
     beta = MOFFAT_BETA
 
-    def radius(ee: float, alpha: float) -> float:
-        return float(alpha * np.sqrt((1.0 - ee) ** (1.0 / (1.0 - beta)) - 1.0))
+    def radius(ee: float, fwhm: float) -> float:
+        radii, curve = _sampled_moffat_ee(round(fwhm, 3), beta)
+        return float(np.interp(ee, curve, radii))
 
     rows = []
+    channel = family.split("_")[1] if family.startswith("NIRCAM") else None
+    sim_fwhm = simulator_psf_fwhm(instrument, channel)
     for (filt, pupil), (wave, _) in IMAGING_FILTERS[family].items():
-        fwhm_pix = max(1.03 * wave * 1e-6 / DIAMETER * 206264.806 / scale, 1.0)
-        alpha = fwhm_pix / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
-        r_max = radius(0.9, alpha)
+        fwhm_pix = sim_fwhm or max(1.03 * wave * 1e-6 / DIAMETER * 206264.806 / scale, 1.0)
+        r_max = radius(0.9, fwhm_pix)
         for ee in EE_FRACTIONS:
             for key2 in miri_subarrays if instrument == "MIRI" else [pupil]:
-                rows.append((filt, key2, ee, radius(ee, alpha), 1.0 / ee, r_max, 1.5 * r_max))
+                rows.append((filt, key2, ee, radius(ee, fwhm_pix), 1.0 / ee, r_max, 1.5 * r_max))
     return rows
 
 
@@ -567,7 +627,11 @@ def instrument_references(instrument: str) -> list[RefSpec]:
         return []
     inst = instrument.lower()
     filters = [fp for fam in families for fp in IMAGING_FILTERS[fam].items()]
-    recipe = {"instrument": instrument, "filters": sorted(map(str, filters))}
+    fwhm = {
+        fam: simulator_psf_fwhm(instrument, fam.split("_")[1] if "_" in fam else None)
+        for fam in families
+    }
+    recipe = {"instrument": instrument, "filters": sorted(map(str, filters)), "psf_fwhm": fwhm}
     match = (instrument,)
 
     def write_apcorr(path: Path) -> None:

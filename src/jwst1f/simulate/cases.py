@@ -64,8 +64,18 @@ def case_names() -> list[str]:
     return list(CASES)
 
 
-def make_case(name: str, seed: int = 0) -> SimulatedExposure:
+def make_case(name: str, seed: int = 0, **overrides) -> SimulatedExposure:
     """Simulate case ``name`` with ``seed``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`CASES`.
+    seed : int
+        Random seed.
+    **overrides
+        Keyword arguments of :func:`jwst1f.simulate.simulate_exposure` that replace the case's
+        own (e.g. ``keep_ramp=True`` to write the case as an uncal file, ``ngroups=10``).
 
     Raises
     ------
@@ -74,4 +84,7 @@ def make_case(name: str, seed: int = 0) -> SimulatedExposure:
     """
     if name not in CASES:
         raise KeyError(f"unknown case {name!r}; known: {', '.join(CASES)}")
-    return CASES[name](seed)
+    case = CASES[name]
+    if not overrides:
+        return case(seed)
+    return _case(seed, **{**case.keywords, **overrides})

@@ -154,9 +154,8 @@ def cli_main(argv: list[str] | None = None) -> int:
                 print(path)
             return 0
         if args.case:
-            if "uncal" in products:
-                parser.error("--case gives rate-level products; use --detector ... for uncal")
-            exp = make_case(args.case, args.seed)
+            overrides = {"keep_ramp": True} if "uncal" in products else {}
+            exp = make_case(args.case, args.seed, **overrides)
         else:
             exp = simulate_exposure(
                 detector=args.detector,

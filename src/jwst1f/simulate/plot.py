@@ -21,7 +21,7 @@ def _limits(a: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> tuple[float, fl
 
 
 def plot_exposure(exposure: SimulatedExposure, path: str | os.PathLike) -> Path:
-    """Write a 2 x 2 PNG: rate, fitted 1/f component, rate without 1/f minus scene, scene.
+    """Write a 2 x 2 PNG: rate, 1/f component, rate without 1/f minus scene, scene.
 
     Parameters
     ----------
@@ -48,7 +48,7 @@ def plot_exposure(exposure: SimulatedExposure, path: str | os.PathLike) -> Path:
     panels = [
         ("rate (DN/s)", data),
         ("correlated 1/f component = rate - RATE_NO1F", data - no1f),
-        ("RATE_NO1F - SCENE (white + Poisson)", no1f - exposure.scene),
+        ("RATE_NO1F - SCENE (white, Poisson, refpix noise)", no1f - exposure.scene),
         ("SCENE, noise-free (DN/s)", exposure.scene),
     ]
     h = exposure.header
