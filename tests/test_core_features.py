@@ -7,6 +7,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jwst1f.destripe import destripe
 from jwst1f.geometry import layout_from_header
@@ -120,5 +122,52 @@ def test_full_frame_cost(fast):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak / data.nbytes < 4.6
+    assert peak / data.nbytes < 4.2  # measured 3.8
     assert cpu < 0.6  # target 0.1 s; loose because the test machine is shared
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    kind=st.sampled_from(["nircam", "nirspec", "miri"]),
+    ny=st.integers(1, 300),
+    nx=st.integers(1, 300),
+    x0=st.integers(0, 1800),
+    y0=st.integers(0, 900),
+    noutputs=st.sampled_from([1, 4]),
+    nints=st.sampled_from([1, 2]),
+    nan_frac=st.sampled_from([0.0, 0.05, 1.0]),
+)
+def test_property_any_window_gives_a_finite_result(
+    seed, kind, ny, nx, x0, y0, noutputs, nints, nan_frac
+):
+    """Any window of any supported detector, with or without NaNs, 2-D or 3-D: no crash, no
+    NaN/inf out for finite in, the model zero where nothing can be measured at worst."""
+    rng = np.random.default_rng(seed)
+    if kind == "miri":
+        full = (1024, 1032)
+        h = {"INSTRUME": "MIRI", "DETECTOR": "MIRIMAGE", "EXP_TYPE": "MIR_IMAGE"}
+        h.update(FASTAXIS=1, SLOWAXIS=2)
+    elif kind == "nirspec":
+        full = (2048, 2048)
+        h = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "EXP_TYPE": "NRS_FIXEDSLIT"}
+        h.update(FASTAXIS=2, SLOWAXIS=1, NOUTPUTS=noutputs)
+    else:
+        full = (2048, 2048)
+        h = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "EXP_TYPE": "NRC_IMAGE"}
+        h.update(FASTAXIS=-1, SLOWAXIS=2, NOUTPUTS=noutputs)
+    x0, y0 = min(x0, full[1] - nx), min(y0, full[0] - ny)
+    h.update(SUBARRAY="SUBTEST", SUBSTRT1=x0 + 1, SUBSTRT2=y0 + 1, SUBSIZE1=nx, SUBSIZE2=ny)
+    lay = layout_from_header(h)
+    shape = (nints, ny, nx) if nints > 1 else (ny, nx)
+    d = (rng.normal(0.3, SIGMA, shape) + rng.normal(0, 0.03, shape[:-1])[..., None]).astype(
+        np.float32
+    )
+    d[rng.random(shape) < nan_frac] = np.nan
+    dq = (rng.random(shape) < 0.01).astype(np.uint32)
+    r = destripe(d, lay, dq=dq)
+    fin = np.isfinite(d)
+    assert r.corrected.shape == shape
+    assert np.isfinite(r.corrected[fin]).all()
+    assert np.isfinite(r.model).all() and np.isfinite(r.model_var).all()
+    assert (r.model_var >= 0).all()

@@ -22,6 +22,10 @@ from wf_helpers import REPO, dry_run_counts
 pytestmark = pytest.mark.slow
 
 
+def _snakefile(root: Path) -> Path:
+    return root / "workflow" / "Snakefile"
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """Run scripts/demo.sh in a copy of the repository's workflow files."""
@@ -99,7 +103,7 @@ def test_demo_records_provenance_and_qa(demo):
 
 def test_rerun_is_a_no_op(demo):
     root, _ = demo
-    assert dry_run_counts(root, root / "config/demo.yaml") == {}
+    assert dry_run_counts(root, root / "config/demo.yaml", snakefile=_snakefile(root)) == {}
 
 
 def test_changing_one_destriper_parameter_reruns_only_its_dependants(demo):
@@ -107,8 +111,8 @@ def test_changing_one_destriper_parameter_reruns_only_its_dependants(demo):
     config = yaml.safe_load((root / "config/demo.yaml").read_text())
     config["destripe"]["instrument"] = {"NIRSPEC": {"clip_sigma": 2.5}}
     changed = root / "config/changed.yaml"
-    changed.write_text(yaml.safe_dump(config))
-    counts = dry_run_counts(root, changed)
+    changed.write_text(yaml.safe_dump(config))  # keys sorted: reordering alone reruns nothing
+    counts = dry_run_counts(root, changed, snakefile=_snakefile(root))
     # the two NIRSpec exposures are destriped again, with their associations and records;
     # nothing of the NIRCam programme and no Detector1 job reruns
     assert counts["destripe"] == 2

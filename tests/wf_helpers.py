@@ -77,7 +77,12 @@ def write_config(path: Path, config: Mapping) -> Path:
 
 
 def run_snakemake(
-    workdir: Path, configfile: Path, *args: str, timeout: float = 300, env: Mapping | None = None
+    workdir: Path,
+    configfile: Path,
+    *args: str,
+    timeout: float = 300,
+    env: Mapping | None = None,
+    snakefile: Path = SNAKEFILE,
 ) -> subprocess.CompletedProcess:
     """Run snakemake on the project's workflow in ``workdir`` (returns the completed process)."""
     cmd = [
@@ -85,7 +90,7 @@ def run_snakemake(
         "-m",
         "snakemake",
         "--snakefile",
-        str(SNAKEFILE),
+        str(snakefile),
         "--directory",
         str(workdir),
         "--configfile",
@@ -99,9 +104,13 @@ def run_snakemake(
     )
 
 
-def dry_run_counts(workdir: Path, configfile: Path, *args: str) -> dict[str, int]:
+def dry_run_counts(
+    workdir: Path, configfile: Path, *args: str, snakefile: Path = SNAKEFILE
+) -> dict[str, int]:
     """Jobs per rule of a dry run (``snakemake -n``); raises AssertionError on failure."""
-    proc = run_snakemake(workdir, configfile, "--dry-run", "--cores", "1", *args)
+    proc = run_snakemake(
+        workdir, configfile, "--dry-run", "--cores", "1", *args, snakefile=snakefile
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     if "Nothing to be done" in out:

@@ -6,8 +6,11 @@
 # Run as root from the repository (CI does). Extra arguments go to pytest, e.g.
 #   bash scripts/slurm/test-slurm.sh -k tiny
 #
+# The cluster's state directory (logs, database) and the tests' working directories are
+# deleted after a passing run and kept, with the cluster stopped, after a failing one.
+#
 # Environment:
-#   JWST1F_SLURM_KEEP=1   keep the cluster state directory (logs, database) after the run
+#   JWST1F_SLURM_KEEP=1   keep them after a passing run too
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -34,16 +37,17 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     echo "test-slurm.sh: shutting the cluster down"
-    if [ "${JWST1F_SLURM_KEEP:-0}" = 1 ]; then
+    if [ "$rc" -ne 0 ] && [ -d "$JWST1F_SLURM_DIR/log" ]; then
+        for f in "$JWST1F_SLURM_DIR"/log/slurm*.log; do
+            echo "---- last lines of $f"
+            tail -n 20 "$f"
+        done
+    fi
+    if [ "${JWST1F_SLURM_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+        # stopped, but logs, database and the tests' working directories kept for a post-mortem
         bash "$HERE/down.sh" || rc=1
-        echo "test-slurm.sh: cluster state kept in $JWST1F_SLURM_DIR"
+        echo "test-slurm.sh: cluster state and test directories kept in $JWST1F_SLURM_DIR"
     else
-        if [ "$rc" -ne 0 ] && [ -d "$JWST1F_SLURM_DIR/log" ]; then
-            for f in "$JWST1F_SLURM_DIR"/log/slurm*.log; do
-                echo "---- last lines of $f"
-                tail -n 20 "$f"
-            done
-        fi
         bash "$HERE/down.sh" --purge || rc=1
     fi
     echo "test-slurm.sh: finished in $(($(date +%s) - start)) s, exit status $rc"
@@ -58,4 +62,5 @@ bash "$HERE/up.sh"
 
 export MPLBACKEND=Agg
 export JWST1F_SLURM_TESTS=1
-"$PYTHON" -m pytest -p no:cacheprovider -m slurm -v "$ROOT/tests" "$@"
+"$PYTHON" -m pytest -p no:cacheprovider -m slurm -v --durations=0 \
+    --basetemp "$JWST1F_SLURM_DIR/pytest" "$ROOT/tests" "$@"

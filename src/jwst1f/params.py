@@ -105,7 +105,13 @@ class DestripeParams:
         :data:`DEFAULT_DQ_FLAGS`.
     miri_exclude_columns : int
         MIRI imaging: number of full-frame columns on the left (the coronagraph and LRS
-        region, dark and non-science) excluded from measuring the banding. Default 360.
+        region, dark and non-science). Default 360.
+    miri_dark_region : str
+        MIRI imaging: how that dark region is used. ``"separate"``: it is destriped on its
+        own (its own level, not sky) and its per-row, per-output banding estimates are
+        combined with the imager field's (the banding is common to the row); ``"exclude"``:
+        it is not used for measuring (it is corrected all the same). Default
+        ``"separate"``.
     """
 
     clip_sigma: float = 3.0
@@ -124,6 +130,7 @@ class DestripeParams:
     use_reference_pixels: bool = True
     dq_flags: tuple[str, ...] = field(default=DEFAULT_DQ_FLAGS)
     miri_exclude_columns: int = 360
+    miri_dark_region: str = "separate"
 
     def __post_init__(self) -> None:
         # Normalise types so that values from YAML/CLI/JSON behave the same.
@@ -173,6 +180,11 @@ class DestripeParams:
             raise ValueError("lowpass_scale must be at least 2 pixels")
         if self.miri_exclude_columns < 0:
             raise ValueError("miri_exclude_columns must be >= 0")
+        setv("miri_dark_region", str(self.miri_dark_region).lower())
+        if self.miri_dark_region not in ("separate", "exclude"):
+            raise ValueError(
+                f"miri_dark_region must be 'separate' or 'exclude', not {self.miri_dark_region!r}"
+            )
         _check_dq_names(self.dq_flags)
 
     # ------------------------------------------------------------------ conversions

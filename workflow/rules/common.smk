@@ -86,6 +86,23 @@ wildcard_constraints:
 # ---------------------------------------------------------------------------------------------
 
 
+def canonical(obj):
+    """The same data with dict keys sorted at every level.
+
+    Snakemake compares params by their text, so a dict must print the same however the YAML
+    file orders its keys: otherwise reordering the config would rerun jobs.
+    """
+    if isinstance(obj, dict):
+        return {k: canonical(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    return obj
+
+
+CRDS_SETTINGS = canonical(config["crds"])
+DESTRIPE_OUTPUT = canonical(config["destripe_output"])
+
+
 def temp_if(path, key):
     """Mark an intermediate temporary when config['temporary'][key] is true."""
     return temp(path) if config["temporary"].get(key) else path
@@ -144,7 +161,7 @@ def steps_for(programme, stage):
     prog_steps = PROGRAMMES[programme]["config"].get("steps", {}).get(stage, {})
     for step, pars in prog_steps.items():
         merged.setdefault(step, {}).update(pars)
-    return merged
+    return canonical(merged)
 
 
 def size_mb(paths):
@@ -174,7 +191,9 @@ def get_destripe_input(wildcards):
 
 
 def get_destripe_params(wildcards):
-    return PROGRAMMES[wildcards.programme]["destripe_params"][wildcards.exposure]
+    return canonical(
+        PROGRAMMES[wildcards.programme]["destripe_params"][wildcards.exposure]
+    )
 
 
 def _matching(programme, science, role):
@@ -306,7 +325,9 @@ def get_crds_record(wildcards):
 
 def config_record():
     """The resolved config minus the per-programme parts (recorded per programme instead)."""
-    return {k: v for k, v in config.items() if k not in ("programmes", "destripe")}
+    return canonical(
+        {k: v for k, v in config.items() if k not in ("programmes", "destripe")}
+    )
 
 
 def get_all_targets(wildcards):

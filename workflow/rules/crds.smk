@@ -17,7 +17,7 @@ rule crds_prefetch:
         mem_mb=2000,
         runtime=60,
     params:
-        crds=config["crds"],
+        crds=CRDS_SETTINGS,
         datasets=sorted(str(e.path) for p in PROGRAMMES for e in exposures(p)),
         detectors=sorted({e.info.detector for p in PROGRAMMES for e in exposures(p)}),
     script:

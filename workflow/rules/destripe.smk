@@ -31,6 +31,6 @@ rule destripe:
         ),
     params:
         destripe=get_destripe_params,
-        options=config["destripe_output"],
+        options=DESTRIPE_OUTPUT,
     script:
         "../../scripts/destripe.py"

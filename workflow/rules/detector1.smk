@@ -20,6 +20,6 @@ rule detector1:
         **jwst_resources(factor=45, base_mb=1000, minutes=10, per_mb_minutes=0.2),
     params:
         steps=lambda wildcards: steps_for(wildcards.programme, "detector1"),
-        crds=config["crds"],
+        crds=CRDS_SETTINGS,
     script:
         "../../scripts/detector1.py"

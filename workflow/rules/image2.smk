@@ -19,6 +19,6 @@ rule image2:
     params:
         stage="image2",
         steps=lambda wildcards: steps_for(wildcards.programme, "image2"),
-        crds=config["crds"],
+        crds=CRDS_SETTINGS,
     script:
         "../../scripts/run_stage.py"

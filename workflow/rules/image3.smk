@@ -21,6 +21,6 @@ rule image3:
     params:
         stage="image3",
         steps=lambda wildcards: steps_for(wildcards.programme, "image3"),
-        crds=config["crds"],
+        crds=CRDS_SETTINGS,
     script:
         "../../scripts/run_stage.py"

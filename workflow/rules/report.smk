@@ -25,9 +25,11 @@ rule provenance:
         runtime=5,
     params:
         config=config_record(),
-        programme=lambda wildcards: PROGRAMMES[wildcards.programme]["config"],
-        stages=lambda wildcards: stages(wildcards.programme),
-        destripe=lambda wildcards: PROGRAMMES[wildcards.programme]["destripe_params"],
+        programme=lambda wildcards: canonical(PROGRAMMES[wildcards.programme]["config"]),
+        stages=lambda wildcards: canonical(stages(wildcards.programme)),
+        destripe=lambda wildcards: canonical(
+            PROGRAMMES[wildcards.programme]["destripe_params"]
+        ),
         steps=lambda wildcards: {
             s: steps_for(wildcards.programme, s)
             for s in ("detector1", "image2", "image3", "spec2", "spec3")

@@ -19,6 +19,6 @@ rule spec2:
     params:
         stage="spec2",
         steps=lambda wildcards: steps_for(wildcards.programme, "spec2"),
-        crds=config["crds"],
+        crds=CRDS_SETTINGS,
     script:
         "../../scripts/run_stage.py"

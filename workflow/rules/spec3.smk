@@ -22,6 +22,6 @@ rule spec3:
     params:
         stage="spec3",
         steps=lambda wildcards: steps_for(wildcards.programme, "spec3"),
-        crds=config["crds"],
+        crds=CRDS_SETTINGS,
     script:
         "../../scripts/run_stage.py"

@@ -100,7 +100,13 @@ class SmoothBackground:
         n_lines = self.line_coef.shape[0]
         if self.line_coef.shape[1] == 0:
             return np.zeros((n_lines, len(chans)))
-        cols = [self._vander(sl).astype(np.float64).mean(axis=0) for sl in chans]
+        order = self.line_coef.shape[1]
+        cols = [
+            self._vander(sl).astype(np.float64).mean(axis=0)
+            if len(range(self.length)[sl])
+            else np.zeros(order)
+            for sl in chans
+        ]
         return self.line_coef @ np.stack(cols, axis=1)
 
     def extended(self, *, fortran: bool = False) -> np.ndarray | None:

@@ -5,6 +5,7 @@ See ``docs/algorithm.md`` for the algorithm, its assumptions and the parameter t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -132,15 +133,23 @@ def destripe(
 
     ref_lines, ref_pixels = layout.reference_lines_and_pixels()
     anchor = params.use_reference_pixels and bool(ref_pixels.any() and not ref_lines.all())
-    if params.mask_reference_pixels:
-        static_bad = layout.reference_mask()
-    else:
-        static_bad = np.zeros(layout.shape, dtype=bool)
-    if layout.instrument == "MIRI" and params.miri_exclude_columns > 0:
-        x_ff = np.arange(layout.shape[1]) + layout.xstart - 1
-        static_bad[:, x_ff < params.miri_exclude_columns] = True
-    if user_mask is not None and user_mask.ndim == 2:
-        static_bad |= user_mask
+    regions = _miri_regions(layout, params)
+    miri_exclude = (
+        regions is None and layout.instrument == "MIRI" and params.miri_exclude_columns > 0
+    )
+    # A 2-D mask of static bad pixels only when needed; otherwise each frame builds its mask
+    # from the 1-D reference-pixel masks (memory).
+    static_bad = None
+    if miri_exclude or user_mask is not None:
+        if params.mask_reference_pixels:
+            static_bad = layout.reference_mask()
+        else:
+            static_bad = np.zeros(layout.shape, dtype=bool)
+        if miri_exclude:
+            x_ff = np.arange(layout.shape[1]) + layout.xstart - 1
+            static_bad[:, x_ff < params.miri_exclude_columns] = True
+        if user_mask is not None and user_mask.ndim == 2:
+            static_bad |= user_mask
     bitmask = params.dq_bitmask()
 
     corrected = np.empty(frames.shape, dtype=np.float32)
@@ -152,14 +161,28 @@ def destripe(
     for i in range(nints):
         bad = static_bad
         if user_mask is not None and user_mask.ndim == 3:
-            bad = static_bad | user_mask[i]
+            bad = static_bad | user_mask[i]  # static_bad exists when user_mask is given
         dq_i = None if dq is None else (dq[i] if dq.ndim == 3 else dq)
+        if regions is not None:
+            m = _destripe_miri_regions(
+                frames[i],
+                layout,
+                params,
+                regions,
+                dq=dq_i,
+                static_bad=bad,
+                anchor=params.use_reference_pixels,
+                bitmask=bitmask,
+                out=(corrected[i], model[i], model_var[i], mask[i]),
+            )
+            per_int.append(m)
+            continue
         m = _destripe_frame(
             _canonical(frames[i], fa),
             layout,
             params,
             dq=None if dq_i is None else _canonical(dq_i, fa),
-            static_bad=_canonical(bad, fa),
+            static_bad=None if bad is None else _canonical(bad, fa),
             ref=layout.reference_lines_and_pixels() if anchor else None,
             bitmask=bitmask,
             out_corrected=_canonical(corrected[i], fa),
@@ -169,7 +192,11 @@ def destripe(
         )
         per_int.append(m)
 
+    kept = [m.pop("_kept", None) for m in per_int]
+    if nints > 1 and all(k is not None for k in kept):
+        _joint_sky(kept, frames, layout, corrected, model)
     metrics = _combine_metrics(per_int)
+    metrics["joint_sky"] = nints > 1 and all(k is not None for k in kept)
     metrics["seconds"] = time.perf_counter() - t0
     metrics["nints"] = nints
     metrics["layout"] = layout.to_dict()
@@ -177,6 +204,92 @@ def destripe(
     if sci.ndim == 2:
         corrected, model, model_var, mask = corrected[0], model[0], model_var[0], mask[0]
     return DestripeResult(corrected, model, model_var, mask, metrics)
+
+
+def _joint_sky(kept, frames, layout, corrected, model):
+    """Rateints: the sky is common to the integrations, their 1/f is not.
+
+    Each integration kept a smooth part of its line levels as sky. Its deviation from the
+    mean over integrations (without its mean along the lines, so that changes of the sky
+    level between integrations stay) is 1/f of that integration and is removed too.
+    """
+    kept = np.asarray(kept, dtype=np.float64)  # (nints, n_lines)
+    mean = kept.mean(axis=0)
+    fa = layout.fast_axis
+    for i in range(kept.shape[0]):
+        dev = kept[i] - mean
+        dev = (dev - dev.mean()).astype(np.float32)
+        m = _canonical(model[i], fa)
+        m += dev[:, None]
+        np.subtract(frames[i], model[i], out=corrected[i])
+
+
+def _miri_regions(layout: ReadoutLayout, params: DestripeParams) -> list[tuple[int, int]] | None:
+    """Column ranges of the MIRI dark left region and of the imager field, if both are wide.
+
+    Returns
+    -------
+    list of (start, stop) window columns, or None when the regions are not treated
+    separately (not MIRI, ``miri_dark_region="exclude"``, or one side narrower than 64).
+    """
+    if layout.instrument != "MIRI" or params.miri_dark_region != "separate":
+        return None
+    cut = params.miri_exclude_columns - (layout.xstart - 1)
+    if cut < 64 or layout.shape[1] - cut < 64:
+        return None
+    return [(0, cut), (cut, layout.shape[1])]
+
+
+def _destripe_miri_regions(frame, layout, params, regions, *, dq, static_bad, anchor, bitmask, out):
+    """MIRI imaging: the dark left region and the imager field measured apart, then combined.
+
+    The two regions have different sky (the coronagraph / LRS area is dark) but share the
+    banding of each row and output. Each region is destriped on its own (its own sky, its
+    own reference columns); the per channel-line offsets are then combined with
+    inverse-variance weights and applied to both regions.
+    """
+    corrected, model, model_var, mask = out
+    sub_metrics = []
+    offs, vars_ = [], []
+    for c0, c1 in regions:
+        sub = dataclasses.replace(
+            layout,
+            shape=(layout.shape[0], c1 - c0),
+            channel_edges=(0, c1 - c0),
+            xstart=layout.xstart + c0,
+            _channel_offset=(layout._channel_offset + c0) % layout.n_channels,
+        )
+        cols = slice(c0, c1)
+        m = _destripe_frame(
+            frame[:, cols],
+            sub,
+            params,
+            dq=None if dq is None else dq[:, cols],
+            static_bad=None if static_bad is None else static_bad[:, cols],
+            ref=sub.reference_lines_and_pixels() if anchor else None,
+            bitmask=bitmask,
+            out_corrected=corrected[:, cols],
+            out_model=model[:, cols],
+            out_var=model_var[:, cols],
+            out_mask=mask[:, cols],
+        )
+        sub_metrics.append(m)
+        chans = sub.channel_slices()
+        offs.append(np.stack([model[:, cols][:, sl].mean(axis=1) for sl in chans], axis=1))
+        vars_.append(np.stack([model_var[:, cols][:, sl].mean(axis=1) for sl in chans], axis=1))
+    w = [1.0 / np.maximum(v, 1e-30) for v in vars_]
+    combined = sum(wi * oi for wi, oi in zip(w, offs, strict=True)) / sum(w)
+    var = 1.0 / sum(w)
+    for (c0, c1), o in zip(regions, offs, strict=True):
+        sub_chan = (np.arange(c0, c1) + layout._channel_offset) % layout.n_channels
+        model[:, c0:c1] += (combined - o)[:, sub_chan].astype(np.float32)
+        model_var[:, c0:c1] = var[:, sub_chan].astype(np.float32)
+    np.subtract(frame, model, out=corrected)
+    # metrics: those of the imager field, plus what the dark region contributed
+    metrics = dict(sub_metrics[-1])
+    metrics["masked_fraction"] = float(1.0 - np.count_nonzero(mask) / mask.size)
+    metrics["miri_regions"] = [list(r) for r in regions]
+    return metrics
 
 
 def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
@@ -218,6 +331,8 @@ def _initial_levels(a, good, chans, sigma, max_samples=64):
     for k, sl in enumerate(chans):
         x = a[:, sl]
         g = good[:, sl]
+        if x.shape[1] == 0:  # a window narrower than the interleaving
+            continue
         step = max(1, x.shape[1] // max_samples)
         xs = np.where(g[:, ::step], x[:, ::step], np.inf)
         xs.sort(axis=1)
@@ -331,7 +446,14 @@ def _destripe_frame(
     all_finite = bool(np.isfinite(a).all())
     # 0. pixels that may be used at all
     good = out_mask
-    np.logical_not(static_bad, out=good)
+    if static_bad is not None:
+        np.logical_not(static_bad, out=good)
+    elif params.mask_reference_pixels:
+        ref_l, ref_p = layout.reference_lines_and_pixels()
+        np.logical_or(ref_l[:, None], ref_p[None, :], out=good)
+        np.logical_not(good, out=good)
+    else:
+        good[...] = True
     if not all_finite:
         good &= np.isfinite(a)
     if dq is not None and bitmask:
@@ -403,12 +525,13 @@ def _destripe_frame(
             lvl = lvl - new.channel_means(chans)
         bkg = new
     del resid_s, clean_s
-    ext = bkg.extended(fortran=transposed)
-    if ext is not None:
-        np.greater(good, ext, out=good)  # good & ~ext, without a temporary
+    # extended-emission blocks are unmasked block by block (no full-size temporary)
+    le_b, pe_b = bkg.line_edges, bkg.pixel_edges
+    for i, j in zip(*np.nonzero(bkg.flag), strict=True):
+        rows = slice(le_b[i], le_b[i + 1])
+        good[rows, pe_b[j] : pe_b[j + 1]] = False
         if g_s is not good:
-            g_s &= ext[:, ::step] == 0
-        del ext
+            g_s[rows, -(-pe_b[j] // step) : -(-pe_b[j + 1] // step)] = False
     lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=all_finite)
     del a_s, g_s
     # emission that fills whole channel-lines (a level persistently above the other
@@ -504,10 +627,12 @@ def _destripe_frame(
         variance = variance + (rsig**2 / np.maximum(wsum, 1.0))[:, None]
         mean_offset = float(shift.mean())
         anchored = True
+        kept = trend - shift  # the part of the line levels left in the image as sky
     else:
         widths = np.array([len(range(length)[sl]) for sl in chans], dtype=float)
         mean_offset = float((offset * widths).sum() / (widths.sum() * n_lines))
         offset = offset - mean_offset
+        kept = trend + mean_offset
 
     # 5. apply: the per channel-line offsets, plus (where it measurably helps) a low-pass
     #    model of the 1/f within each line
@@ -572,6 +697,7 @@ def _destripe_frame(
         "extended_blocks": bkg.n_extended_blocks,
         "illuminated_channel_lines": n_lit,
         "lowpass_gain": [float(g) for g in lowpass_gain],
+        "_kept": kept,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
         "even_odd": eo is not None,

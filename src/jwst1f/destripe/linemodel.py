@@ -186,7 +186,8 @@ def smooth_lines(
     smooth : numpy.ndarray, shape (n_lines,)
         Zeros if there is no data at all.
     wsum : numpy.ndarray, shape (n_lines,)
-        Kernel-weighted sum of the weights at each line (the effective amount of data).
+        Sum of the weights under a Gaussian kernel of peak 1 at each line (the effective
+        amount of data).
     """
     n = values.shape[0]
     w = np.where(np.isfinite(values), np.asarray(weights, dtype=np.float64), 0.0)
@@ -205,8 +206,10 @@ def smooth_lines(
         s0, s1, s2 = k @ w, k @ (w * x), k @ (w * x * x)
         t0, t1 = k @ (w * y), k @ (w * x * y)
     else:
-        s0, s1, s2 = conv(w), conv(w * x), conv(w * x * x)
-        t0, t1 = conv(w * y), conv(w * x * y)
+        # gaussian_filter1d normalises its kernel; scale to a kernel of peak 1 as above
+        peak = np.sqrt(2.0 * np.pi) * sigma
+        s0, s1, s2 = conv(w) * peak, conv(w * x) * peak, conv(w * x * x) * peak
+        t0, t1 = conv(w * y) * peak, conv(w * x * y) * peak
     det = s0 * s2 - s1 * s1
     total = float(w.sum())
     fallback = float((w * y).sum() / total)

@@ -50,7 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the content of any reference changes, so incremental builds redo the files.
-BUILDER_VERSION = "4"
+BUILDER_VERSION = "5"
 #: USEAFTER of every synthetic reference (before any flight data).
 USEAFTER = "2000-01-01T00:00:00"
 AUTHOR = "jwst1f.offline_crds (synthetic)"
@@ -239,8 +239,13 @@ def _full_shape_detector_refs(facts: DetectorFacts) -> list[RefSpec]:
         _save(model, path)
 
     def write_readnoise(path: Path) -> None:
-        model = dm.ReadnoiseModel(data=readnoise_map(facts))
-        _set_common_meta(model, facts, inst, "readnoise", "read noise of one read in DN")
+        # CRDS READNOISE holds the correlated-double-sampling noise: stcal's ramp fit divides
+        # it by sqrt(2 * nframes) to get the noise of one group; the simulator's map is the
+        # white noise of a single read.
+        model = dm.ReadnoiseModel(data=readnoise_map(facts) * np.float32(np.sqrt(2.0)))
+        _set_common_meta(
+            model, facts, inst, "readnoise", "CDS read noise in DN (sqrt 2 x single read)"
+        )
         _set_full_subarray(model, facts)
         _save(model, path)
 
