@@ -364,7 +364,7 @@ def _targets(rows: dict[str, dict[str, Any]], shape: tuple[int, ...]) -> list[st
     if full and np.isfinite(c) and c / j.get("seconds", np.inf) < 30:
         miss.append(f"speed-up {c / j['seconds']:.0f}x vs CFN (target >= 30x)")
     if j.get("peak_mem_x", 0) > 4:
-        miss.append(f"peak memory {j['peak_mem_x']:.1f}x SCI (target <= 4x)")
+        miss.append(f"peak memory {j['peak_mem_x']:.2f}x SCI (target <= 4x)")
     return miss
 
 
@@ -518,7 +518,7 @@ def write_markdown(
                     _fmt(j.get("trench_sigma"), "+.3f"),
                     _fmt(t, ".3f"),
                     _fmt(speed, ".0f") + ("×" if np.isfinite(speed) else ""),
-                    _fmt(j.get("peak_mem_x"), ".1f"),
+                    _fmt(j.get("peak_mem_x"), ".2f"),
                     "met" if not miss else f"**{len(miss)} missed**",
                 ]
             )
@@ -556,7 +556,7 @@ def write_markdown(
                         _fmt(r.get("trench_sigma"), "+.3f"),
                         _fmt(t, ".3f"),
                         _fmt(speed, ".0f") + ("×" if np.isfinite(speed) else ""),
-                        _fmt(r.get("peak_mem_x"), ".1f"),
+                        _fmt(r.get("peak_mem_x"), ".2f"),
                         str(r.get("note", "")).replace("|", "/"),
                     ]
                 )

@@ -207,3 +207,23 @@ def test_cli_update_logs_and_prints_environment(miri_cache):
     # an up-to-date cache: the log says so and nothing is rewritten
     assert "0 to write" in proc.stderr
     assert "ready: context jwst_0000.pmap" in proc.stderr
+
+
+@pytest.mark.slow
+def test_concurrent_builds_are_serialised(tmp_path):
+    """Two processes building one new cache: one writes everything, the other waits, then
+    finds every file up to date."""
+    root = tmp_path / "shared"
+    cmd = [sys.executable, "-m", "jwst1f", "offline-crds", str(root), "--no-progress",
+           "--detectors", "MIRIMAGE", "--filters", "F770W"]  # fmt: skip
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    logs = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs
+    writes = sorted("0 to write" in log for log in logs)
+    assert writes == [False, True], logs
+    manifest = json.loads((root / MANIFEST).read_text())
+    on_disk = {p.name for p in (root / "references/jwst/miri").iterdir()}
+    assert set(manifest["files"]) == on_disk

@@ -79,26 +79,29 @@ def test_detector1_full_frame_nircam_matches_truth(cache, tmp_path):
         good &= ~instruments.reference_pixel_mask("NRCA1")
         assert good.mean() > 0.95
         scene = tru["SCENE"].data
-        no1f = tru["RATE_NO1F"].data
-        # 1. no bias: the mean of rate - noise-free scene is small against the sky
-        #    (~0.2 DN/s); per output it may differ by the 1/f pedestal that refpix leaves
+        # 1. no bias: rate - noise-free scene averages to ~0 (measured +0.007 DN/s against a
+        #    0.19 DN/s pixel noise and a ~0.2 DN/s sky), also per output (measured < 0.025)
         resid = (rate.data - scene)[good]
-        assert abs(float(np.mean(resid))) < 0.05
-        assert abs(float(np.median(resid))) < 0.05
+        assert abs(float(np.mean(resid))) < 0.02
+        assert abs(float(np.median(resid))) < 0.02
         for k in range(4):
             amp = good.copy()
             amp[:, : 512 * k] = False
             amp[:, 512 * (k + 1) :] = False
-            assert abs(float(np.mean((rate.data - scene)[amp]))) < 0.3, k
-        # 2. the pipeline's ERR describes the white noise: robust pull of rate - (truth
-        #    without 1/f) is ~1 (the 1/f part is correlated and not in ERR by design)
-        pull = ((rate.data - no1f) / rate.err)[good]
+            assert abs(float(np.mean((rate.data - scene)[amp]))) < 0.05, k
+        # 2. ERR describes the noise that is not 1/f: pixels two columns apart in one row
+        #    (same even/odd column, read 20 us apart) share the 1/f and ACN values, so their
+        #    difference minus the scene's difference has variance err1**2 + err2**2
+        #    (measured robust pull 1.03; it is 0.72 if READNOISE is not the CDS noise)
+        pair = good[:, :-2] & good[:, 2:]
+        d = (rate.data[:, :-2] - rate.data[:, 2:]) - (scene[:, :-2] - scene[:, 2:])
+        pull = (d / np.hypot(rate.err[:, :-2], rate.err[:, 2:]))[pair]
         robust = 1.4826 * float(np.median(np.abs(pull - np.median(pull))))
-        assert 0.85 < robust < 1.25, robust
-        # 3. the simulator's own ramp fit and the pipeline agree better, pixel by pixel,
-        #    than either agrees with the noise-free scene
+        assert 0.9 < robust < 1.15, robust
+        # 3. the pipeline and the simulator's own ramp fit of the same ramps agree pixel by
+        #    pixel far better than either agrees with the scene (measured 0.015 vs 0.19 DN/s)
         diff = (rate.data - exp.data)[good]
-        assert float(np.std(diff)) < float(np.std(resid))
+        assert float(np.std(diff)) < 0.2 * float(np.std(resid))
 
 
 IMAGE2_CODE = """

@@ -73,6 +73,10 @@ class DestripeParams:
         lines contain reference pixels, the stripes' own smooth part is measured on them and
         removed too (see ``use_reference_pixels``); elsewhere stripe modes broader than this
         scale are kept with the sky. Default 32.
+    background_slow_scale_noref : float
+        The same where the lines hold no reference pixels (subarrays away from the detector
+        edges, e.g. NIRSpec fixed-slit and BOTS windows): the stripes' slow part cannot be
+        measured there, so only broader structure is kept as sky. Default 512.
     background_along_order : int
         Polynomial order (Legendre, over the full line) of the smooth sky shape along the
         lines, fitted per block row; it is subtracted before measuring line means. Default 2.
@@ -120,6 +124,7 @@ class DestripeParams:
     extended_sigma: float = 3.0
     background_box: int = 64
     background_slow_scale: float = 32.0
+    background_slow_scale_noref: float = 512.0
     background_along_order: int = 2
     min_pixels: int = 20
     fit_by_channel: bool = True
@@ -170,8 +175,8 @@ class DestripeParams:
             raise ValueError("dilate_radius must be >= 0")
         if self.background_box < 4:
             raise ValueError("background_box must be at least 4 pixels")
-        if self.background_slow_scale <= 0:
-            raise ValueError("background_slow_scale must be positive")
+        if self.background_slow_scale <= 0 or self.background_slow_scale_noref <= 0:
+            raise ValueError("background_slow_scale(_noref) must be positive")
         if self.background_along_order < 0:
             raise ValueError("background_along_order must be >= 0")
         if self.min_pixels < 1:

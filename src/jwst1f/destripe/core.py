@@ -432,8 +432,8 @@ def _destripe_frame(
     """Destripe one frame in canonical orientation (lines along the last axis).
 
     The output buffers double as work space: ``out_mask`` holds the good, then the clean
-    mask; ``out_corrected`` holds data minus background while measuring; ``out_model``
-    holds residuals while masking.
+    mask; ``out_model`` holds the residuals from background + line level while masking and
+    measuring; ``out_var`` may hold the DQ test.
     """
     n_lines, length = a.shape
     chans = layout.channel_slices()
@@ -550,18 +550,20 @@ def _destripe_frame(
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
     seeds = np.zeros_like(good) if params.dilate_radius > 0 else None
+    lvl32 = lvl.astype(np.float32)
     for k, sl in enumerate(chans):
-        y = out_corrected[:, sl]  # data minus background, kept for the line means
-        for i0 in range(0, n_lines, _CHUNK):  # the background in chunks of lines (memory)
+        # residual from background + line level, into the model buffer (scratch); the
+        # background is evaluated in chunks of lines (memory)
+        r = out_model[:, sl]
+        for i0 in range(0, n_lines, _CHUNK):
             ls = slice(i0, min(i0 + _CHUNK, n_lines))
             img = bkg.image(sl, fortran=transposed, lines=ls)
             if img is None:
-                y[ls] = a[ls, sl]
+                np.subtract(a[ls, sl], lvl32[ls, k, None], out=r[ls])
             else:
-                np.subtract(a[ls, sl], img, out=y[ls])
+                img += lvl32[ls, k, None]
+                np.subtract(a[ls, sl], img, out=r[ls])
             del img
-        r = out_model[:, sl]  # residual from the line level (scratch)
-        np.subtract(y, lvl[:, k, None].astype(np.float32), out=r)
         g = good[:, sl]
         if seeds is not None:
             sd = seeds[:, sl]
@@ -582,17 +584,19 @@ def _destripe_frame(
     sums = np.zeros((n_lines, nch))
     counts = np.zeros((n_lines, nch))
     for k, sl in enumerate(chans):
-        y = out_corrected[:, sl]
+        rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
         c = clean[:, sl]
         counts[:, k] = np.count_nonzero(c, axis=1)
         if all_finite:
-            np.multiply(y, c, out=y)
+            np.multiply(rc, c, out=rc)
         else:
-            np.copyto(y, 0.0, where=~c)
-        sums[:, k] = y.sum(axis=1)  # float32 pairwise summation is accurate enough here
+            np.copyto(rc, 0.0, where=~c)
+        sums[:, k] = rc.sum(axis=1)  # float32 pairwise summation is accurate enough here
+    sums_r = sums.copy()  # relative to the levels
+    sums += lvl * counts  # of data minus background
     eo = None
     if params.even_odd != "off" and not layout.interleaved:
-        eo = _even_odd(out_corrected, clean, chans, layout, sigma, params, sums, counts)
+        eo = _even_odd(out_model, clean, chans, layout, sigma, params, sums_r, counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     # the smooth part of the line means across lines is sky (kept); the rest is stripes.
@@ -602,7 +606,11 @@ def _destripe_frame(
     n_valid = valid.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         line_mean = np.where(n_valid > 0, (means * valid).sum(axis=1) / np.maximum(n_valid, 1), 0)
-    trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), params.background_slow_scale)
+    # Where the lines hold reference pixels, the stripes' slow part is measured on them (step
+    # 10) and the sky may keep fine structure; otherwise a broader sky keeps less 1/f.
+    refl = _reference_levels(a, ref, layout)
+    scale = params.background_slow_scale if refl is not None else params.background_slow_scale_noref
+    trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale)
     means = means - trend[:, None]
 
     # 4. line model: shared + per-channel offsets, borrowing where data are thin
@@ -614,7 +622,6 @@ def _destripe_frame(
     # Zero level and smooth part of the stripes: from the reference pixels in the lines if
     # there are any (they see the readout but no sky); otherwise the model is zero-mean over
     # the frame (every pixel counts once) and the sky level stays.
-    refl = _reference_levels(a, ref, layout)
     anchored = False
     if refl is not None:
         rsum, rcnt, rsig = refl
@@ -636,13 +643,13 @@ def _destripe_frame(
 
     # 5. apply: the per channel-line offsets, plus (where it measurably helps) a low-pass
     #    model of the 1/f within each line
-    raw_means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    raw_means = np.where(counts > 0, sums_r / np.maximum(counts, 1), 0.0)
     lowpass_gain = []
     for k, sl in enumerate(chans):
         lp = None
         if params.lowpass != "off":
             lp, gain, lp_var = _lowpass_along(
-                out_corrected[:, sl], clean[:, sl], raw_means[:, k], sigma, params
+                out_model[:, sl], clean[:, sl], raw_means[:, k], sigma, params
             )
             lowpass_gain.append(gain)
         off_k = offset[:, k].astype(np.float32)

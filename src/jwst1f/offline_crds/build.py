@@ -9,11 +9,13 @@ Layout, as CRDS expects it under ``CRDS_PATH``::
 
 Builds are incremental: a reference file is rewritten only when it is missing or its recipe
 (the detector facts and builder version it depends on) changed; ``force=True`` rewrites all.
-Detectors built earlier stay in the cache and in the mappings.
+Detectors built earlier stay in the cache and in the mappings.  Concurrent builds of one
+cache (e.g. from parallel jobs) are serialised by a lock file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -173,8 +175,30 @@ def build_cache(
     flat-field filter.
     """
     root = Path(path).expanduser().resolve()
+    specs = planned_references(detectors, filters=filters)  # validates names before any write
+    root.mkdir(parents=True, exist_ok=True)
+    with _build_lock(root):
+        return _build_locked(root, specs, force=force, progress=progress)
+
+
+@contextlib.contextmanager
+def _build_lock(root: Path):
+    """Exclusive lock on ``root/.jwst1f-build.lock``: concurrent builds wait for each other."""
+    with open(root / ".jwst1f-build.lock", "w") as handle:
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only; elsewhere builds are not serialised
+        except ImportError:  # pragma: no cover
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_locked(root: Path, specs: list[RefSpec], *, force: bool, progress: bool) -> Path:
     t0 = time.monotonic()
-    specs = planned_references(detectors, filters=filters)
     manifest = _load_manifest(root)
     files: dict = manifest["files"]
     todo = []
