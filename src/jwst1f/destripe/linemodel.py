@@ -197,19 +197,16 @@ def smooth_lines(
     sigma = float(min(max(sigma, 0.5), 4.0 * n))
     x = (np.arange(n) - 0.5 * (n - 1)) / max(sigma, 1.0)
 
-    def conv(v):
-        return gaussian_filter1d(v, sigma, mode="constant", cval=0.0, truncate=4.0)
+    truncate = min(4.0, max(n - 1, 1) / sigma)  # no wider than the series: same result
 
-    if 4.0 * sigma >= n:
-        # kernel wider than the series: (nearly) a global weighted straight-line fit
-        k = np.exp(-0.5 * ((np.arange(n)[:, None] - np.arange(n)[None, :]) / sigma) ** 2)
-        s0, s1, s2 = k @ w, k @ (w * x), k @ (w * x * x)
-        t0, t1 = k @ (w * y), k @ (w * x * y)
-    else:
-        # gaussian_filter1d normalises its kernel; scale to a kernel of peak 1 as above
-        peak = np.sqrt(2.0 * np.pi) * sigma
-        s0, s1, s2 = conv(w) * peak, conv(w * x) * peak, conv(w * x * x) * peak
-        t0, t1 = conv(w * y) * peak, conv(w * x * y) * peak
+    def conv(v):
+        return gaussian_filter1d(v, sigma, mode="constant", cval=0.0, truncate=truncate)
+
+    # gaussian_filter1d normalises its kernel; scale to a kernel of peak 1 (so that ``wsum``
+    # counts data); zeros beyond the ends (mode="constant") handle edges and any width
+    peak = np.sqrt(2.0 * np.pi) * sigma
+    s0, s1, s2 = conv(w) * peak, conv(w * x) * peak, conv(w * x * x) * peak
+    t0, t1 = conv(w * y) * peak, conv(w * x * y) * peak
     det = s0 * s2 - s1 * s1
     total = float(w.sum())
     fallback = float((w * y).sum() / total)
