@@ -14,6 +14,7 @@ from jwst1f.geometry import (
     layout_from_header,
     layout_from_model,
 )
+from jwst1f.simulate.noise import channel_read_directions
 
 EXPOSURES = Path(jwst.__file__).parent / "associations" / "tests" / "data" / "exposures"
 
@@ -47,8 +48,10 @@ def test_real_flight_headers_nircam_full(det):
     assert lay.fast_axis == 1  # NIRCam: stripes are rows
     assert lay.channel_edges == (0, 512, 1024, 1536, 2048)
     assert lay.n_channels == 4
-    sign = 1 if header["FASTAXIS"] > 0 else -1
-    assert lay.fast_sign == (sign, -sign, sign, -sign)
+    # 4 outputs: channel k in DMS order reads towards (-1)**k whatever the sign of FASTAXIS
+    # (nrca3 has FASTAXIS = -1, nrca2/nrca4 have +1).
+    assert lay.fast_sign == (1, -1, 1, -1)
+    assert lay.fast_sign == channel_read_directions(int(header["FASTAXIS"]), 4)
     assert lay.detector == det.upper()
     ref = lay.reference_mask()
     assert ref.shape == (2048, 2048)
@@ -121,9 +124,31 @@ def test_partial_multi_output_window():
     lay = layout_from_header(_hdr(SUBARRAY="X", SUBSTRT1=257, SUBSIZE1=1024, SUBSIZE2=64))
     # full-frame boundaries 512, 1024 fall at window pixels 256 and 768
     assert lay.channel_edges == (0, 256, 768, 1024)
-    assert lay.fast_sign == (-1, 1, -1)  # outputs 0, 1, 2 of a FASTAXIS=-1 detector
+    # DMS channels 0, 1, 2 of a FASTAXIS=-1 detector are detector outputs 3, 2, 1
+    assert lay.fast_sign == (1, -1, 1)
+    assert lay.fast_sign == channel_read_directions(-1, 4)[:3]
+
     idx = lay.channel_index()
     assert idx[255] == 0 and idx[256] == 1 and idx[1023] == 2
+
+
+@pytest.mark.parametrize("fastaxis", [1, -1, 2, -2])
+def test_read_directions(fastaxis):
+    full = layout_from_header(_hdr(FASTAXIS=fastaxis, SLOWAXIS=2 if abs(fastaxis) == 1 else 1))
+    assert full.fast_sign == (1, -1, 1, -1)
+    assert full.fast_sign == channel_read_directions(fastaxis, 4)
+    one = layout_from_header(
+        _hdr(
+            FASTAXIS=fastaxis,
+            SLOWAXIS=2 if abs(fastaxis) == 1 else 1,
+            NOUTPUTS=1,
+            SUBARRAY="S",
+            SUBSIZE1=64,
+            SUBSIZE2=64,
+        )
+    )
+    assert one.fast_sign == (int(np.sign(fastaxis)),)
+    assert one.fast_sign == channel_read_directions(fastaxis, 1)
 
 
 def test_miri_interleaved():

@@ -6,6 +6,10 @@ cluster of ``scripts/slurm/up.sh``. The test then proves that SLURM ran the jobs
 Snakemake log, ``sacct`` records on node ``localhost``, the slurmd log) and compares the data
 arrays of every rate, destriped rate, cal and i2d product (headers, which hold dates, are not
 compared).
+
+Both runs use one frozen copy of the code (``src/``, ``workflow/``, ``scripts/``, ``config/``,
+put first on ``PYTHONPATH``), so that an edit to the working tree while the test runs cannot make
+the two runs differ.
 """
 
 from __future__ import annotations
@@ -30,9 +34,8 @@ from slurm_helpers import (
     submitted_job_ids,
 )
 
-DEMO_CONFIG = REPO / "config" / "demo.yaml"
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-SIMULATOR = REPO / "scripts" / "demo_simulate.py"
+#: The parts of the repository that a demo run executes or reads.
+CODE_PARTS = ("src", "workflow", "scripts", "config")
 
 #: Product suffixes whose arrays must match; all of them must exist in both runs.
 PRODUCT_SUFFIXES = ("_rate.fits", "_rateints.fits", "_cal.fits", "_i2d.fits", "_s3d.fits")
@@ -76,10 +79,21 @@ def _array_differences(a: Path, b: Path) -> list[str]:
     return problems
 
 
-def _demo_env() -> dict[str, str]:
-    """The environment scripts/demo.sh runs the demo in: offline, no CRDS parameter lookups."""
+def _freeze_code(dest: Path) -> Path:
+    """Copy the code the demo runs into ``dest``; return it."""
+    for part in CODE_PARTS:
+        shutil.copytree(
+            REPO / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    return dest
+
+
+def _demo_env(code: Path) -> dict[str, str]:
+    """The environment scripts/demo.sh runs the demo in (offline, no CRDS parameter lookups),
+    with the frozen copy of the package first on the import path."""
     env = {k: v for k, v in os.environ.items() if k != "CRDS_SERVER_URL"}
-    env.update({"MPLBACKEND": "Agg", "STPIPE_DISABLE_CRDS_STEPPARS": "true"})
+    path = os.pathsep.join(p for p in (str(code / "src"), env.get("PYTHONPATH")) if p)
+    env.update({"MPLBACKEND": "Agg", "STPIPE_DISABLE_CRDS_STEPPARS": "true", "PYTHONPATH": path})
     return env
 
 
@@ -89,15 +103,16 @@ def _prepare_workdir(workdir: Path, inputs: Path) -> None:
     shutil.copytree(inputs, workdir / "resources" / "demo")
 
 
-def _simulate_demo_inputs(root: Path) -> Path:
+def _simulate_demo_inputs(root: Path, code: Path) -> Path:
     """Simulate the demo inputs once, the way ``scripts/demo.sh`` does; return their folder."""
     root.mkdir(parents=True, exist_ok=True)
+    simulator = code / "scripts" / "demo_simulate.py"
     subprocess.run(
-        [sys.executable, str(SIMULATOR), "--outdir", str(root / "resources" / "demo")],
+        [sys.executable, str(simulator), "--outdir", str(root / "resources" / "demo")],
         cwd=root,
         check=True,
         timeout=900,
-        env=_demo_env(),
+        env=_demo_env(code),
     )
     return root / "resources" / "demo"
 
@@ -106,10 +121,15 @@ def _simulate_demo_inputs(root: Path) -> Path:
 @pytest.mark.slow
 def test_demo_through_slurm_matches_a_local_run(tmp_path):
     require_cluster()
-    if not SIMULATOR.exists() or not DEMO_CONFIG.exists():
-        pytest.fail(f"the demo is not wired yet: {SIMULATOR} or {DEMO_CONFIG} is missing")
-    inputs = _simulate_demo_inputs(tmp_path / "sim")
-    common = ["--snakefile", str(SNAKEFILE), "--configfile", str(DEMO_CONFIG)]
+    code = _freeze_code(tmp_path / "code")
+    env = _demo_env(code)
+    inputs = _simulate_demo_inputs(tmp_path / "sim", code)
+    common = [
+        "--snakefile",
+        str(code / "workflow" / "Snakefile"),
+        "--configfile",
+        str(code / "config" / "demo.yaml"),
+    ]
 
     # 1. local reference run
     local = tmp_path / "local"
@@ -122,7 +142,7 @@ def test_demo_through_slurm_matches_a_local_run(tmp_path):
             stderr=subprocess.STDOUT,
             timeout=1800,
             check=False,
-            env=_demo_env(),
+            env=env,
         )
     assert proc.returncode == 0, (tmp_path / "local.log").read_text()[-5000:]
 
@@ -130,7 +150,7 @@ def test_demo_through_slurm_matches_a_local_run(tmp_path):
     cluster = tmp_path / "slurm"
     _prepare_workdir(cluster, inputs)
     log = tmp_path / "slurm.log"
-    proc = snakemake_slurm(cluster, common, log=log, env=_demo_env())
+    proc = snakemake_slurm(cluster, common, log=log, env=env)
     text = log.read_text()
     assert proc.returncode == 0, text[-5000:]
 

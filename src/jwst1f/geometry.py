@@ -17,8 +17,12 @@ Conventions
   ``n_channels + 1`` for contiguous channels. For interleaved channels (MIRI) they are
   ``(0, n)`` and channel ``k`` holds the pixels whose *full-frame* index along the fast axis
   is ``k`` modulo ``n_channels``.
-* Channel ``k`` (0-based, full-frame output order along the fast axis) reads in direction
-  ``sign(FASTAXIS) * (-1)**k`` for multi-output layouts.
+* Channel ``k`` (0-based, full-frame output order along the fast axis in DMS array order)
+  of a 4-output layout reads in direction ``(-1)**k`` (+1: towards increasing array index),
+  whatever the sign of ``FASTAXIS``: output ``j`` of the detector reads towards its ``+x`` for
+  even ``j``, and DMS both reverses ``x`` and the output order when ``FASTAXIS < 0``. A
+  one-output window reads in direction ``sign(FASTAXIS)``. (The same convention as
+  ``jwst1f.simulate.noise.channel_read_directions``.)
 """
 
 from __future__ import annotations
@@ -451,7 +455,10 @@ def layout_from_header(header: Mapping) -> ReadoutLayout:
         if lo != edges[-1]:  # pragma: no cover - defensive
             raise ValueError(f"{detector}: output boundaries do not tile the window")
         edges.append(hi)
-        signs.append(sign0 * (-1) ** k)
+        # DMS channel k is detector output j = k (FASTAXIS > 0) or noutputs-1-k (< 0); output
+        # j reads towards detector +x for even j, and DMS x is detector x times sign(FASTAXIS).
+        j = k if sign0 > 0 else noutputs - 1 - k
+        signs.append(sign0 * (-1) ** j)
     if edges[-1] != length:
         raise ValueError(f"{detector}: {noutputs} outputs do not cover the window")
     return ReadoutLayout(

@@ -90,9 +90,9 @@ class DestripeParams:
         reduces the residual), ``"on"`` or ``"off"``. Default ``"auto"``.
     lowpass : str
         Low-pass model of the 1/f within each line (NSClean-like), per channel, scaled by a
-        Wiener gain measured on the data: ``"auto"`` (applied where the measured 1/f within
-        lines clearly exceeds the white noise of the estimate), ``"on"`` or ``"off"``.
-        Default ``"auto"``.
+        Wiener gain measured on the data: ``"auto"`` (one-output windows only, where one
+        output reads the whole line, and only where the measured 1/f within lines clearly
+        exceeds the white noise of the estimate), ``"on"`` or ``"off"``. Default ``"auto"``.
     lowpass_scale : int
         Length (pixels along the line) of the running window of the low-pass model.
         Default 128.
@@ -129,7 +129,7 @@ class DestripeParams:
     min_pixels: int = 20
     fit_by_channel: bool = True
     even_odd: str = "auto"
-    lowpass: str = "off"
+    lowpass: str = "auto"
     lowpass_scale: int = 128
     mask_reference_pixels: bool = True
     use_reference_pixels: bool = True
