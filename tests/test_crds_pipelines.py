@@ -158,6 +158,11 @@ def test_image2_cal_and_i2d(cache, tmp_path, detector, subarray):
         good = np.isfinite(cal.data) & ((cal.dq & 1) == 0)
         good &= ~instruments.reference_pixel_mask(detector)[instruments.subarray_slices(sub)]
         assert good.mean() > 0.8
+        # reference pixels (no flat) are DO_NOT_USE and NaN in the cal file, as in flight data
+        refpix = instruments.reference_pixel_mask(detector)[instruments.subarray_slices(sub)]
+        if refpix.any():
+            assert np.all(cal.dq[refpix] & 1)
+            assert np.all(np.isnan(cal.data[refpix]))
         expected = rate.data / flat * photmjsr
         np.testing.assert_allclose(cal.data[good], expected[good], rtol=2e-3, atol=1e-6)
         # the SIAF-distortion WCS puts every simulated star where the simulator drew it

@@ -50,7 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the content of any reference changes, so incremental builds redo the files.
-BUILDER_VERSION = "5"
+BUILDER_VERSION = "6"
 #: USEAFTER of every synthetic reference (before any flight data).
 USEAFTER = "2000-01-01T00:00:00"
 AUTHOR = "jwst1f.offline_crds (synthetic)"
@@ -332,6 +332,7 @@ def _photmjsr(facts: DetectorFacts, wave_um: float, width_um: float, pixel_sr: f
 def _imaging_refs(facts: DetectorFacts, filters: tuple[tuple[str, str], ...] | None) -> list:
     from astropy import units as u  # noqa: PLC0415
     from stdatamodels.jwst import datamodels as dm  # noqa: PLC0415
+    from stdatamodels.jwst.datamodels import dqflags  # noqa: PLC0415
 
     from jwst1f.offline_crds.distortion import (  # noqa: PLC0415
         pixel_area_map,
@@ -461,6 +462,13 @@ def _imaging_refs(facts: DetectorFacts, filters: tuple[tuple[str, str], ...] | N
 
         def write_flat(path: Path, *, filt=filt, pupil=pupil) -> None:
             model = dm.FlatModel(data=flat_map(facts, filt, pupil))
+            # As in flight flats: reference pixels get no flat, so flat_field marks them
+            # DO_NOT_USE and NaN in the cal file, and resample leaves them out of mosaics.
+            dq = np.zeros(model.data.shape, dtype=np.uint32)
+            dq[reference_pixel_mask(facts)] = (
+                dqflags.pixel["NO_FLAT_FIELD"] | dqflags.pixel["DO_NOT_USE"]
+            )
+            model.dq = dq
             _set_common_meta(model, facts, inst, "flat", f"flat field for {filt}/{pupil}")
             _set_full_subarray(model, facts)
             model.meta.instrument.filter = filt
