@@ -101,6 +101,30 @@ def test_lowpass_removes_slow_noise_within_lines():
     # pure white noise: auto leaves it off
     plain = destripe(img + stripes, lay, params=DestripeParams(lowpass="auto"))
     assert plain.metrics["lowpass_gain"] == [0.0]
+    # a shape along the lines common to many lines (sky structure, trace wings) is not 1/f:
+    # the low-pass model leaves it in the image
+    shape = np.where(x > 900, 0.1, 0.0).astype(np.float32)[None, :] * np.ones((256, 1), "f4")
+    shape[lay.reference_mask()] = 0.0
+    kept = destripe(data + shape, lay, params=DestripeParams(lowpass="on"))
+    step = (kept.corrected - img - shape)[8:-8]
+    assert abs(step[:, 1000:2000].mean() - step[:, 100:800].mean()) < 0.02  # of 0.1
+
+
+def test_lowpass_auto_only_for_one_output_lines():
+    """On 4-output frames "auto" does not model the 1/f within lines (it would also take faint
+    source wings out); on one-output windows it does where the 1/f within lines is strong."""
+    rng = np.random.default_rng(3)
+    lay4 = layout(ny=256, nx=2048, noutputs=4, SUBSTRT2=900)
+    img, stripes = frame(lay4, rng)
+    x = np.arange(2048)
+    wave = np.stack(
+        [0.04 * np.sin(2 * np.pi * x / rng.uniform(600, 900) + rng.uniform(0, 6)) for _ in img]
+    ).astype(np.float32)
+    assert destripe(img + stripes + wave, lay4).metrics["lowpass_gain"] == []
+    on4 = destripe(img + stripes + wave, lay4, params=DestripeParams(lowpass="on"))
+    assert len(on4.metrics["lowpass_gain"]) == 4
+    lay1 = layout(ny=256, nx=2048, noutputs=1, SUBSTRT2=900)
+    assert destripe(img + stripes + wave, lay1).metrics["lowpass_gain"][0] > 0.5
 
 
 @pytest.mark.parametrize("fast", [1, 2])
@@ -171,3 +195,32 @@ def test_property_any_window_gives_a_finite_result(
     assert np.isfinite(r.corrected[fin]).all()
     assert np.isfinite(r.model).all() and np.isfinite(r.model_var).all()
     assert (r.model_var >= 0).all()
+
+
+def test_unmeasured_channel_lines_keep_the_output_pedestal():
+    """An output's offset relative to the others (pedestal) is constant over the frame:
+    channel-lines with no clean pixels borrow it from the output's measured lines (or from a
+    given prior), not zero."""
+    from jwst1f.destripe.linemodel import line_offsets
+
+    rng = np.random.default_rng(4)
+    n_lines, sig, npix = 400, 0.05, 400
+    shared = rng.normal(0, 0.03, n_lines)
+    ped = np.array([0.0, 0.08, -0.03, -0.05])
+    m = shared[:, None] + ped[None, :] + rng.normal(0, 0.01, (n_lines, 4))
+    n = np.full((n_lines, 4), float(npix))
+    n[100:, 1] = 0  # output 1 lit from line 100 on: only 100 measured lines
+    lm = line_offsets(m, n, sig, min_pixels=20)
+    rel = lm.offset[200:, 1] - lm.offset[200:, [0, 2, 3]].mean(axis=1)
+    expected = ped[1] - ped[[0, 2, 3]].mean()
+    assert abs(rel.mean() - expected) < 0.01
+    # an output never measured: the prior (e.g. from reference lines) sets its pedestal
+    n[:, 1] = 0
+    lm0 = line_offsets(m, n, sig, min_pixels=20)
+    lmp = line_offsets(m, n, sig, min_pixels=20, channel_prior=np.array([0, 0.1, 0, 0]))
+    assert np.allclose(lmp.offset[:, [0, 2, 3]], lm0.offset[:, [0, 2, 3]], atol=1e-6)
+
+    def rel(o):  # output 1 relative to the mean of the outputs
+        return o[:, 1] - o.mean(axis=1)
+
+    assert np.allclose(rel(lmp.offset) - rel(lm0.offset), 0.1, atol=1e-3)

@@ -41,16 +41,17 @@ alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # Cancel whatever the cluster still runs, and give slurmd a moment to clean up.
 if alive "$D/run/slurmctld.pid"; then
-    jobs="$(squeue -h -o %i 2>/dev/null | tr '\n' ' ')"
+    jobs="$(squeue -h -t PENDING,RUNNING,SUSPENDED -o %i 2>/dev/null | tr '\n' ' ')"
     if [ -n "${jobs// /}" ]; then
         log "cancelling jobs: $jobs"
         # shellcheck disable=SC2086
         scancel $jobs 2>/dev/null || true
-        for _ in $(seq 30); do
-            [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
-            sleep 1
-        done
     fi
+    # wait for running and completing jobs to be cleaned up by slurmd
+    for _ in $(seq 30); do
+        [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+        sleep 1
+    done
 fi
 
 # stop NAME: TERM the process of its pid file, wait up to 30 s, then KILL.

@@ -24,6 +24,9 @@ __all__ = ["destripe", "DestripeResult"]
 
 log = logging.getLogger(__name__)
 
+#: Reference pixels per line of a full HxRG frame (4 at each end).
+_FULL_REFERENCE_PER_LINE = 8.0
+
 _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 #: Threshold (per-line scatter of channel differences) for channel-lines filled by emission.
 _LIT_SIGMA = 5.0
@@ -609,13 +612,24 @@ def _destripe_frame(
     # Where the lines hold reference pixels, the stripes' slow part is measured on them (step
     # 10) and the sky may keep fine structure; otherwise a broader sky keeps less 1/f.
     refl = _reference_levels(a, ref, layout)
-    scale = params.background_slow_scale if refl is not None else params.background_slow_scale_noref
+    if refl is not None:
+        # ``background_slow_scale`` is meant for the 8 reference pixels per line of a full
+        # frame; with fewer (windows touching one side of the frame) it grows in proportion so
+        # that the anchor of the slow stripes (step 10) averages as many reference pixels.
+        n_ref = float(np.median(refl[1].sum(axis=1)[refl[1].sum(axis=1) > 0]))
+        scale = params.background_slow_scale * max(1.0, _FULL_REFERENCE_PER_LINE / n_ref)
+    else:
+        scale = params.background_slow_scale_noref
     trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale)
     means = means - trend[:, None]
 
     # 4. line model: shared + per-channel offsets, borrowing where data are thin
     lm = line_offsets(
-        means, counts, sigma, min_pixels=params.min_pixels, fit_by_channel=params.fit_by_channel
+        means,
+        counts,
+        sigma,
+        min_pixels=params.min_pixels,
+        fit_by_channel=params.fit_by_channel,
     )
     offset = lm.offset
     variance = lm.variance
@@ -629,7 +643,7 @@ def _destripe_frame(
         den = rcnt.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             dline = np.where(den > 0, num / np.maximum(den, 1), 0.0)
-        shift, wsum = smooth_lines(dline, den, params.background_slow_scale)
+        shift, wsum = smooth_lines(dline, den, scale)
         offset = offset + shift[:, None]
         variance = variance + (rsig**2 / np.maximum(wsum, 1.0))[:, None]
         mean_offset = float(shift.mean())
@@ -815,6 +829,7 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
     Returns
     -------
     lowpass : numpy.ndarray of float32, shape (n_lines, width), or None if not applied
+        When applied, this is ``y`` itself, overwritten with the model.
     gain : float
         Wiener gain applied (0 if not applied).
     variance : numpy.ndarray, shape (n_lines,)
@@ -826,26 +841,51 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
     ns = edges.size - 1
     if ns < 2 * nseg_win or width < 2 * params.lowpass_scale:
         return None, 0.0, None
-    s_y = np.add.reduceat(y, edges[:-1], axis=1).astype(np.float64)
-    s_c = np.add.reduceat(clean.view(np.uint8), edges[:-1], axis=1, dtype=np.uint16)
-    s_c = s_c.astype(np.float64)
-    r = s_y - line_mean[:, None] * s_c
-    # running window over segments (centred)
-    cr = np.cumsum(np.pad(r, ((0, 0), (1, 0))), axis=1)
-    cc = np.cumsum(np.pad(s_c, ((0, 0), (1, 0))), axis=1)
+    # segment sums, an eighth of the lines at a time (reduceat casts its input)
+    s_y = np.empty((n_lines, ns))
+    s_c = np.empty((n_lines, ns))
+    step = max(1, -(-n_lines // 8))
+    for i in range(0, n_lines, step):
+        ls = slice(i, i + step)
+        s_y[ls] = np.add.reduceat(y[ls], edges[:-1], axis=1)
+        s_c[ls] = np.add.reduceat(clean[ls].view(np.uint8), edges[:-1], axis=1, dtype=np.uint16)
+    s_y -= line_mean[:, None] * s_c  # residual sums
+    # running window over segments (centred); these (lines, segments) arrays are 1/8 of the
+    # data's size each, so the intermediates are released as soon as possible
     lo = np.clip(np.arange(ns) - nseg_win // 2, 0, ns)
     hi = np.clip(lo + nseg_win, 0, ns)
+    cr = np.cumsum(np.pad(s_y, ((0, 0), (1, 0))), axis=1)
+    del s_y
     wr = cr[:, hi] - cr[:, lo]
+    del cr
+    cc = np.cumsum(np.pad(s_c, ((0, 0), (1, 0))), axis=1)
+    del s_c
     wc = cc[:, hi] - cc[:, lo]
+    del cc
     min_pix = max(params.min_pixels, params.lowpass_scale // 4)
     ok = wc >= min_pix
     if ok.sum() < 16:
         return None, 0.0, None
     with np.errstate(invalid="ignore", divide="ignore"):
         m = np.where(ok, wr / np.maximum(wc, 1.0), 0.0)
-        n2 = np.where(ok, sigma**2 / np.maximum(wc, 1.0), 0.0)
+        del wr
+        noise = float(np.mean(sigma**2 / wc[ok]))
+        del wc
+        # What is smooth across lines (the same shape along many neighbouring lines: sky
+        # structure, wings of a trace along the lines) is not 1/f, which is independent from
+        # line to line at these scales: remove the running mean over
+        # ``background_slow_scale`` lines (the same split between sky and stripes as across
+        # lines) so that the low-pass model holds only the line-to-line part.
+        box = max(3, min(int(params.background_slow_scale), n_lines))
+        okf = ok.astype(np.float64)
+        num = uniform_filter1d(m, box, axis=0, mode="nearest")  # m is 0 where not ok
+        okf = uniform_filter1d(okf, box, axis=0, mode="nearest")
+        num /= np.maximum(okf, 1e-9)
+        del okf
+        m -= num
+        del num
+        m[~ok] = 0.0
     total = float(np.mean(m[ok] ** 2))
-    noise = float(np.mean(n2[ok]))
     s2 = max(total - noise, 0.0)
     gain = s2 / (s2 + noise) if s2 > 0 else 0.0
     if params.lowpass == "auto" and (s2 < 0.5 * noise or gain < 0.2):
@@ -859,7 +899,9 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
         pos = np.arange(ns)
         use_left = (left >= 0) & ((right >= ns) | (pos - left <= right - pos))
         pick = np.where(use_left, left, np.where(right < ns, right, 0))
+        del idx, left, idx_r, right, use_left
         m = np.take_along_axis(m, pick, axis=1)
+        del pick
         m[~ok.any(axis=1)] = 0.0
     m *= gain
     # linear interpolation from segment centres to pixels: (n_lines, ns) @ (ns, width)
@@ -867,14 +909,17 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
     px = np.arange(width)
     j = np.clip(np.searchsorted(centres, px) - 1, 0, ns - 2)
     t = np.clip((px - centres[j]) / (centres[j + 1] - centres[j]), 0.0, 1.0)
-    interp = np.zeros((ns, width), dtype=np.float32)
-    interp[j, px] = 1.0 - t
-    interp[j + 1, px] += t
-    lp = m.astype(np.float32) @ interp
-    if not y.flags.c_contiguous and y.T.flags.c_contiguous:
-        lp = np.asfortranarray(lp)
+    w1 = t.astype(np.float32)
+    w0 = (1.0 - t).astype(np.float32)
+    m32 = m.astype(np.float32)
+    del m, ok
+    # written into ``y`` (no longer needed), a block of lines at a time: no full-size temporary
+    for i in range(0, n_lines, step):
+        ls = slice(i, i + step)
+        blk = m32[ls]
+        y[ls] = blk[:, j] * w0 + blk[:, j + 1] * w1
     var = np.full(n_lines, gain * gain * noise)
-    return lp, gain, var
+    return y, gain, var
 
 
 def _illuminated_channels(lvl, *, box, nsig):

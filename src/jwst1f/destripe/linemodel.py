@@ -22,6 +22,8 @@ from scipy.ndimage import gaussian_filter1d
 
 #: Correlation length (lines) of the per-output offsets used when borrowing from neighbours.
 _PRIOR_LINES = 4.0
+#: Measured lines an output needs for its own frame-constant per-output offset.
+_MIN_MEASURED_LINES = 16
 
 __all__ = ["LineModel", "line_offsets", "interpolate_lines", "smooth_lines"]
 
@@ -90,6 +92,7 @@ def line_offsets(
     *,
     min_pixels: int,
     fit_by_channel: bool = True,
+    channel_prior: np.ndarray | None = None,
 ) -> LineModel:
     """Combine channel-line means into offsets, borrowing where data are thin.
 
@@ -106,6 +109,11 @@ def line_offsets(
         as measured.
     fit_by_channel : bool
         Fit the per-channel part; otherwise one offset per line for all channels.
+    channel_prior : numpy.ndarray, shape (n_channels,), optional
+        A per-output constant offset over the frame (the output's pedestal relative to the
+        mean of the outputs, e.g. measured on reference lines), units of ``m``. Used for
+        outputs with fewer than ``_MIN_MEASURED_LINES`` measured lines; the others use the
+        mean of their own measured per-output part. Default: zero.
 
     Returns
     -------
@@ -118,6 +126,25 @@ def line_offsets(
     mz = np.where(n > 0, m, 0.0)
     N = n.sum(axis=1)
     valid_s = N >= min_pixels
+    # Per-output pedestals (constant over the frame, relative to the mean of the outputs):
+    # taken out before the shared part is averaged, so that lines where some outputs are
+    # lit (not measured) do not inherit the pedestals of the measured ones.
+    ped = np.zeros(nch)
+    if nch > 1 and fit_by_channel:
+        well0 = (n >= min_pixels) & valid_s[:, None]
+        nw = well0.sum(axis=0)
+        own = nw >= _MIN_MEASURED_LINES
+        prior = np.zeros(nch)
+        if channel_prior is not None:
+            prior = np.where(np.isfinite(channel_prior), channel_prior, 0.0).astype(float)
+        for _ in range(6):  # converges geometrically (the lit outputs' share)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s_tmp = (n * (mz - ped)).sum(axis=1) / np.maximum(N, 1.0)
+            u0 = mz - ped - s_tmp[:, None]
+            upd = np.where(own, (u0 * well0).sum(axis=0) / np.maximum(nw, 1), 0.0)
+            ped = np.where(own, ped + upd, prior)
+            ped -= ped.mean()
+        mz = np.where(n > 0, mz - ped, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         s_meas = (n * mz).sum(axis=1) / N
     s, dist = interpolate_lines(np.where(valid_s, s_meas, 0.0), valid_s)
@@ -150,14 +177,14 @@ def line_offsets(
     for k in range(nch):
         prior, dist = interpolate_lines(u[:, k], well[:, k])
         # neighbouring lines are close in readout time, but the correlation of the
-        # per-output part fades: far from measured lines the prior returns to zero
+        # per-output part fades: far from measured lines the prior returns to the pedestal
         prior *= np.exp(-dist / _PRIOR_LINES)
         with np.errstate(invalid="ignore", divide="ignore"):
             g = np.where(n[:, k] > 0, tau2 / (tau2 + noise[:, k]), 0.0)
         g = np.nan_to_num(g)
         u_hat[:, k] = prior + g * (u[:, k] - prior)
         var_u[:, k] = np.where(n[:, k] > 0, (1.0 - g) * tau2, tau2)
-    offset = s[:, None] + u_hat
+    offset = s[:, None] + ped[None, :] + u_hat
     variance = var_s[:, None] + var_u
     n_borrowed = int(((n < min_pixels) & valid_s[:, None]).sum())
     return LineModel(offset, variance, n_interp, n_borrowed, float(np.sqrt(tau2)))
