@@ -3,9 +3,12 @@
 Input is the measured mean of clean pixels per channel-line, ``m`` (n_lines, n_channels), and
 the number of clean pixels behind each, ``n``. The 1/f noise of the SIDECAR readout is mostly
 common to the outputs (about 3:1 correlated:uncorrelated), so the offset of channel ``k`` in
-line ``l`` is modelled as ``s[l] + u[l, k]``:
+line ``l`` is modelled as ``s[l] + p[k] + u[l, k]``:
 
-* ``s`` is the weighted mean over channels (weights: clean pixel counts);
+* ``p`` is each output's pedestal over the frame (relative to the mean of the outputs), the
+  count-weighted mean per-output part of its measured lines (or a given prior for outputs measured on
+  fewer than ``_MIN_MEASURED_LINES`` lines), so that outputs lit on most lines keep it;
+* ``s`` is the weighted mean over channels of ``m - p`` (weights: clean pixel counts);
 * ``u`` is shrunk towards a prior (its interpolation from neighbouring lines of the same
   channel, which are close in readout time) by the Wiener factor
   ``tau**2 / (tau**2 + sigma**2 / n)``, with ``tau**2`` the measured variance of ``u``.
@@ -141,7 +144,8 @@ def line_offsets(
             with np.errstate(invalid="ignore", divide="ignore"):
                 s_tmp = (n * (mz - ped)).sum(axis=1) / np.maximum(N, 1.0)
             u0 = mz - ped - s_tmp[:, None]
-            upd = np.where(own, (u0 * well0).sum(axis=0) / np.maximum(nw, 1), 0.0)
+            wn = n * well0
+            upd = np.where(own, (u0 * wn).sum(axis=0) / np.maximum(wn.sum(axis=0), 1), 0.0)
             ped = np.where(own, ped + upd, prior)
             ped -= ped.mean()
         mz = np.where(n > 0, mz - ped, 0.0)
