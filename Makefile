@@ -20,13 +20,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	CORES=$(CORES) PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
-## Run every test, the slow end-to-end ones included (this is what CI runs).
+## Run every test, the slow end-to-end ones included (CI runs this, then `make test-slurm`).
+## The tests that need a SLURM cluster are `make test-slurm`, which brings one up and down.
 test: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slurm" tests
 
 ## Unit tests only (seconds).
 test-fast: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -m "not slow" tests
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -m "not slow and not slurm" tests
 
 ## Bring up a single-node SLURM cluster, run the demo through it, compare, shut it down.
 test-slurm: $(STAMP)

@@ -171,6 +171,8 @@ def test_provenance_record_reads_product_headers(tmp_path):
 
 def test_log_to_file_captures_logging_and_failures(tmp_path):
     log = tmp_path / "logs" / "x.log"
+    # as after an in-process `jwst1f destripe -q`: the job's own messages must still be logged
+    logging.getLogger("jwst1f").setLevel(logging.WARNING)
     with pytest.raises(RuntimeError):
         with log_to_file(log):
             logging.getLogger("jwst1f.test").info("hello from the job")
@@ -180,3 +182,5 @@ def test_log_to_file_captures_logging_and_failures(tmp_path):
     assert "hello from the job" in text
     assert "raw stderr" in text
     assert "RuntimeError: boom" in text
+    assert logging.getLogger("jwst1f").level == logging.WARNING  # restored afterwards
+    logging.getLogger("jwst1f").setLevel(logging.NOTSET)

@@ -143,6 +143,10 @@ def log_to_file(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterat
     saved_streams = (sys.stdout, sys.stderr)
     root = logging.getLogger()
     saved_logging = (root.level, list(root.handlers))
+    # our own messages reach the log at `level` even if a caller had quietened the package
+    package = logging.getLogger("jwst1f")
+    saved_package_level = package.level
+    package.setLevel(level)
     with open(path, "w", buffering=1) as fh:
         os.dup2(fh.fileno(), 1)
         os.dup2(fh.fileno(), 2)
@@ -162,6 +166,7 @@ def log_to_file(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterat
             sys.stdout, sys.stderr = saved_streams
             root.setLevel(saved_logging[0])
             root.handlers = saved_logging[1]
+            package.setLevel(saved_package_level)
             os.dup2(saved_fds[0], 1)
             os.dup2(saved_fds[1], 2)
             os.close(saved_fds[0])
