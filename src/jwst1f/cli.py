@@ -13,8 +13,14 @@ __all__ = ["main", "COMMANDS"]
 
 #: command name -> (module path, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "simulate": ("jwst1f.simulate.cli", "write simulated JWST uncal/rate/rateints files with truth"),
-    "offline-crds": ("jwst1f.offline_crds.cli", "build a local CRDS cache of synthetic reference files"),
+    "simulate": (
+        "jwst1f.simulate.cli",
+        "write simulated JWST uncal/rate/rateints files with truth",
+    ),
+    "offline-crds": (
+        "jwst1f.offline_crds.cli",
+        "build a local CRDS cache of synthetic reference files",
+    ),
     "destripe": ("jwst1f.io", "remove 1/f stripes from rate/rateints files"),
 }
 
