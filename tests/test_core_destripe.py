@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from core_helpers import nircam_layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.polynomial import legendre
@@ -14,24 +15,6 @@ from jwst1f.geometry import layout_from_header
 from jwst1f.params import DestripeParams
 
 SIGMA = 0.05  # DN/s white noise per pixel
-
-
-def nircam_layout(ny=512, nx=2048, noutputs=4, **kw):
-    h = {
-        "INSTRUME": "NIRCAM",
-        "DETECTOR": "NRCA1",
-        "EXP_TYPE": "NRC_IMAGE",
-        "SUBARRAY": "FULL" if (ny, nx) == (2048, 2048) else "SUBTEST",
-        "SUBSTRT1": 1,
-        "SUBSTRT2": 1,
-        "SUBSIZE1": nx,
-        "SUBSIZE2": ny,
-        "FASTAXIS": -1,
-        "SLOWAXIS": 2,
-        "NOUTPUTS": noutputs,
-    }
-    h.update(kw)
-    return layout_from_header(h)
 
 
 def remove_low_order(v, order=1):

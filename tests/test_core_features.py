@@ -7,6 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from core_helpers import nircam_layout
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,21 +19,7 @@ SIGMA = 0.05
 
 
 def layout(ny=1024, nx=2048, noutputs=4, **kw):
-    h = {
-        "INSTRUME": "NIRCAM",
-        "DETECTOR": "NRCA1",
-        "EXP_TYPE": "NRC_IMAGE",
-        "SUBARRAY": "FULL" if (ny, nx) == (2048, 2048) else "SUBTEST",
-        "SUBSTRT1": 1,
-        "SUBSTRT2": 1,
-        "SUBSIZE1": nx,
-        "SUBSIZE2": ny,
-        "FASTAXIS": -1,
-        "SLOWAXIS": 2,
-        "NOUTPUTS": noutputs,
-    }
-    h.update(kw)
-    return layout_from_header(h)
+    return nircam_layout(ny, nx, noutputs, **kw)
 
 
 def frame(lay, rng, *, sky=0.5):
