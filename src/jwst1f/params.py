@@ -85,6 +85,12 @@ class DestripeParams:
         the line borrows from the other channels and neighbouring lines. Default 20.
     fit_by_channel : bool
         Fit a per-channel offset per line (on top of the shared component). Default True.
+    line_wiener : bool
+        Wiener-filter the line offsets across lines (in readout order): the spectrum of the
+        shared and of each output's per-line offsets (pink stripes plus the white error of
+        the line means) is fitted on the data, and the modes where the error dominates are
+        damped, so that the measurement error is not subtracted as new stripes. Series with
+        no detectable stripe power keep the per-line estimate. Default True.
     even_odd : str
         Even/odd column (ACN) term per channel: ``"auto"`` (kept where it measurably
         reduces the residual), ``"on"`` or ``"off"``. Default ``"auto"``.
@@ -128,6 +134,7 @@ class DestripeParams:
     background_along_order: int = 2
     min_pixels: int = 20
     fit_by_channel: bool = True
+    line_wiener: bool = True
     even_odd: str = "auto"
     lowpass: str = "auto"
     lowpass_scale: int = 128

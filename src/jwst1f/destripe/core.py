@@ -15,7 +15,7 @@ import numpy as np
 from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import block_edges, fit_background
-from jwst1f.destripe.linemodel import line_offsets, smooth_lines
+from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
 from jwst1f.destripe.masking import dilate, robust_sigma
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -620,7 +620,27 @@ def _destripe_frame(
         scale = params.background_slow_scale * max(1.0, _FULL_REFERENCE_PER_LINE / n_ref)
     else:
         scale = params.background_slow_scale_noref
-    trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale)
+    trend = None
+    sky_scale = scale
+    if refl is not None:
+        # The line means hold sky + stripes; the reference pixels in the same lines hold the
+        # stripes only. Their difference is the sky profile across lines plus noise (the
+        # reference pixels' own noise and the 1/f that varies along the line between them and
+        # the sky pixels). It is smoothed at the scale of least estimated risk, no finer than
+        # ``scale``: a smooth sky keeps no slow stripe modes, and sky structure that the data
+        # show (emission bands across whole lines) stays.
+        rsum, rcnt, rsig = refl
+        rc = rcnt.sum(axis=1)
+        okd = (rc > 0) & (n_valid > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.where(okd, line_mean - rsum.sum(axis=1) / np.maximum(rc, 1), 0.0)
+        var_d = _difference_noise(d, okd)
+        if var_d is not None:
+            cands = np.geomspace(scale, max(scale, 4.0 * n_lines), 10)
+            trend, sky_scale = choose_smoothing(d, var_d, cands)
+            scale = 4.0 * n_lines  # the stripes' zero level and slope from the reference pixels
+    if trend is None:
+        trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale)
     means = means - trend[:, None]
 
     # 4. line model: shared + per-channel offsets, borrowing where data are thin
@@ -630,6 +650,7 @@ def _destripe_frame(
         sigma,
         min_pixels=params.min_pixels,
         fit_by_channel=params.fit_by_channel,
+        wiener=params.line_wiener,
     )
     offset = lm.offset
     variance = lm.variance
@@ -727,8 +748,36 @@ def _destripe_frame(
         "_kept": kept,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
+        "sky_scale": float(sky_scale),
         "even_odd": eo is not None,
     }
+
+
+def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
+    """Noise variance of a line series from the scatter of its line-to-line differences.
+
+    A smooth profile barely changes from one line to the next, so the robust scatter of the
+    first differences (divided by 2) is the variance of the noise; it is used as the same
+    variance for every measured line.
+
+    Parameters
+    ----------
+    d : numpy.ndarray, shape (n_lines,)
+    ok : numpy.ndarray of bool, shape (n_lines,)
+        Lines with a value.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_lines,), or None
+        The variance on measured lines, ``inf`` elsewhere; None with fewer than 8 values or
+        no scatter.
+    """
+    if ok.sum() < 8:
+        return None
+    var = 0.5 * _robust_scale(np.diff(d[ok])) ** 2
+    if not np.isfinite(var) or var <= 0:
+        return None
+    return np.where(ok, var, np.inf)
 
 
 def _robust_scale(z: np.ndarray) -> float:

@@ -23,12 +23,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from jwst1f.destripe.spectral import wiener_lines
+
 #: Correlation length (lines) of the per-output offsets used when borrowing from neighbours.
 _PRIOR_LINES = 4.0
 #: Measured lines an output needs for its own frame-constant per-output offset.
 _MIN_MEASURED_LINES = 16
 
-__all__ = ["LineModel", "line_offsets", "interpolate_lines", "smooth_lines"]
+__all__ = [
+    "LineModel",
+    "line_offsets",
+    "interpolate_lines",
+    "smooth_lines",
+    "choose_smoothing",
+]
 
 
 class LineModel:
@@ -96,6 +104,7 @@ def line_offsets(
     min_pixels: int,
     fit_by_channel: bool = True,
     channel_prior: np.ndarray | None = None,
+    wiener: bool = True,
 ) -> LineModel:
     """Combine channel-line means into offsets, borrowing where data are thin.
 
@@ -117,6 +126,13 @@ def line_offsets(
         mean of the outputs, e.g. measured on reference lines), units of ``m``. Used for
         outputs with fewer than ``_MIN_MEASURED_LINES`` measured lines; the others use the
         mean of their own measured per-output part. Default: zero.
+    wiener : bool
+        Filter the shared series across lines with a Wiener filter fitted to its measured
+        spectrum (:func:`jwst1f.destripe.spectral.wiener_lines`), so that the white
+        measurement error of the line means is not subtracted as new stripes. A series without
+        detectable stripe power, or too short, keeps the per-line estimate. (The per-output
+        parts keep their per-line shrinkage: their spectra are not pink where outputs are
+        partly lit, and a pink prior there measurably hurt.)
 
     Returns
     -------
@@ -154,7 +170,13 @@ def line_offsets(
     s, dist = interpolate_lines(np.where(valid_s, s_meas, 0.0), valid_s)
     var_s = np.where(valid_s, s2 / np.maximum(N, 1.0), 0.0)
     n_interp = int((~valid_s).sum())
-    if n_interp:
+    spec_s = None
+    if wiener:
+        noise_s = np.where(valid_s, s2 / np.maximum(N, 1.0), np.inf)
+        est, var, (spec_s,) = wiener_lines(s[:, None], noise_s[:, None])
+        if spec_s is not None:
+            s, var_s = est[:, 0], var[:, 0]
+    if n_interp and spec_s is None:
         good = np.flatnonzero(valid_s)
         if good.size >= 2:
             d1 = np.diff(s[good]) ** 2 / np.maximum(np.diff(good), 1)
@@ -169,7 +191,7 @@ def line_offsets(
         variance = np.repeat(var_s[:, None], nch, axis=1)
         return LineModel(offset, variance, n_interp, int((n < min_pixels).sum()), 0.0)
 
-    u = mz - s[:, None]
+    u = mz - np.where(valid_s, s_meas, s)[:, None]  # s_meas where measured
     noise = s2 / np.maximum(n, 1.0)
     well = (n >= min_pixels) & valid_s[:, None]
     if well.sum() > 4:
@@ -195,8 +217,8 @@ def line_offsets(
 
 
 def smooth_lines(
-    values: np.ndarray, weights: np.ndarray, sigma: float
-) -> tuple[np.ndarray, np.ndarray]:
+    values: np.ndarray, weights: np.ndarray, sigma: float, *, hat: bool = False
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Local-linear Gaussian smoothing of a line series (handles gaps and edges).
 
     At each line, the weighted least-squares straight line through the data with Gaussian
@@ -219,12 +241,15 @@ def smooth_lines(
     wsum : numpy.ndarray, shape (n_lines,)
         Sum of the weights under a Gaussian kernel of peak 1 at each line (the effective
         amount of data).
+    leverage : numpy.ndarray, shape (n_lines,)
+        Only with ``hat=True``: the diagonal of the smoother's hat matrix (the weight of each
+        value in its own smoothed value), for choosing ``sigma`` by unbiased risk.
     """
     n = values.shape[0]
     w = np.where(np.isfinite(values), np.asarray(weights, dtype=np.float64), 0.0)
     y = np.where(w > 0, values, 0.0)
     if n == 0 or not np.any(w > 0):
-        return np.zeros(n), np.zeros(n)
+        return (np.zeros(n), np.zeros(n), np.zeros(n)) if hat else (np.zeros(n), np.zeros(n))
     sigma = float(min(max(sigma, 0.5), 4.0 * n))
     x = (np.arange(n) - 0.5 * (n - 1)) / max(sigma, 1.0)
 
@@ -250,4 +275,48 @@ def smooth_lines(
     ok_const = s0 > 1e-12 * total
     out = np.where(ok_lin, lin, np.where(ok_const, const, fallback))
     out = np.where(np.isfinite(out), out, fallback)
-    return out, s0
+    if not hat:
+        return out, s0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lev = np.where(
+            ok_lin,
+            w * (s2 - 2.0 * s1 * x + s0 * x * x) / det,
+            np.where(ok_const, w / s0, w / total),
+        )
+    return out, s0, np.nan_to_num(lev)
+
+
+def choose_smoothing(
+    values: np.ndarray, variance: np.ndarray, scales: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Local-linear smooth of a noisy series at the scale of least estimated risk.
+
+    For each candidate scale, Stein's unbiased risk estimate
+    ``sum((y - f)**2 / v) + 2 * trace(H) - n`` (``H`` the smoother's hat matrix) estimates
+    the error of the smooth ``f`` against the noise-free series; the smallest wins. The
+    series is thus smoothed as much as its own structure and noise allow.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_lines,)
+    variance : numpy.ndarray, shape (n_lines,)
+        Noise variance of each value; ``inf`` where there is no value.
+    scales : numpy.ndarray
+        Candidate Gaussian widths, lines.
+
+    Returns
+    -------
+    smooth : numpy.ndarray, shape (n_lines,)
+    scale : float
+        The chosen width, lines.
+    """
+    ok = np.isfinite(variance) & (variance > 0) & np.isfinite(values)
+    w = np.where(ok, 1.0 / np.where(ok, variance, 1.0), 0.0)
+    y = np.where(ok, values, 0.0)
+    best = None
+    for sc in scales:
+        f, _, lev = smooth_lines(y, w, float(sc), hat=True)
+        risk = float((w * (y - f) ** 2).sum() + 2.0 * lev.sum() - ok.sum())
+        if best is None or risk < best[0]:
+            best = (risk, f, float(sc))
+    return best[1], best[2]

@@ -1,0 +1,92 @@
+"""Wiener filtering of line-offset series and the risk-chosen sky smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jwst1f.destripe.linemodel import choose_smoothing, smooth_lines
+from jwst1f.destripe.spectral import fit_line_spectrum, wiener_lines
+
+
+def _pink(rng: np.random.Generator, n: int, alpha: float = 1.0) -> np.ndarray:
+    """Unit-rms noise with power ~ f**-alpha (circular, cut to n)."""
+    f = np.fft.rfftfreq(2 * n)
+    f[0] = f[1]
+    spec = (rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) * f ** (-alpha / 2)
+    x = np.fft.irfft(spec, 2 * n)[:n]
+    return x / x.std()
+
+
+@pytest.mark.parametrize("alpha", [0.7, 1.0, 1.5])
+def test_fit_recovers_spectral_index(alpha):
+    rng = np.random.default_rng(3)
+    y = 2.0 * _pink(rng, 2048, alpha) + rng.normal(size=2048)
+    spec = fit_line_spectrum(y, 1.0)
+    assert spec is not None
+    assert abs(spec.alpha - alpha) < 0.3
+    assert 0.7 < spec.noise_scale < 1.4
+
+
+def test_fit_declines_white_noise():
+    rng = np.random.default_rng(4)
+    assert fit_line_spectrum(rng.normal(size=2048), 1.0) is None
+
+
+def test_wiener_beats_raw_and_handles_gaps():
+    rng = np.random.default_rng(5)
+    n = 2048
+    truth = np.stack([0.7 * _pink(rng, n) for _ in range(3)], axis=1)
+    nv = np.ones((n, 3))
+    nv[::5, 1] = 9.0  # some lines much noisier
+    nv[500:540, 2] = np.inf  # a gap: no measurement
+    y = truth + rng.normal(size=(n, 3)) * np.sqrt(np.where(np.isfinite(nv), nv, 1.0))
+    est, var, specs = wiener_lines(y, nv)
+    assert all(s is not None for s in specs)
+    measured = np.isfinite(nv)
+    raw_err = np.sqrt(np.mean((y - truth)[measured] ** 2))
+    err = np.sqrt(np.mean((est - truth)[measured] ** 2))
+    assert err < 0.8 * raw_err
+    # inside the gap the estimate follows the slow stripes better than a constant would
+    gap = slice(500, 540)
+    assert np.sqrt(np.mean((est[gap, 2] - truth[gap, 2]) ** 2)) < np.std(truth[:, 2])
+    # the predicted variance is of the right size (within a factor 2 of the real error)
+    ratio = np.mean((est - truth)[measured] ** 2) / np.mean(var[measured])
+    assert 0.5 < ratio < 2.0
+
+
+def test_wiener_leaves_undetected_series_alone():
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=(256, 1))
+    est, _, specs = wiener_lines(y, np.ones((256, 1)))
+    assert specs == [None]
+    np.testing.assert_array_equal(est, y)
+
+
+def test_smooth_lines_leverage_matches_hat_matrix():
+    rng = np.random.default_rng(7)
+    n = 60
+    w = rng.uniform(0.5, 2.0, n)
+    w[10:14] = 0.0
+    _, _, lev = smooth_lines(rng.normal(size=n), w, 6.0, hat=True)
+    # the hat matrix column by column: response to unit impulses
+    hat_diag = np.array(
+        [smooth_lines(np.eye(n)[i], w, 6.0)[0][i] if w[i] > 0 else 0.0 for i in range(n)]
+    )
+    # (the discrete kernel peak is 1 to within its normalisation, ~1e-4)
+    np.testing.assert_allclose(lev, hat_diag, rtol=1e-3, atol=1e-9)
+
+
+def test_choose_smoothing_prefers_broad_for_smooth_and_fine_for_structure():
+    rng = np.random.default_rng(8)
+    n = 1024
+    x = np.arange(n)
+    var = np.full(n, 0.04)
+    smooth_sky = 0.3 + 1e-4 * x
+    _, broad = choose_smoothing(
+        smooth_sky + rng.normal(size=n) * 0.2, var, np.geomspace(4, 4096, 10)
+    )
+    band = np.where((x > 400) & (x < 480), 1.0, 0.0)  # emission filling 80 lines
+    _, fine = choose_smoothing(band + rng.normal(size=n) * 0.2, var, np.geomspace(4, 4096, 10))
+    assert broad > 500
+    assert fine < 40
