@@ -83,11 +83,12 @@ def test_lowpass_removes_slow_noise_within_lines():
     on = destripe(data, lay, params=DestripeParams(lowpass="auto"))
     rms_off = np.std(off.corrected - img)
     rms_on = np.std(on.corrected - img)
-    assert on.metrics["lowpass_gain"][0] > 0.5
+    assert on.metrics["timeline"][0] is not None
     assert rms_on < 0.8 * rms_off
-    # pure white noise: auto leaves it off
+    # no wander within lines: the model does no harm
     plain = destripe(img + stripes, lay, params=DestripeParams(lowpass="auto"))
-    assert plain.metrics["lowpass_gain"] == [0.0]
+    plain_off = destripe(img + stripes, lay, params=DestripeParams(lowpass="off"))
+    assert np.std(plain.corrected - img) < 1.05 * np.std(plain_off.corrected - img)
     # a shape along the lines common to many lines (sky structure, trace wings) is not 1/f:
     # the low-pass model leaves it in the image
     shape = np.where(x > 900, 0.1, 0.0).astype(np.float32)[None, :] * np.ones((256, 1), "f4")
@@ -107,11 +108,11 @@ def test_lowpass_auto_only_for_one_output_lines():
     wave = np.stack(
         [0.04 * np.sin(2 * np.pi * x / rng.uniform(600, 900) + rng.uniform(0, 6)) for _ in img]
     ).astype(np.float32)
-    assert destripe(img + stripes + wave, lay4).metrics["lowpass_gain"] == []
+    assert destripe(img + stripes + wave, lay4).metrics["timeline"] == [None] * 4
     on4 = destripe(img + stripes + wave, lay4, params=DestripeParams(lowpass="on"))
-    assert len(on4.metrics["lowpass_gain"]) == 4
+    assert all(t is not None for t in on4.metrics["timeline"])
     lay1 = layout(ny=256, nx=2048, noutputs=1, SUBSTRT2=900)
-    assert destripe(img + stripes + wave, lay1).metrics["lowpass_gain"][0] > 0.5
+    assert destripe(img + stripes + wave, lay1).metrics["timeline"][0] is not None
 
 
 @pytest.mark.parametrize("fast", [1, 2])

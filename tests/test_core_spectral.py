@@ -90,3 +90,44 @@ def test_choose_smoothing_prefers_broad_for_smooth_and_fine_for_structure():
     _, fine = choose_smoothing(band + rng.normal(size=n) * 0.2, var, np.geomspace(4, 4096, 10))
     assert broad > 500
     assert fine < 40
+
+
+def _clock_series(rng, n_lines, length, overhead=12):
+    """Pink noise along a pixel clock, cut into lines (with the pause after each line)."""
+    total = n_lines * (length + overhead)
+    t = 0.05 * _pink(rng, total, 1.0)
+    return t.reshape(n_lines, length + overhead)[:, :length]
+
+
+def test_timeline_follows_1f_within_lines_and_respects_read_direction():
+    from jwst1f.destripe.timeline import timeline_model
+
+    rng = np.random.default_rng(11)
+    n_lines, length, sigma = 64, 1024, 0.02
+    truth = _clock_series(rng, n_lines, length)
+    clean = np.ones((n_lines, length), dtype=bool)
+    clean[20:30, 300:700] = False  # a masked source: a gap in the time series
+    data = (truth + rng.normal(size=truth.shape) * sigma).astype(np.float32)
+    y = data.copy()
+    tl = timeline_model(y, clean, np.zeros(n_lines), sigma)
+    assert tl is not None
+    err = y - truth
+    # error of a line-constant model measured on the same clean pixels
+    level = (data * clean).sum(axis=1, keepdims=True) / clean.sum(axis=1, keepdims=True)
+    line_const = truth - level
+    assert np.std(err) < 0.7 * np.std(line_const)
+    assert np.std(err[20:30, 300:700]) < np.std(line_const[20:30, 300:700])
+    # the same data read right to left and bottom to top, flipped in the array: same model
+    y2 = data[::-1, ::-1].copy()
+    timeline_model(y2, clean[::-1, ::-1], np.zeros(n_lines), sigma, fast_sign=-1, slow_sign=-1)
+    np.testing.assert_allclose(y2[::-1, ::-1], y, atol=1e-5)
+
+
+def test_timeline_declines_white_noise():
+    from jwst1f.destripe.timeline import timeline_model
+
+    rng = np.random.default_rng(12)
+    y = rng.normal(size=(64, 512)).astype(np.float32)
+    before = y.copy()
+    assert timeline_model(y, np.ones(y.shape, bool), np.zeros(64), 1.0) is None
+    np.testing.assert_array_equal(y, before)

@@ -95,13 +95,11 @@ class DestripeParams:
         Even/odd column (ACN) term per channel: ``"auto"`` (kept where it measurably
         reduces the residual), ``"on"`` or ``"off"``. Default ``"auto"``.
     lowpass : str
-        Low-pass model of the 1/f within each line (NSClean-like), per channel, scaled by a
-        Wiener gain measured on the data: ``"auto"`` (one-output windows only, where one
-        output reads the whole line, and only where the measured 1/f within lines clearly
-        exceeds the white noise of the estimate), ``"on"`` or ``"off"``. Default ``"auto"``.
-    lowpass_scale : int
-        Length (pixels along the line) of the running window of the low-pass model.
-        Default 128.
+        Model of the 1/f along each output's readout time (the stripes and the wander within
+        lines together, NSClean-like; :mod:`jwst1f.destripe.timeline`): ``"auto"`` (one-output
+        windows only, where one output reads the whole line, and only where the fitted 1/f
+        spectrum is significant), ``"on"`` (every output, where significant) or ``"off"``.
+        Default ``"auto"``.
     mask_reference_pixels : bool
         Exclude reference pixels from the line means of the sky (they are corrected all the
         same). Default True.
@@ -137,7 +135,6 @@ class DestripeParams:
     line_wiener: bool = True
     even_odd: str = "auto"
     lowpass: str = "auto"
-    lowpass_scale: int = 128
     mask_reference_pixels: bool = True
     use_reference_pixels: bool = True
     dq_flags: tuple[str, ...] = field(default=DEFAULT_DQ_FLAGS)
@@ -188,8 +185,6 @@ class DestripeParams:
             raise ValueError("background_along_order must be >= 0")
         if self.min_pixels < 1:
             raise ValueError("min_pixels must be at least 1")
-        if self.lowpass_scale < 2:
-            raise ValueError("lowpass_scale must be at least 2 pixels")
         if self.miri_exclude_columns < 0:
             raise ValueError("miri_exclude_columns must be >= 0")
         setv("miri_dark_region", str(self.miri_dark_region).lower())

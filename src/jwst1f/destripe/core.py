@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import label, uniform_filter1d
 
-from jwst1f.destripe.background import block_edges, fit_background
+from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
 from jwst1f.destripe.masking import dilate, robust_sigma
+from jwst1f.destripe.timeline import TimelineModel, timeline_model
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
 
@@ -310,9 +311,8 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
         "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
         "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
-        "lowpass_gain": [
-            float(np.mean(g)) for g in zip(*[m["lowpass_gain"] for m in per_int], strict=True)
-        ],
+        "timeline": per_int[0]["timeline"],
+        "sky_scale": float(np.mean([m["sky_scale"] for m in per_int])),
         "reference_anchored": bool(all(m["reference_anchored"] for m in per_int)),
         "reference_offset": float(np.mean([m["reference_offset"] for m in per_int])),
         "even_odd": [m["even_odd"] for m in per_int],
@@ -654,6 +654,28 @@ def _destripe_frame(
     )
     offset = lm.offset
     variance = lm.variance
+    # where one output reads a whole line, the 1/f along its readout time (stripes and the
+    # wander within lines together) is modelled on the pixel-clock time series instead
+    use_lowpass = params.lowpass == "on" or (
+        params.lowpass == "auto" and len(chans) == 1 and not layout.interleaved
+    )
+    timeline: list[TimelineModel | None] = [None] * nch
+    if use_lowpass and not layout.interleaved:
+        for k, sl in enumerate(chans):
+            tl = timeline_model(
+                out_model[:, sl],
+                clean[:, sl],
+                lvl[:, k] - trend - offset[:, k],
+                sigma,
+                fast_sign=layout.fast_sign[k],
+                slow_sign=layout.slow_sign,
+                profile_lines=params.background_slow_scale,
+            )
+            if tl is not None:
+                timeline[k] = tl
+                # the model written in place is relative to the line offsets
+                offset[:, k] = offset[:, k] + tl.line_mean
+                variance[:, k] = variance[:, k] + tl.variance
     # Zero level and smooth part of the stripes: from the reference pixels in the lines if
     # there are any (they see the readout but no sky); otherwise the model is zero-mean over
     # the frame (every pixel counts once) and the sky level stays.
@@ -678,32 +700,16 @@ def _destripe_frame(
 
     # 5. apply: the per channel-line offsets, plus (where it measurably helps) a low-pass
     #    model of the 1/f within each line
-    raw_means = np.where(counts > 0, sums_r / np.maximum(counts, 1), 0.0)
-    lowpass_gain = []
-    # "auto": only where one output reads the whole line (4x the line time of a 4-output read,
-    # so 4x the 1/f power within a line, and no other output to share it with); on 4-output
-    # frames the within-line model also takes faint source wings out (aperture bias ~ -0.3 %).
-    use_lowpass = params.lowpass == "on" or (
-        params.lowpass == "auto" and len(chans) == 1 and not layout.interleaved
-    )
     for k, sl in enumerate(chans):
-        lp = None
-        if use_lowpass:
-            lp, gain, lp_var = _lowpass_along(
-                out_model[:, sl], clean[:, sl], raw_means[:, k], sigma, params
-            )
-            lowpass_gain.append(gain)
         off_k = offset[:, k].astype(np.float32)
         var_k = variance[:, k].astype(np.float32)
         if transposed:  # write in memory order
             m, v = out_model.T[sl], out_var.T[sl]
-            v[...] = var_k
         else:
             m, v = out_model[:, sl].T, out_var[:, sl].T  # (pixels, lines) views
-            v[...] = var_k
-        if lp is not None:
-            np.add(lp, off_k[:, None], out=out_model[:, sl])
-            v += lp_var.astype(np.float32)
+        v[...] = var_k
+        if timeline[k] is not None:  # the model is in place; add the zero-level shift
+            m += (offset[:, k] - timeline[k].line_mean).astype(np.float32)
             if eo is not None:
                 e0 = eo[2][k]
                 m[e0::2] += eo[0][:, k].astype(np.float32)
@@ -714,7 +720,7 @@ def _destripe_frame(
             m[1 - e0 :: 2] = off_k + eo[1][:, k].astype(np.float32)
         else:
             m[...] = off_k
-        del lp, m, v
+        del m, v
     np.subtract(a, out_model, out=out_corrected)  # non-finite input stays non-finite
 
     # 6. metrics
@@ -744,7 +750,12 @@ def _destripe_frame(
         "channel_lines_borrowed": lm.n_borrowed,
         "extended_blocks": bkg.n_extended_blocks,
         "illuminated_channel_lines": n_lit,
-        "lowpass_gain": [float(g) for g in lowpass_gain],
+        "timeline": [
+            None
+            if t is None
+            else {"segment": t.segment, "alpha": t.spectrum.alpha, "lr": t.spectrum.significance}
+            for t in timeline
+        ],
         "_kept": kept,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
@@ -849,126 +860,6 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
         gain = np.where(ok, tau2 / (tau2 + noise), 0.0)
     delta = np.nan_to_num(gain * d)
     return delta * (1.0 - w_e), -delta * w_e, first
-
-
-def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
-    """Low-pass model of the 1/f noise within each line of one channel (NSClean-like).
-
-    The clean residuals from each line's mean are summed in segments of ``seg`` pixels, then
-    averaged over a running window of ``lowpass_scale`` pixels, and interpolated back to every
-    pixel. The result is scaled by a Wiener gain ``s2 / (s2 + n2)``, with ``n2`` the white-noise
-    variance of a window mean and ``s2`` the measured excess variance: where the 1/f within
-    lines is weak the gain, and the model, go to zero. Gaps (no clean pixel within the
-    window) take the nearest estimate along the line.
-
-    Parameters
-    ----------
-    y : numpy.ndarray, shape (n_lines, width)
-        Data minus background, zero on pixels that are not clean, DN/s.
-    clean : numpy.ndarray of bool, same shape
-    line_mean : numpy.ndarray, shape (n_lines,)
-        Mean of ``y`` over the clean pixels of each line, DN/s.
-    sigma : float
-        Per-pixel white noise, DN/s.
-    params : DestripeParams
-        ``lowpass`` ("auto"/"on") and ``lowpass_scale`` (pixels).
-    seg : int
-        Segment length, pixels.
-
-    Returns
-    -------
-    lowpass : numpy.ndarray of float32, shape (n_lines, width), or None if not applied
-        When applied, this is ``y`` itself, overwritten with the model.
-    gain : float
-        Wiener gain applied (0 if not applied).
-    variance : numpy.ndarray, shape (n_lines,)
-        Variance of the low-pass model per line, (DN/s)^2.
-    """
-    n_lines, width = y.shape
-    nseg_win = max(1, int(round(params.lowpass_scale / seg)))
-    edges = block_edges(width, seg)
-    ns = edges.size - 1
-    if ns < 2 * nseg_win or width < 2 * params.lowpass_scale:
-        return None, 0.0, None
-    # segment sums, an eighth of the lines at a time (reduceat casts its input)
-    s_y = np.empty((n_lines, ns))
-    s_c = np.empty((n_lines, ns))
-    step = max(1, -(-n_lines // 8))
-    for i in range(0, n_lines, step):
-        ls = slice(i, i + step)
-        s_y[ls] = np.add.reduceat(y[ls], edges[:-1], axis=1)
-        s_c[ls] = np.add.reduceat(clean[ls].view(np.uint8), edges[:-1], axis=1, dtype=np.uint16)
-    s_y -= line_mean[:, None] * s_c  # residual sums
-    # running window over segments (centred); these (lines, segments) arrays are 1/8 of the
-    # data's size each, so the intermediates are released as soon as possible
-    lo = np.clip(np.arange(ns) - nseg_win // 2, 0, ns)
-    hi = np.clip(lo + nseg_win, 0, ns)
-    cr = np.cumsum(np.pad(s_y, ((0, 0), (1, 0))), axis=1)
-    del s_y
-    wr = cr[:, hi] - cr[:, lo]
-    del cr
-    cc = np.cumsum(np.pad(s_c, ((0, 0), (1, 0))), axis=1)
-    del s_c
-    wc = cc[:, hi] - cc[:, lo]
-    del cc
-    min_pix = max(params.min_pixels, params.lowpass_scale // 4)
-    ok = wc >= min_pix
-    if ok.sum() < 16:
-        return None, 0.0, None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.where(ok, wr / np.maximum(wc, 1.0), 0.0)
-        del wr
-        noise = float(np.mean(sigma**2 / wc[ok]))
-        del wc
-        # What is smooth across lines (the same shape along many neighbouring lines: sky
-        # structure, wings of a trace along the lines) is not 1/f, which is independent from
-        # line to line at these scales: remove the running mean over
-        # ``background_slow_scale`` lines (the same split between sky and stripes as across
-        # lines) so that the low-pass model holds only the line-to-line part.
-        box = max(3, min(int(params.background_slow_scale), n_lines))
-        okf = ok.astype(np.float64)
-        num = uniform_filter1d(m, box, axis=0, mode="nearest")  # m is 0 where not ok
-        okf = uniform_filter1d(okf, box, axis=0, mode="nearest")
-        num /= np.maximum(okf, 1e-9)
-        del okf
-        m -= num
-        del num
-        m[~ok] = 0.0
-    total = float(np.mean(m[ok] ** 2))
-    s2 = max(total - noise, 0.0)
-    gain = s2 / (s2 + noise) if s2 > 0 else 0.0
-    if params.lowpass == "auto" and (s2 < 0.5 * noise or gain < 0.2):
-        return None, 0.0, None
-    # gaps: nearest estimate along the line
-    if not ok.all():
-        idx = np.where(ok, np.arange(ns), -1)
-        left = np.maximum.accumulate(idx, axis=1)
-        idx_r = np.where(ok, np.arange(ns), ns)
-        right = np.minimum.accumulate(idx_r[:, ::-1], axis=1)[:, ::-1]
-        pos = np.arange(ns)
-        use_left = (left >= 0) & ((right >= ns) | (pos - left <= right - pos))
-        pick = np.where(use_left, left, np.where(right < ns, right, 0))
-        del idx, left, idx_r, right, use_left
-        m = np.take_along_axis(m, pick, axis=1)
-        del pick
-        m[~ok.any(axis=1)] = 0.0
-    m *= gain
-    # linear interpolation from segment centres to pixels: (n_lines, ns) @ (ns, width)
-    centres = 0.5 * (edges[:-1] + edges[1:]) - 0.5
-    px = np.arange(width)
-    j = np.clip(np.searchsorted(centres, px) - 1, 0, ns - 2)
-    t = np.clip((px - centres[j]) / (centres[j + 1] - centres[j]), 0.0, 1.0)
-    w1 = t.astype(np.float32)
-    w0 = (1.0 - t).astype(np.float32)
-    m32 = m.astype(np.float32)
-    del m, ok
-    # written into ``y`` (no longer needed), a block of lines at a time: no full-size temporary
-    for i in range(0, n_lines, step):
-        ls = slice(i, i + step)
-        blk = m32[ls]
-        y[ls] = blk[:, j] * w0 + blk[:, j + 1] * w1
-    var = np.full(n_lines, gain * gain * noise)
-    return y, gain, var
 
 
 def _illuminated_channels(lvl, *, box, nsig):
