@@ -114,11 +114,11 @@ def timeline_model(
     # segment sums, a block of lines at a time (reduceat casts its input to float64)
     sums = np.empty((n_lines, nseg))
     counts = np.empty((n_lines, nseg))
-    block = max(1, (1 << 20) // max(length, 1))
+    block = max(1, (1 << 16) // max(length, 1))
     for i in range(0, n_lines, block):
         ls = slice(i, i + block)
         c = clean[ls]
-        sums[ls] = np.add.reduceat(np.where(c, y[ls], 0.0), starts, axis=1)
+        sums[ls] = np.add.reduceat(np.where(c, y[ls], np.float32(0.0)), starts, axis=1)
         counts[ls] = np.add.reduceat(c.view(np.uint8), starts, axis=1, dtype=np.int32)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
