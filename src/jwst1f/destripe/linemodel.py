@@ -21,7 +21,8 @@ left NaN.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.fft import irfft, next_fast_len, rfft
+from scipy.ndimage import correlate1d
 
 from jwst1f.destripe.spectral import wiener_lines
 
@@ -253,16 +254,19 @@ def smooth_lines(
     sigma = float(min(max(sigma, 0.5), 4.0 * n))
     x = (np.arange(n) - 0.5 * (n - 1)) / max(sigma, 1.0)
 
-    truncate = min(4.0, max(n - 1, 1) / sigma)  # no wider than the series: same result
-
-    def conv(v):
-        return gaussian_filter1d(v, sigma, mode="constant", cval=0.0, truncate=truncate)
-
-    # gaussian_filter1d normalises its kernel; scale to a kernel of peak 1 (so that ``wsum``
-    # counts data); zeros beyond the ends (mode="constant") handle edges and any width
-    peak = np.sqrt(2.0 * np.pi) * sigma
-    s0, s1, s2 = conv(w) * peak, conv(w * x) * peak, conv(w * x * x) * peak
-    t0, t1 = conv(w * y) * peak, conv(w * x * y) * peak
+    # Gaussian kernel of peak 1 (so that ``wsum`` counts data), no wider than the series;
+    # zeros beyond the ends handle edges and any width
+    radius = int(min(np.ceil(4.0 * sigma), max(n - 1, 1)))
+    d = np.arange(-radius, radius + 1, dtype=float)
+    kernel = np.exp(-0.5 * (d / sigma) ** 2)
+    stack = np.stack([w, w * x, w * x * x, w * y, w * x * y])
+    if radius <= 48:
+        sums = correlate1d(stack, kernel, axis=1, mode="constant", cval=0.0)
+    else:  # long kernels: by FFT
+        size = next_fast_len(n + 2 * radius)
+        spec = rfft(stack, size, axis=1) * rfft(kernel, size)
+        sums = irfft(spec, size, axis=1)[:, radius : radius + n]
+    s0, s1, s2, t0, t1 = sums
     det = s0 * s2 - s1 * s1
     total = float(w.sum())
     fallback = float((w * y).sum() / total)
