@@ -247,6 +247,7 @@ def run_case(
         empty=case.empty,
         dq=case.dq,
         layout=layout,
+        data=case.sci,
     )
     rows: dict[str, dict[str, Any]] = {}
     corrected: dict[str, np.ndarray] = {}
@@ -453,7 +454,9 @@ def write_markdown(
         "Definitions are in `benchmarks/README.md` and `benchmarks/metrics.py`. In short: "
         "*stripe rms* is the rms of the per-channel line means of (corrected − truth "
         "`rate_no1f`) over truly empty pixels (DN/s), after removing the global *offset*; "
-        "*×oracle* divides it by the perfect-mask oracle's value; *bias* is the flux error in "
+        "*×oracle* divides it by the perfect-mask oracle's value; *gain* is the regression "
+        "slope of the removed line pattern on the true 1/f line pattern (1 = all of the 1/f "
+        "removed; below 1 = under-corrected); *bias* is the flux error in "
         "source apertures relative to the method's own background level (i.e. after removing "
         "the offset), in % of the true source flux (all apertures / the 10 brightest); "
         "*abs. bias* is the same without removing the offset; "
@@ -526,10 +529,10 @@ def write_markdown(
         )
     lines += ["", "## Per case", ""]
     head = (
-        "| method | stripe rms (DN/s) | ×oracle | offset (DN/s) | bias all (%) | "
+        "| method | stripe rms (DN/s) | ×oracle | gain | offset (DN/s) | bias all (%) | "
         "bias bright (%) | abs. bias (%) | trench (σ) | s/frame | speed-up | mem (×SCI) | note |"
     )
-    sep = "|" + "---|" * 12
+    sep = "|" + "---|" * 13
     for case, rows in results.items():
         shape = shapes[case]
         o = rows.get("oracle", {}).get("stripe_rms", np.nan)
@@ -549,6 +552,7 @@ def write_markdown(
                         LABELS[method],
                         _fmt(s, ".2e"),
                         _fmt(s / o if o else np.nan, ".2f"),
+                        _fmt(r.get("stripe_gain"), ".2f"),
                         _fmt(r.get("offset"), "+.1e"),
                         _fmt(r.get("bias_pct"), "+.2f"),
                         _fmt(r.get("bias_bright_pct"), "+.2f"),

@@ -389,6 +389,9 @@ class TruthFrame:
         Background pixels 2-10 px outside the bright apertures.
     sigma : float
         Per-pixel white-noise sigma (DN/s).
+    stripe_means : ndarray of float64, shape (n_labels,), or None
+        Mean of the true 1/f component ``data - rate_no1f`` over the background pixels of
+        each channel-line (NaN where there is none); None when the data were not given.
     """
 
     rate_no1f: np.ndarray
@@ -398,6 +401,7 @@ class TruthFrame:
     bright: np.ndarray
     annulus: np.ndarray
     sigma: float
+    stripe_means: np.ndarray | None = None
 
 
 @dataclass
@@ -419,10 +423,12 @@ def prepare_truth(
     n_bright: int = 10,
     r_in: int = 2,
     r_out: int = 10,
+    data: np.ndarray | None = None,
 ) -> Truth:
     """Precompute the method-independent parts of :func:`evaluate`.
 
-    Parameters are those of :func:`evaluate` (``r_in``/``r_out`` as in :func:`trench`).
+    Parameters are those of :func:`evaluate` (``r_in``/``r_out`` as in :func:`trench`);
+    ``data`` (the input rate, shape of ``rate_no1f``) enables the ``stripe_gain`` metric.
     """
     no1f = np.asarray(rate_no1f)
     cube = no1f if no1f.ndim == 3 else no1f[None]
@@ -456,6 +462,10 @@ def prepare_truth(
             annulus = outer & ~inner & bg
         else:
             annulus = np.zeros(truth.shape, bool)
+        stripe_means = None
+        if data is not None:
+            stripes = np.asarray(per_int(data, i), dtype=np.float64) - truth
+            stripe_means, _ = channel_line_means(stripes, bg & np.isfinite(stripes), lines)
         frames.append(
             TruthFrame(
                 rate_no1f=truth,
@@ -465,6 +475,7 @@ def prepare_truth(
                 bright=bright,
                 annulus=annulus,
                 sigma=white_noise_sigma(truth, sc, bg),
+                stripe_means=stripe_means,
             )
         )
     return Truth(frames=frames, lines=lines)
@@ -492,11 +503,18 @@ def evaluate_prepared(corrected: np.ndarray, truth: Truth, *, min_pixels: int = 
     corr = np.asarray(corrected)
     cube = corr if corr.ndim == 3 else corr[None]
     all_means, offsets, trenches, sigmas = [], [], [], []
+    true_lines, removed_lines = [], []
     biases, biases_b, biases_abs = [], [], []
     for i, fr in enumerate(truth.frames):
         res = cube[i].astype(np.float64) - fr.rate_no1f
         means, off = stripe_metrics(res, fr.background, truth.lines, min_pixels=min_pixels)
         all_means.append(means - off)
+        if fr.stripe_means is not None:
+            use = fr.background & np.isfinite(res)
+            rm, cnt = channel_line_means(res, use, truth.lines)
+            ok = (cnt >= min_pixels) & np.isfinite(fr.stripe_means)
+            true_lines.append(fr.stripe_means[ok])
+            removed_lines.append(fr.stripe_means[ok] - rm[ok])  # the model's line means
         offsets.append(off)
         sigmas.append(fr.sigma)
         local = res - off if np.isfinite(off) else res
@@ -507,7 +525,15 @@ def evaluate_prepared(corrected: np.ndarray, truth: Truth, *, min_pixels: int = 
         if ann.any() and np.isfinite(off) and np.isfinite(fr.sigma) and fr.sigma > 0:
             trenches.append(float((res[ann].mean() - off) / fr.sigma))
     m = np.concatenate(all_means) if all_means else np.zeros(0)
+    gain = float("nan")
+    if true_lines:
+        t = np.concatenate(true_lines)
+        r = np.concatenate(removed_lines)
+        t, r = t - t.mean(), r - r.mean()
+        if np.sum(t * t) > 0:
+            gain = float(np.sum(t * r) / np.sum(t * t))
     return {
+        "stripe_gain": gain,
         "stripe_rms": float(np.sqrt(np.mean(m**2))) if m.size else float("nan"),
         "offset": _mean_or_nan(offsets),
         "bias_pct": _mean_or_nan(biases),
@@ -529,6 +555,7 @@ def evaluate(
     dq: np.ndarray | None,
     layout: LayoutLike,
     n_bright: int = 10,
+    data: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """All quality metrics of one corrected exposure.
 
@@ -547,6 +574,8 @@ def evaluate(
     layout : LayoutLike
     n_bright : int
         Number of brightest apertures for ``bias_bright_pct`` and ``trench_sigma``.
+    data : ndarray, optional
+        The input (uncorrected) rate, shape of ``corrected``; needed for ``stripe_gain``.
 
     Returns
     -------
@@ -555,7 +584,8 @@ def evaluate(
         cent, flux bias relative to the method's own background level, i.e. computed on
         ``residual - offset``, over all / the ``n_bright`` brightest apertures),
         ``bias_abs_pct`` (per cent, on the residual itself, all apertures), ``trench_sigma``
-        (per-pixel noise units), ``sigma`` (DN/s), ``n_lines``.
+        (per-pixel noise units), ``sigma`` (DN/s), ``n_lines``, ``stripe_gain`` (slope of the
+        removed line pattern on the true one; NaN without ``data``).
         Means over integrations for rateints; ``stripe_rms`` pools their channel-lines.
     """
     truth = prepare_truth(
@@ -566,5 +596,6 @@ def evaluate(
         dq=dq,
         layout=layout,
         n_bright=n_bright,
+        data=data,
     )
     return evaluate_prepared(corrected, truth)

@@ -197,3 +197,12 @@ def test_target_check_and_report(tmp_path):
     text = out.read_text()
     assert "python x --y" in text and "caseA: all targets met" in text
     assert "**caseB**" in text and "| **jwst1f** | 1.60e+00 | 1.60 |" in text
+
+
+def test_stripe_gain_measures_the_fraction_of_stripes_removed():
+    d = _scene(1)
+    truth = {k: d[k] for k in ("rate_no1f", "scene", "sky", "empty")}
+    for k in (0.0, 0.8, 1.0):
+        m = evaluate(d["sci"] - k * d["pattern"], dq=None, layout=ROWS4, data=d["sci"], **truth)
+        assert abs(m["stripe_gain"] - k) < 1e-6
+    assert np.isnan(evaluate(d["sci"], dq=None, layout=ROWS4, **truth)["stripe_gain"])
