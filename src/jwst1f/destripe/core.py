@@ -682,7 +682,20 @@ def _destripe_frame(
     anchored = False
     if refl is not None:
         rsum, rcnt, rsig = refl
-        num = (rsum - rcnt * offset).sum(axis=1)
+        model_at_ref = rcnt * offset
+        if any(t is not None for t in timeline):
+            # the timeline model varies along the line: compare the reference pixels with
+            # the model at their own read times, not with the line mean
+            cols = np.flatnonzero(ref[1])
+            chan = layout.channel_index()[cols]
+            for k, tl in enumerate(timeline):
+                ck = cols[chan == k]
+                if tl is None or ck.size == 0:
+                    continue
+                est = out_model.T[ck].T if transposed else out_model[:, ck]
+                at_ref = est.mean(axis=1, dtype=np.float64) - tl.line_mean
+                model_at_ref[:, k] += rcnt[:, k] * at_ref
+        num = (rsum - model_at_ref).sum(axis=1)
         den = rcnt.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             dline = np.where(den > 0, num / np.maximum(den, 1), 0.0)
