@@ -30,7 +30,7 @@ import functools
 import numpy as np
 from scipy.fft import dct, idct
 
-__all__ = ["LineSpectrum", "fit_line_spectrum", "wiener_lines"]
+__all__ = ["LineSpectrum", "fit_line_spectrum", "fit_power", "wiener_lines"]
 
 #: Fewest lines for which a spectrum is fitted.
 _MIN_LINES = 32
@@ -63,24 +63,29 @@ class LineSpectrum:
         Likelihood-ratio statistic of the fit against white noise alone.
     """
 
-    __slots__ = ("amplitude", "alpha", "noise", "noise_scale", "significance")
+    __slots__ = ("amplitude", "alpha", "noise", "noise_scale", "significance", "length")
 
-    def __init__(self, amplitude, alpha, noise, noise_scale, significance):
+    def __init__(self, amplitude, alpha, noise, noise_scale, significance, length):
         self.amplitude = float(amplitude)
         self.alpha = float(alpha)
         self.noise = float(noise)
         self.noise_scale = float(noise_scale)
         self.significance = float(significance)
+        self.length = int(length)
 
     def power(self, n: int) -> np.ndarray:
-        """Stripe power per cosine mode ``k = 0..n-1`` (mode 0, the mean, is unconstrained).
+        """Stripe power per cosine mode ``k = 0..n-1`` of a series of ``n`` samples.
+
+        The spectrum was fitted on series of ``length`` samples; mode ``k`` of ``n`` samples
+        has the frequency of mode ``k * length / n`` there (the power per mode of a
+        stationary series depends on frequency only). Mode 0, the mean, is unconstrained.
 
         Returns
         -------
         numpy.ndarray, shape (n,)
             Units of the series squared; ``inf`` for ``k = 0``.
         """
-        k = np.arange(n, dtype=float)
+        k = np.arange(n, dtype=float) * (self.length / n)
         out = np.empty(n)
         out[0] = np.inf
         out[1:] = self.amplitude * k[1:] ** (-self.alpha)
@@ -136,13 +141,36 @@ def fit_line_spectrum(y: np.ndarray, noise: float) -> LineSpectrum | None:
     n = y.shape[0]
     if n < _MIN_LINES or not np.isfinite(noise) or noise <= 0:
         return None
-    power = dct(y - y.mean(), type=2, norm="ortho")[1:] ** 2
+    return fit_power(dct(y - y.mean(), type=2, norm="ortho")[1:] ** 2, noise)
+
+
+def fit_power(power: np.ndarray, noise: float, *, n_series: int = 1) -> LineSpectrum | None:
+    """The fit of :func:`fit_line_spectrum`, on given cosine-mode powers.
+
+    Parameters
+    ----------
+    power : numpy.ndarray, shape (n - 1,)
+        Power of the orthonormal cosine modes ``k = 1..n-1`` of a series of ``n`` samples,
+        averaged over ``n_series`` independent series of that length (Welch), units squared.
+    noise : float
+        Mean white measurement variance of one value, units squared.
+    n_series : int
+        Number of series averaged.
+
+    Returns
+    -------
+    LineSpectrum or None
+    """
+    n = power.size + 1
+    if n < _MIN_LINES or not np.isfinite(noise) or noise <= 0:
+        return None
     starts, _, count, pink = _bins(n)
-    pbin = np.add.reduceat(power, starts) / count
+    count = count * n_series
+    pbin = np.add.reduceat(power, starts) / (count / n_series)
     # white noise only: the ML noise scale is the mean power, clipped to the allowed range
     lo, hi = _NOISE_SCALE
     c0 = float(np.clip(power.mean() / noise, lo, hi))
-    nll_white = 0.5 * float(np.sum(np.log(c0 * noise) + power / (c0 * noise)))
+    nll_white = 0.5 * n_series * float(np.sum(np.log(c0 * noise) + power / (c0 * noise)))
     # For a given alpha the model is linear in (A, c N): Fisher scoring (iteratively
     # reweighted least squares, weights count / P^2) for all alphas of a grid at once,
     # projected on A >= 0 and c in the allowed range after each step.
@@ -166,7 +194,7 @@ def fit_line_spectrum(y: np.ndarray, noise: float) -> LineSpectrum | None:
     lr = 2.0 * (nll_white - float(nll[best]))
     if not np.isfinite(lr) or lr < _MIN_LIKELIHOOD_RATIO or amp[best] <= 0:
         return None
-    return LineSpectrum(amp[best], _ALPHAS[best], noise, c[best], lr)
+    return LineSpectrum(amp[best], _ALPHAS[best], noise, c[best], lr, n)
 
 
 def wiener_lines(
@@ -175,6 +203,7 @@ def wiener_lines(
     *,
     max_iter: int = 100,
     tol: float = 1e-5,
+    spectra: list[LineSpectrum | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[LineSpectrum | None]]:
     """Wiener (posterior-mean) estimate of stripe series from noisy line measurements.
 
@@ -189,6 +218,8 @@ def wiener_lines(
         Conjugate-gradient iterations at most.
     tol : float
         Relative residual at which the iterations stop.
+    spectra : list of LineSpectrum or None, optional
+        Spectra to use (one per series; None: not filtered) instead of fitting them.
 
     Returns
     -------
@@ -207,7 +238,8 @@ def wiener_lines(
     valid = np.isfinite(nv) & (nv > 0) & np.isfinite(y)
     est = np.where(valid, y, 0.0)
     var = np.where(valid, nv, np.inf)
-    spectra: list[LineSpectrum | None] = []
+    given = spectra
+    spectra = []
     lam = np.zeros((n, m))
     weight = np.zeros((n, m))
     active = []
@@ -215,7 +247,9 @@ def wiener_lines(
     for j in range(m):
         ok = valid[:, j]
         spec = None
-        if ok.sum() >= max(_MIN_LINES, n // 4):
+        if given is not None:
+            spec = given[j] if ok.any() else None
+        elif ok.sum() >= max(_MIN_LINES, n // 4):
             good = np.flatnonzero(ok)
             filled = np.interp(idx, good, y[good, j])
             nbar = float(nv[ok, j].mean())
@@ -229,16 +263,19 @@ def wiener_lines(
             continue
         nref = float(nv[ok, j].min())
         s = spec.power(n)
-        lam[:, j] = np.where(np.isfinite(s), nref / np.maximum(s, 1e-300), 0.0)
+        # the fitted noise scale applies to every measurement's variance
+        lam[:, j] = np.where(np.isfinite(s), spec.noise_scale * nref / np.maximum(s, 1e-300), 0.0)
         weight[:, j] = np.where(ok, nref / np.where(ok, nv[:, j], 1.0), 0.0)
         active.append(j)
         # approximate posterior variance: the stationary one for this series' mean noise,
         # combined per line with that line's own measurement
         sk = s[1:]
-        v_post = float(np.mean(sk * spec.noise / (sk + spec.noise)))
-        v_prior = 1.0 / max(1.0 / v_post - 1.0 / spec.noise, 1e-300) if v_post > 0 else 0.0
+        nbar = spec.noise_scale * float(nv[ok, j].mean())
+        v_post = float(np.mean(sk * nbar / (sk + nbar)))
+        v_prior = 1.0 / max(1.0 / v_post - 1.0 / nbar, 1e-300) if v_post > 0 else 0.0
         with np.errstate(divide="ignore"):
-            var[:, j] = np.where(ok, 1.0 / (1.0 / nv[:, j] + 1.0 / max(v_prior, 1e-300)), v_prior)
+            nvj = spec.noise_scale * nv[:, j]
+            var[:, j] = np.where(ok, 1.0 / (1.0 / nvj + 1.0 / max(v_prior, 1e-300)), v_prior)
     if not active:
         return est, var, spectra
     cols = np.asarray(active)

@@ -20,9 +20,10 @@ before and after them.
 from __future__ import annotations
 
 import numpy as np
+from scipy.fft import dct
 from scipy.ndimage import uniform_filter1d
 
-from jwst1f.destripe.spectral import wiener_lines
+from jwst1f.destripe.spectral import fit_power, wiener_lines
 
 __all__ = ["LINE_OVERHEAD", "TimelineModel", "timeline_model"]
 
@@ -31,6 +32,10 @@ __all__ = ["LINE_OVERHEAD", "TimelineModel", "timeline_model"]
 LINE_OVERHEAD = 12
 #: Upper bound on the number of time samples of the series (sets the segment length).
 _MAX_SAMPLES = 1 << 15
+#: Time samples per block of lines filtered at once (bounds the working memory).
+_BLOCK_SAMPLES = 2048
+#: Overlap of neighbouring blocks on each side, fraction of a block.
+_OVERLAP = 0.25
 #: Candidate segment lengths, pixels.
 _SEGMENTS = (4, 8, 16, 32, 64)
 
@@ -65,6 +70,72 @@ def _segment_length(n_lines: int, length: int) -> int:
         if n_lines * slots <= _MAX_SAMPLES or seg >= length:
             return min(seg, length)
     return min(_SEGMENTS[-1], length)
+
+
+def _series(means, noise, slots):
+    """Lines of segment values, each followed by its pause, as one time series."""
+    n, nseg = means.shape
+    series = np.zeros((n, slots))
+    var = np.full((n, slots), np.inf)  # float64: the filter's working precision
+    series[:, :nseg] = means
+    var[:, :nseg] = noise
+    return series.reshape(-1), var.reshape(-1)
+
+
+def _filter_in_blocks(means, noise, slots):
+    """Wiener filter of the time series, in overlapping blocks of lines (bounded memory).
+
+    The spectrum is fitted once on the powers averaged over non-overlapping blocks (Welch);
+    each block is then filtered on its own and only its central lines are kept (the
+    neighbouring blocks' overlap, ``_OVERLAP`` of a block on each side, absorbs the edges).
+
+    Returns
+    -------
+    est, post : numpy.ndarray, shape of ``means``
+        Posterior mean and variance per segment.
+    spec : LineSpectrum or None
+    """
+    n, nseg = means.shape
+    per_block = max(2, _BLOCK_SAMPLES // slots)
+    if per_block >= n:
+        per_block = n
+    # spectrum: Welch average over non-overlapping blocks of equal length
+    power = None
+    count = 0
+    for a in range(0, n - per_block + 1, per_block):
+        y, v = _series(means[a : a + per_block], noise[a : a + per_block], slots)
+        ok = np.isfinite(v)
+        if ok.sum() < y.size // 4:
+            continue
+        good = np.flatnonzero(ok)
+        filled = np.interp(np.arange(y.size), good, y[good])
+        p = dct(filled - filled.mean(), type=2, norm="ortho")[1:] ** 2
+        power = p if power is None else power + p
+        count += 1
+    if power is None:
+        return None, None, None
+    finite = np.isfinite(noise)
+    spec = fit_power(power / count, float(noise[finite].mean()), n_series=count)
+    if spec is None:
+        return None, None, None
+    est = np.empty((n, nseg), dtype=np.float32)
+    post = np.empty((n, nseg), dtype=np.float32)
+    margin = 0 if per_block == n else max(1, int(per_block * _OVERLAP))
+    core = per_block - 2 * margin
+    start = 0
+    while start < n:
+        a = max(0, start - margin)
+        b = min(n, start + core + margin)
+        if b - a < per_block and n >= per_block:  # keep every block full-length
+            a, b = (n - per_block, n) if b == n else (a, a + per_block)
+        y, v = _series(means[a:b], noise[a:b], slots)
+        e, pv, _ = wiener_lines(y[:, None], v[:, None], spectra=[spec])
+        stop = min(n, start + core)
+        sel = slice(start - a, stop - a)
+        est[start:stop] = e[:, 0].reshape(b - a, slots)[sel, :nseg]
+        post[start:stop] = pv[:, 0].reshape(b - a, slots)[sel, :nseg]
+        start = stop
+    return est, post, spec
 
 
 def timeline_model(
@@ -111,45 +182,49 @@ def timeline_model(
     starts = np.arange(0, length, seg)
     nseg = starts.size
     slots = max(nseg, int(round((length + LINE_OVERHEAD) / seg)))
-    # segment sums, a block of lines at a time (reduceat casts its input to float64)
-    sums = np.empty((n_lines, nseg))
-    counts = np.empty((n_lines, nseg))
-    block = max(1, (1 << 16) // max(length, 1))
+    # segment means and counts (float32: these arrays are 1/seg of the data's size)
+    means = np.empty((n_lines, nseg), dtype=np.float32)
+    counts = np.empty((n_lines, nseg), dtype=np.float32)
+    block = max(1, (1 << 13) // max(length, 1))  # lines per block of temporaries
     for i in range(0, n_lines, block):
         ls = slice(i, i + block)
         c = clean[ls]
-        sums[ls] = np.add.reduceat(np.where(c, y[ls], np.float32(0.0)), starts, axis=1)
+        means[ls] = np.add.reduceat(np.where(c, y[ls], np.float32(0.0)), starts, axis=1)
         counts[ls] = np.add.reduceat(c.view(np.uint8), starts, axis=1, dtype=np.int32)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-        noise = np.where(counts > 0, sigma**2 / np.maximum(counts, 1), np.inf)
+    has = counts > 0
+    np.divide(means, np.maximum(counts, 1.0), out=means)
     if profile_lines > 1 and nseg > 1:
         # What has the same shape along the line in many neighbouring lines (sky or faint
         # emission along the slit, trace wings) is not 1/f, whose wander within a line is
         # independent from line to line: the running mean over ``profile_lines`` lines of
         # each segment's deviation from its line's mean is taken out, as sky, before the fit.
         box = int(min(profile_lines, n_lines)) | 1  # odd: centred on each line
-        w = counts.astype(float)
-        lm = (means * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1.0)
-        dev = np.where(counts > 0, means - lm[:, None], 0.0)
-        num = uniform_filter1d(dev * w, box, axis=0, mode="nearest")
-        den = uniform_filter1d(w, box, axis=0, mode="nearest")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            profile = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
-        means = means - profile
-    means = means + base[:, None]
+        lm = (means * counts).sum(axis=1) / np.maximum(counts.sum(axis=1), 1.0)
+        dev = (means - lm[:, None].astype(np.float32)) * counts  # 0 where no pixel
+        num = uniform_filter1d(dev, box, axis=0, mode="nearest")
+        del dev
+        den = uniform_filter1d(counts, box, axis=0, mode="nearest")
+        np.maximum(den, np.float32(1e-6), out=den)
+        np.divide(num, den, out=num)
+        means -= num
+        del num, den
+    means += base[:, None].astype(np.float32)
+    means[~has] = 0.0
+    with np.errstate(divide="ignore"):
+        noise = np.where(has, np.float32(sigma**2) / counts, np.float32(np.inf))
+    del counts, has
     # readout-time order: lines as read, pixels as read, a pause after each line
-    order_l = slice(None) if slow_sign >= 0 else slice(None, None, -1)
-    order_p = slice(None) if fast_sign >= 0 else slice(None, None, -1)
-    series = np.zeros((n_lines, slots))
-    var = np.full((n_lines, slots), np.inf)
-    series[:, :nseg] = means[order_l][:, order_p]
-    var[:, :nseg] = noise[order_l][:, order_p]
-    est, post, (spec,) = wiener_lines(series.reshape(-1, 1), var.reshape(-1, 1))
+    if slow_sign < 0:
+        means, noise = means[::-1], noise[::-1]
+    if fast_sign < 0:
+        means, noise = means[:, ::-1], noise[:, ::-1]
+    est, post, spec = _filter_in_blocks(means, noise, slots)
     if spec is None:
         return None
-    est = est.reshape(n_lines, slots)[:, :nseg][order_l][:, order_p]
-    post = post.reshape(n_lines, slots)[:, :nseg][order_l][:, order_p]
+    if slow_sign < 0:
+        est, post = est[::-1], post[::-1]
+    if fast_sign < 0:
+        est, post = est[:, ::-1], post[:, ::-1]
     # linear interpolation from segment centres to pixels, a block of lines at a time
     widths = np.minimum(seg, length - starts)
     centres = starts + 0.5 * (widths - 1)
@@ -163,11 +238,10 @@ def timeline_model(
         t = np.clip((px - centres[j]) / (centres[j + 1] - centres[j]), 0.0, 1.0)
         w1 = t.astype(np.float32)
     w0 = (1.0 - w1).astype(np.float32)
-    e32 = est.astype(np.float32)
     for i in range(0, n_lines, block):
         ls = slice(i, i + block)
-        blk = e32[ls]
+        blk = est[ls]
         y[ls] = blk[:, j] * w0 + blk[:, j + 1] * w1
-    line_mean = (est[:, :nseg] * widths).sum(axis=1) / length
-    variance = (post * widths).sum(axis=1) / length
+    line_mean = (est[:, :nseg] @ widths.astype(np.float64)) / length
+    variance = (post @ widths.astype(np.float64)) / length
     return TimelineModel(line_mean, variance, seg, spec)
