@@ -63,18 +63,32 @@ def test_wiener_leaves_undetected_series_alone():
     np.testing.assert_array_equal(est, y)
 
 
-def test_smooth_lines_leverage_matches_hat_matrix():
+@pytest.mark.parametrize("degree", [1, 2])
+@pytest.mark.parametrize("width", [6.0, 30.0])  # direct and FFT correlation
+def test_smooth_lines_leverage_matches_hat_matrix(degree, width):
     rng = np.random.default_rng(7)
     n = 60
     w = rng.uniform(0.5, 2.0, n)
     w[10:14] = 0.0
-    _, _, lev = smooth_lines(rng.normal(size=n), w, 6.0, hat=True)
+    _, _, lev = smooth_lines(rng.normal(size=n), w, width, hat=True, degree=degree)
     # the hat matrix column by column: response to unit impulses
     hat_diag = np.array(
-        [smooth_lines(np.eye(n)[i], w, 6.0)[0][i] if w[i] > 0 else 0.0 for i in range(n)]
+        [
+            smooth_lines(np.eye(n)[i], w, width, degree=degree)[0][i] if w[i] > 0 else 0.0
+            for i in range(n)
+        ]
     )
-    # (the discrete kernel peak is 1 to within its normalisation, ~1e-4)
-    np.testing.assert_allclose(lev, hat_diag, rtol=1e-3, atol=1e-9)
+    np.testing.assert_allclose(lev, hat_diag, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_smooth_lines_reproduces_polynomials_of_its_degree(degree):
+    x = np.arange(200, dtype=float)
+    w = np.ones(200)
+    w[50:90] = 0.0  # a gap
+    poly = 0.3 + 0.01 * x + (2e-4 * x**2 if degree == 2 else 0.0)
+    out, _ = smooth_lines(poly, w, 10.0, degree=degree)
+    np.testing.assert_allclose(out, poly, atol=1e-6)
 
 
 def test_choose_smoothing_prefers_broad_for_smooth_and_fine_for_structure():
