@@ -634,7 +634,12 @@ def _destripe_frame(
         okd = (rc > 0) & (n_valid > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             d = np.where(okd, line_mean - rsum.sum(axis=1) / np.maximum(rc, 1), 0.0)
-        var_d = _difference_noise(d, okd)
+        # Only where every output has reference pixels in its lines: otherwise the
+        # difference also holds the outputs' own (pink, slowly varying) 1/f differences,
+        # which would be taken for sky structure. (On an independent simulation of 4-output
+        # frames, the risk-chosen sky was worse than the fixed scale in every variant.)
+        all_outputs = bool(np.all(rcnt.sum(axis=0) > 0))
+        var_d = _difference_noise(d, okd) if all_outputs else None
         if var_d is not None:
             cands = np.geomspace(scale, max(scale, 4.0 * n_lines), 10)
             trend, sky_scale = choose_smoothing(d, var_d, cands)
