@@ -278,11 +278,17 @@ def test_dq_nan_and_masked_channel(case):
     ref = destripe(data, lay)
     diff = r.model[:, 600] - ref.model[:, 600]
     assert np.sqrt(np.mean(diff**2)) < 0.5 * np.sqrt(np.mean(ref.model[:, 600] ** 2))
-    # the NaN line borrows from its neighbours in readout order (and the other channels)
-    floor = SIGMA / np.sqrt(512)
-    nb = sorted([r.model[99, 10], r.model[101, 10]])
-    assert nb[0] - 2 * floor < r.model[100, 10] < nb[1] + 2 * floor
     assert r.metrics["lines_interpolated"] >= 1
+    # NaN lines are predicted from the lines read before and after them (the shared offset
+    # series is Wiener-filtered: the prediction follows their smooth part): over many such
+    # lines the prediction beats leaving them uncorrected
+    _, _, _, pat = case
+    lost = np.arange(20, 500, 23)
+    d2 = data.copy()
+    d2[lost] = np.nan
+    r2 = destripe(d2, lay)
+    err = r2.model[lost, 10] - r2.model.mean() - pat[lost, 0]
+    assert np.sqrt(np.mean(err**2)) < np.sqrt(np.mean(pat[lost, 0] ** 2))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (8, 8), (5, 64), (64, 5)])
