@@ -432,8 +432,9 @@ def write_markdown(
     command: str,
     seeds: list[int],
     elapsed: float,
+    extra: list[str] | None = None,
 ) -> None:
-    """Write the Markdown results file."""
+    """Write the Markdown results file (``extra``: lines of further sections, appended)."""
     vers = _versions()
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -567,6 +568,7 @@ def write_markdown(
                 + " |"
             )
         lines.append("")
+    lines += extra or []
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
@@ -663,7 +665,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="also write raw per-seed metrics as JSON")
     p.add_argument(
         "--figures",
-        type=Path,
+        type=lambda v: Path(v) if v else None,  # Path("") would be "." (the work tree)
         default=REPO / "benchmarks" / "figures",
         help="directory for one comparison PNG per case ('' to skip)",
     )
@@ -676,6 +678,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--params",
         type=Path,
         help="jwst1f parameter file (YAML, flat or layered); default: built-in defaults",
+    )
+    p.add_argument(
+        "--no-independent",
+        action="store_true",
+        help="skip the independent cases (benchmarks/independent.py)",
     )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -738,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
                 shapes[name] = tuple(case.sci.shape)
                 for m, r in rows.items():
                     per_seed.setdefault(m, []).append(r)
-                if i == 0 and args.figures and str(args.figures):
+                if i == 0 and args.figures is not None:
                     try:
                         save_figure(
                             args.figures / f"{name}.png", name, case, corrected, _layout(case)
@@ -758,9 +765,31 @@ def main(argv: list[str] | None = None) -> int:
                 o.get("stripe_rms", np.nan),
                 j.get("seconds", np.nan),
             )
+    extra: list[str] = []
+    if not args.no_independent:
+        from benchmarks.independent import markdown, run_independent
+
+        indep = run_independent(seeds, cfn=True)
+        extra = markdown(indep, command, seeds)
+        for name, rows in indep.items():
+            log.info(
+                "independent %s: jwst1f %.2f x oracle, bias %+.2f %% (oracle %+.2f %%)",
+                name,
+                rows["jwst1f"]["x_oracle"],
+                rows["jwst1f"]["bias_pct"],
+                rows["oracle"]["bias_pct"],
+            )
     elapsed = time.perf_counter() - t_start
     if args.write:
-        write_markdown(args.write, results, shapes, command=command, seeds=seeds, elapsed=elapsed)
+        write_markdown(
+            args.write,
+            results,
+            shapes,
+            command=command,
+            seeds=seeds,
+            elapsed=elapsed,
+            extra=extra,
+        )
         log.info("wrote %s", args.write)
     if args.json:
         doc = {

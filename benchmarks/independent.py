@@ -1,0 +1,389 @@
+"""An independent test generator for the destriper, not built on ``jwst1f.simulate``.
+
+The destriper is judged on data it was not tuned on. This module makes such data with its own,
+much simpler physics, written separately from the project's simulator:
+
+* 1/f noise is drawn directly as one pink-noise series (power ~ f**-alpha) per output along
+  the pixel clock, plus one shared by all outputs, laid out in readout order (the read
+  direction of every output and of the lines from :class:`jwst1f.geometry.ReadoutLayout`, a
+  pause of ``pause`` clocks after every line);
+* the scene is drawn as rates directly (no ramps, no ramp fit): a sky level with a gradient,
+  stars with a Gaussian core and power-law wings, optionally a band of emission filling whole
+  lines, or bright spectral traces along the lines;
+* white noise is Gaussian with a Poisson-like term; reference pixels see no light;
+* optionally the pipeline's side reference-pixel correction is mimicked (the mean of the side
+  reference pixels of each line, smoothed over 11 lines, subtracted from the line), which
+  leaves line-to-line noise in the truth as the real pipeline does.
+
+Only the FITS metadata (which the pipeline needs to run CleanFlickerNoiseStep on a file) comes
+from ``jwst1f.simulate.metadata``. The truth is the rate without the 1/f component.
+
+``run_independent`` evaluates jwst1f, the perfect-mask oracle, the seed routine and
+CleanFlickerNoiseStep on a set of variants (spectral index, no reference-pixel step, no line
+pause, strong per-output noise, emission bands, one-output windows with a trace, NIRSpec
+columns with traces) with the same metrics as ``bench_destripe.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+from benchmarks.metrics import evaluate_prepared, oracle_correct, prepare_truth
+from benchmarks.peers.cfn import run_cfn
+from benchmarks.peers.seed_routine import SeedUnsupported, seed_correct
+
+__all__ = ["Variant", "VARIANTS", "make_frame", "run_independent", "markdown"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One independent test case.
+
+    Attributes
+    ----------
+    name : str
+    detector, subarray, exp_type, filter, pupil, grating : str
+        Geometry and metadata of the exposure (for the header only).
+    alpha : float
+        Spectral index of the 1/f noise.
+    amp_common, amp_output : float
+        Rms (DN/s) of the 1/f noise shared by all outputs and of each output's own.
+    pause : int
+        Pixel clocks of pause after each line.
+    refpix_step : bool
+        Mimic the pipeline's side reference-pixel correction.
+    scene : str
+        ``"stars"``, ``"band"`` (stars plus a band of emission filling whole lines),
+        ``"narrow_band"``, ``"trace"`` (a bright trace along the lines) or ``"traces"``
+        (NIRSpec-like: many traces across the columns).
+    """
+
+    name: str
+    detector: str = "NRCA1"
+    subarray: str = "FULL"
+    exp_type: str = "NRC_IMAGE"
+    filter: str = "F150W"
+    pupil: str | None = "CLEAR"
+    grating: str | None = None
+    alpha: float = 1.0
+    amp_common: float = 0.05
+    amp_output: float = 0.02
+    pause: int = 12
+    refpix_step: bool = True
+    scene: str = "stars"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("nircam_pink"),
+    Variant("nircam_alpha0.7", alpha=0.7),
+    Variant("nircam_alpha1.3", alpha=1.3),
+    Variant("nircam_no_refpix_step", refpix_step=False),
+    Variant("nircam_no_line_pause", pause=0),
+    Variant("nircam_strong_per_output", amp_output=0.05),
+    Variant("nircam_emission_band", scene="band"),
+    Variant("nircam_narrow_band", scene="narrow_band"),
+    Variant("nircam_sub640_1out", subarray="SUB640"),
+    Variant(
+        "nircam_strip_1out_trace",
+        subarray="SUBGRISM64_1OUT",
+        exp_type="NRC_TSGRISM",
+        filter="F444W",
+        pupil="GRISMR",
+        scene="trace",
+    ),
+    Variant(
+        "nirspec_traces",
+        detector="NRS1",
+        exp_type="NRS_MSASPEC",
+        filter="F170LP",
+        pupil=None,
+        grating="G235M",
+        scene="traces",
+    ),
+)
+
+
+def _pink(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray:
+    """Unit-rms noise with power ~ f**-alpha, length n (generated on 2n, cut)."""
+    f = np.fft.rfftfreq(2 * n)
+    f[0] = f[1]
+    spec = (rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) * f ** (-alpha / 2)
+    x = np.fft.irfft(spec, 2 * n)[:n]
+    return x / x.std()
+
+
+def _one_over_f(rng, layout, v: Variant) -> np.ndarray:
+    """The 1/f component in DMS orientation, laid out along each output's pixel clock."""
+    n_lines, length = layout.n_lines, layout.line_length
+    chans = layout.channel_slices()
+    width = max(sl.stop - sl.start for sl in chans)
+    period = width + v.pause
+    total = n_lines * period
+    common = v.amp_common * _pink(rng, total, v.alpha)
+    out = np.empty((n_lines, length))
+    for k, sl in enumerate(chans):
+        series = common + v.amp_output * _pink(rng, total, v.alpha)
+        w = sl.stop - sl.start
+        block = series.reshape(n_lines, period)[:, :w]  # read order within each line
+        if layout.fast_sign[k] < 0:
+            block = block[:, ::-1]
+        out[:, sl] = block
+    if layout.slow_sign < 0:
+        out = out[::-1]
+    return out if layout.fast_axis == 1 else out.T
+
+
+def _stars(rng, shape, n, *, flux_range=(1.0, 3000.0)) -> np.ndarray:
+    """Stars: Gaussian core (sigma 1.2 px) plus power-law wings, DN/s."""
+    ny, nx = shape
+    img = np.zeros(shape)
+    half = 20
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
+    for _ in range(n):
+        y0, x0 = rng.uniform(0, ny), rng.uniform(0, nx)
+        f = np.exp(rng.uniform(*np.log(flux_range)))
+        iy, ix = int(y0), int(x0)
+        dy, dx = yy - (y0 - iy), xx - (x0 - ix)
+        r2 = dy * dy + dx * dx
+        psf = np.exp(-r2 / (2 * 1.2**2)) / (2 * np.pi * 1.2**2) + 0.003 / (1 + r2 / 4.0) ** 1.5
+        y1, y2 = max(iy - half, 0), min(iy + half + 1, ny)
+        x1, x2 = max(ix - half, 0), min(ix + half + 1, nx)
+        img[y1:y2, x1:x2] += (
+            f * psf[y1 - iy + half : y2 - iy + half, x1 - ix + half : x2 - ix + half]
+        )
+    return img
+
+
+def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.ndarray]:
+    """One independent rate frame with its truth.
+
+    Returns
+    -------
+    dict
+        ``sci`` (float32, DN/s), ``rate_no1f`` (the same without 1/f), ``scene`` (noise-free
+        rate), ``sky``, ``empty`` (uint8: no source flux above 0.2 % of the white noise).
+    """
+    ny, nx = layout.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    sky = 0.3 + 0.08 * yy / ny + 0.04 * xx / nx
+    src = np.zeros((ny, nx))
+    slow = yy if layout.fast_axis == 1 else xx  # position across lines
+    n_slow = ny if layout.fast_axis == 1 else nx
+    if v.scene in ("stars", "band", "narrow_band"):
+        src += _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5)
+    if v.scene == "band":  # emission filling whole lines, smooth across lines
+        src += 0.4 * np.exp(-0.5 * ((slow - 0.6 * n_slow) / (0.08 * n_slow)) ** 2)
+    if v.scene == "narrow_band":
+        src += 0.3 * np.exp(-0.5 * ((slow - 0.4 * n_slow) / 40.0) ** 2)
+    if v.scene == "trace":  # a bright trace along the lines (rows), over part of them
+        along = xx if layout.fast_axis == 1 else yy
+        prof = np.exp(-0.5 * ((slow - 0.45 * n_slow) / 2.0) ** 2) + 0.01 / (
+            1 + ((slow - 0.45 * n_slow) / 3.0) ** 2
+        )
+        src += 60.0 * prof * ((along > 0.2 * along.max()) & (along < 0.85 * along.max()))
+    if v.scene == "traces":  # spectra along the dispersion (across the NIRSpec columns)
+        for _ in range(40):
+            y0 = rng.uniform(8, ny - 8)
+            x1, x2 = sorted(rng.uniform(0, nx, 2))
+            amp = np.exp(rng.uniform(np.log(0.5), np.log(30.0)))
+            prof = np.exp(-0.5 * ((yy - y0) / 1.5) ** 2) + 0.005 / (1 + ((yy - y0) / 3.0) ** 2)
+            src += amp * prof * ((xx > x1) & (xx < x2))
+    ref = layout.reference_mask()
+    scene = np.where(ref, 0.0, sky + src)
+    sky = np.where(ref, 0.0, sky)
+    white = rng.normal(size=(ny, nx)) * np.sqrt(0.1**2 + 0.01 * scene)
+    truth = scene + white
+    data = truth + _one_over_f(rng, layout, v)
+    if v.refpix_step:
+        _, ref_pixels = layout.reference_lines_and_pixels()
+        cols = np.flatnonzero(ref_pixels)
+        if cols.size:
+            for arr in (data, truth):
+                canon = arr if layout.fast_axis == 1 else arr.T
+                side = uniform_filter1d(canon[:, cols].mean(axis=1), 11, mode="nearest")
+                canon -= side[:, None]
+    empty = (src < 2e-4) & ~ref
+    return {
+        "sci": data.astype(np.float32),
+        "rate_no1f": truth.astype(np.float32),
+        "scene": scene,
+        "sky": sky,
+        "empty": empty.astype(np.uint8),
+    }
+
+
+def _meta(v: Variant) -> dict[str, Any]:
+    from jwst1f import instruments as ins
+    from jwst1f.simulate.metadata import ExposureIds, Pointing, exposure_metadata
+
+    det = ins.get_detector(v.detector)
+    sub = ins.get_subarray(det.detector, v.subarray)
+    readpatt = "RAPID" if det.instrument == "NIRCAM" else "NRSRAPID"
+    patt = ins.READOUT_PATTERNS[readpatt]
+    return exposure_metadata(
+        det=det,
+        sub=sub,
+        exp_type=v.exp_type,
+        filter=v.filter,
+        pupil=v.pupil,
+        grating=v.grating,
+        readpatt=readpatt,
+        nframes=patt.nframes,
+        groupgap=patt.groupgap,
+        ngroups=6,
+        nints=1,
+        tframe=ins.frame_time(det.detector, sub),
+        pointing=Pointing(),
+        ids=ExposureIds(),
+        start=datetime(2025, 6, 1, 3, 0, 0, tzinfo=UTC),
+    )
+
+
+def _write(meta: dict[str, Any], sci: np.ndarray, path: Path) -> Path:
+    from stdatamodels.jwst import datamodels as dm
+
+    from jwst1f.simulate.metadata import apply_meta
+
+    err = np.full(sci.shape, 0.1, np.float32)
+    model = dm.ImageModel(
+        data=sci,
+        err=err,
+        dq=np.zeros(sci.shape, np.uint32),
+        var_poisson=err**2,
+        var_rnoise=err**2,
+        var_flat=np.zeros(sci.shape, np.float32),
+    )
+    apply_meta(model, meta)
+    model.meta.bunit_data = "DN/s"
+    model.meta.bunit_err = "DN/s"
+    model.save(str(path))
+    model.close()
+    return path
+
+
+def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str, Any]]:
+    """Evaluate every method on every variant; means over ``seeds``.
+
+    Returns
+    -------
+    dict
+        variant name -> method -> metrics (``stripe_rms``, ``stripe_gain``, ``bias_pct``,
+        ... as :func:`benchmarks.metrics.evaluate_prepared`) plus ``x_oracle`` and ``seconds``.
+    """
+    from benchmarks.metrics import channel_lines
+    from jwst1f.destripe import destripe
+    from jwst1f.geometry import layout_from_header
+    from jwst1f.simulate.metadata import header_from_meta
+
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="jwst1f_indep_") as tmp:
+        for v in VARIANTS:
+            meta = _meta(v)
+            layout = layout_from_header(header_from_meta(meta))
+            per: dict[str, list[dict[str, Any]]] = {}
+            for seed in seeds:
+                rng = np.random.default_rng(10_000 + seed)
+                f = make_frame(rng, layout, v)
+                truth = prepare_truth(
+                    rate_no1f=f["rate_no1f"],
+                    scene=f["scene"],
+                    sky=f["sky"],
+                    empty=f["empty"],
+                    dq=None,
+                    layout=layout,
+                    data=f["sci"],
+                )
+                runs: dict[str, tuple[np.ndarray | None, float]] = {}
+                lines = channel_lines(layout, layout.shape)
+                dq_ref = np.where(layout.reference_mask(), np.uint32(1 << 31), np.uint32(0))
+                runs["oracle"] = (
+                    oracle_correct(f["sci"], f["scene"], f["empty"], dq_ref, lines),
+                    float("nan"),
+                )
+                destripe(f["sci"], layout)  # warm-up
+                t0 = time.process_time()
+                res = destripe(f["sci"], layout)
+                runs["jwst1f"] = (res.corrected, time.process_time() - t0)
+                try:
+                    t0 = time.process_time()
+                    corr, _ = seed_correct(
+                        f["sci"], instrument=layout.instrument, subarray=layout.subarray
+                    )
+                    runs["seed"] = (corr, time.process_time() - t0)
+                except SeedUnsupported:
+                    pass
+                if cfn:
+                    path = _write(meta, f["sci"], Path(tmp) / f"{v.name}_{seed}_rate.fits")
+                    r = run_cfn(path)
+                    if r.corrected is not None:
+                        runs["cfn"] = (r.corrected, r.seconds)
+                for method, (corr, sec) in runs.items():
+                    m = evaluate_prepared(corr, truth)
+                    m["seconds"] = sec
+                    per.setdefault(method, []).append(m)
+                log.info("independent %s seed %d done", v.name, seed)
+            rows: dict[str, Any] = {}
+            for method, ms in per.items():
+                rows[method] = {
+                    k: float(np.nanmean([m[k] for m in ms]))
+                    for k in ("stripe_rms", "stripe_gain", "bias_pct", "trench_sigma", "seconds")
+                }
+            o = rows["oracle"]["stripe_rms"]
+            for method in rows:
+                rows[method]["x_oracle"] = rows[method]["stripe_rms"] / o if o else float("nan")
+            rows["_shape"] = layout.shape
+            results[v.name] = rows
+    return results
+
+
+def markdown(results: dict[str, dict[str, Any]], command: str, seeds: list[int]) -> list[str]:
+    """The Markdown section of ``RESULTS.md`` for the independent cases."""
+    lines = [
+        "## Independent cases (not made by jwst1f.simulate)",
+        "",
+        "Produced by the same command, `benchmarks/independent.py`: pink 1/f noise drawn "
+        "directly along each output's pixel clock, rates drawn directly (no ramps), stars with "
+        "power-law wings, optional emission bands and traces; see the module docstring. "
+        f"Seeds {', '.join(map(str, seeds))}; means over seeds. Stripe rms as a multiple of the "
+        "oracle's; *gain* as above; *bias* in % of the source flux (oracle's in brackets).",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| case | shape | jwst1f | seed routine | CFN median | gain jwst1f / CFN | "
+        "bias jwst1f (oracle) % | bias CFN % | jwst1f s | CFN s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def g(rows, method, key, spec):
+        v = rows.get(method, {}).get(key, float("nan"))
+        return "–" if not np.isfinite(v) else format(v, spec)
+
+    for name, rows in results.items():
+        shape = "×".join(map(str, rows["_shape"]))
+        lines.append(
+            f"| {name} | {shape} | **{g(rows, 'jwst1f', 'x_oracle', '.2f')}** | "
+            f"{g(rows, 'seed', 'x_oracle', '.2f')} | {g(rows, 'cfn', 'x_oracle', '.2f')} | "
+            f"{g(rows, 'jwst1f', 'stripe_gain', '.2f')} / {g(rows, 'cfn', 'stripe_gain', '.2f')} | "
+            f"{g(rows, 'jwst1f', 'bias_pct', '+.2f')} ({g(rows, 'oracle', 'bias_pct', '+.2f')}) | "
+            f"{g(rows, 'cfn', 'bias_pct', '+.2f')} | {g(rows, 'jwst1f', 'seconds', '.3f')} | "
+            f"{g(rows, 'cfn', 'seconds', '.2f')} |"
+        )
+    return lines + [""]
+
+
+if __name__ == "__main__":  # quick look: python -m benchmarks.independent
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    res = run_independent([0])
+    print("\n".join(markdown(res, "python -m benchmarks.independent", [0])))
