@@ -16,7 +16,7 @@ from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import block_edges, fit_background
 from jwst1f.destripe.linemodel import line_offsets, smooth_lines
-from jwst1f.destripe.masking import dilate, robust_sigma
+from jwst1f.destripe.masking import dilate, faint_emission, robust_sigma
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
 
@@ -34,6 +34,9 @@ _LIT_SIGMA = 5.0
 _LIT_GROW = 3.0
 #: Lines per chunk when evaluating the background image (bounds temporary memory).
 _CHUNK = 256
+#: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
+_EMISSION_BLOCK = 16
+_EMISSION_HALF_WINDOW = 8
 
 
 @dataclass
@@ -508,6 +511,13 @@ def _destripe_frame(
             c = clean_s[:, ss]
             np.less(np.abs(r), t_rej, out=c)
             c &= g_s[:, ss]
+            # faint emission below the per-pixel clip (trace and slice wings) would otherwise
+            # shape the along-line background and, through it, the outputs' offsets
+            if all_finite:
+                np.multiply(r, c, out=r)
+            else:
+                np.copyto(r, 0.0, where=~c)
+            _mask_faint_emission(r, c, sigma, params.extended_sigma)
         if not all_finite:
             np.copyto(resid_s, 0.0, where=~clean_s)
         new = fit_background(
@@ -589,11 +599,13 @@ def _destripe_frame(
     for k, sl in enumerate(chans):
         rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
         c = clean[:, sl]
-        counts[:, k] = np.count_nonzero(c, axis=1)
         if all_finite:
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
+        # emission too faint for the per-pixel clip, found on residuals averaged across lines
+        _mask_faint_emission(rc, c, sigma, params.extended_sigma)
+        counts[:, k] = np.count_nonzero(c, axis=1)
         sums[:, k] = rc.sum(axis=1)  # float32 pairwise summation is accurate enough here
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
@@ -920,6 +932,68 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
         y[ls] = blk[:, j] * w0 + blk[:, j + 1] * w1
     var = np.full(n_lines, gain * gain * noise)
     return y, gain, var
+
+
+def _mask_faint_emission(r, c, sigma, nsig):
+    """Remove faint emission coherent across lines from a clean mask, in place.
+
+    See :func:`jwst1f.destripe.masking.faint_emission`.
+
+    Parameters
+    ----------
+    r : numpy.ndarray of float32, shape (n_lines, width)
+        Residuals from the line levels (and background) of one channel, DN/s, zero where not
+        clean; set to zero where emission is found.
+    c : numpy.ndarray of bool, same shape
+        Clean pixels; set to False where emission is found.
+    sigma : float
+        Per-pixel white noise, DN/s.
+    nsig : float
+        Detection threshold, in units of the noise of the line-averaged residual.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_blocks, width)
+        The flags, per block of ``_EMISSION_BLOCK`` lines and position.
+    """
+    _, flag = faint_emission(
+        r, c, sigma, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW, nsig=nsig
+    )
+    _apply_block_flags(c, flag, r=r)
+    return flag
+
+
+def _apply_block_flags(c, flag, *, r=None, step=1):
+    """Unset ``c`` (and zero ``r``) where ``flag`` is set, in place.
+
+    Parameters
+    ----------
+    c : numpy.ndarray of bool, shape (n_lines, width)
+    flag : numpy.ndarray of bool, shape (n_blocks, ceil(width / step))
+        Per block of ``_EMISSION_BLOCK`` lines; each column covers ``step`` pixels.
+    r : numpy.ndarray of float32, same shape as ``c``, optional
+    step : int
+        Pixels per column of ``flag`` (sub-sampled flags applied at full resolution).
+    """
+    if not flag.any():
+        return
+    if step > 1:
+        flag = np.repeat(flag, step, axis=1)[:, : c.shape[1]]
+    n_lines, width = c.shape
+    block = _EMISSION_BLOCK
+    nfull = n_lines // block
+    keep = ~flag
+    if nfull:  # (blocks, lines, width) views: the block flags broadcast, no full-size array
+        shape = (nfull, block, width)
+        c3 = np.reshape(c[: nfull * block], shape, copy=False)
+        c3 &= keep[:nfull, None, :]
+        if r is not None:
+            r3 = np.reshape(r[: nfull * block], shape, copy=False)
+            np.copyto(r3, 0.0, where=flag[:nfull, None, :])
+    if n_lines > nfull * block:
+        c[nfull * block :] &= keep[nfull]
+        if r is not None:
+            np.copyto(r[nfull * block :], 0.0, where=flag[nfull])
 
 
 def _illuminated_channels(lvl, *, box, nsig):
