@@ -12,6 +12,7 @@ _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 
 __all__ = [
     "bad_pixel_mask",
+    "dark_positions",
     "dilate",
     "faint_emission",
     "robust_sigma",
@@ -224,6 +225,67 @@ def faint_emission(
     prof -= base.astype(np.float32)[:, None]
     prof -= np.float32(nsig) * noise
     return edges, ok & (prof > 0)
+
+
+def dark_positions(
+    resid: np.ndarray,
+    good: np.ndarray,
+    lines: np.ndarray,
+    n_select: int,
+    *,
+    block: int = 16,
+    half_window: int = 8,
+) -> np.ndarray:
+    """The darkest positions along the line, per block of lines, from neighbouring lines.
+
+    Where emission fills most of a channel-line (NIRSpec IFU slices), its few dark pixels are
+    the gaps between the slices or slits. Slices and slits stay at the same positions over
+    many lines, so the residuals averaged over the neighbouring blocks (``2 * half_window``
+    blocks of ``block`` lines; the block's own lines left out, so that the choice does not
+    depend on the noise of the pixels it selects) show where the gaps are; the ``n_select``
+    darkest positions of each block are taken, just enough to measure a line, which keeps
+    the light of the slice wings in them lowest.
+
+    Parameters
+    ----------
+    resid : numpy.ndarray of float32, shape (n_lines, width)
+        Residuals from the line levels, DN/s (any constant per line does not matter).
+    good : numpy.ndarray of bool, same shape
+        Usable pixels.
+    lines : numpy.ndarray of bool, shape (n_lines,)
+        The lines to average (e.g. the lit channel-lines).
+    n_select : int
+        Positions to select per block.
+    block, half_window : int
+        As in :func:`faint_emission`.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_blocks, width)
+        Selected positions per block of ``block`` lines.
+    """
+    n_lines, width = resid.shape
+    block = int(min(max(block, 1), 255))
+    nb = -(-n_lines // block)
+    s = np.empty((nb, width), dtype=np.float32)
+    c = np.empty((nb, width), dtype=np.float32)
+    chunk = block * max(1, 256 // block)  # whole blocks of lines at a time (memory)
+    for i0 in range(0, n_lines, chunk):
+        ls = slice(i0, min(i0 + chunk, n_lines))
+        use = good[ls] & lines[ls, None]
+        bs = slice(i0 // block, -(-ls.stop // block))
+        c[bs] = _block_sums(use.view(np.uint8), block, np.uint8)
+        s[bs] = _block_sums(resid[ls] * use, block, np.float32)
+    wsum = _window_sums(s, half_window)
+    wcnt = _window_sums(c, half_window)
+    ok = wcnt >= 4
+    prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
+    n_sel = int(min(max(n_select, 1), width))
+    order = np.argsort(prof, axis=1, kind="stable")[:, :n_sel]
+    sel = np.zeros((nb, width), dtype=bool)
+    np.put_along_axis(sel, order, True, axis=1)
+    sel &= ok
+    return sel
 
 
 def _window_sums(x: np.ndarray, half: int) -> np.ndarray:
