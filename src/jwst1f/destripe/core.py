@@ -511,15 +511,13 @@ def _destripe_frame(
             c = clean_s[:, ss]
             np.less(np.abs(r), t_rej, out=c)
             c &= g_s[:, ss]
-            # faint emission below the per-pixel clip (trace and slice wings) would otherwise
-            # shape the along-line background and, through it, the outputs' offsets
             if all_finite:
                 np.multiply(r, c, out=r)
             else:
                 np.copyto(r, 0.0, where=~c)
-            _mask_faint_emission(r, c, sigma, params.extended_sigma)
-        if not all_finite:
-            np.copyto(resid_s, 0.0, where=~clean_s)
+        # faint emission below the per-pixel clip (trace and slice wings) would otherwise
+        # shape the along-line background and, through it, the outputs' offsets
+        _mask_faint_emission(resid_s, clean_s, sigma, params.extended_sigma, chans_s)
         new = fit_background(
             resid_s,
             clean_s,
@@ -613,16 +611,17 @@ def _destripe_frame(
     clean = good
     sums = np.zeros((n_lines, nch))
     counts = np.zeros((n_lines, nch))
-    for k, sl in enumerate(chans):
+    for sl in chans:
         rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
-        c = clean[:, sl]
         if all_finite:
-            np.multiply(rc, c, out=rc)
+            np.multiply(rc, clean[:, sl], out=rc)
         else:
-            np.copyto(rc, 0.0, where=~c)
-        # emission too faint for the per-pixel clip, found on residuals averaged across lines
-        _mask_faint_emission(rc, c, sigma, params.extended_sigma)
-        counts[:, k] = np.count_nonzero(c, axis=1)
+            np.copyto(rc, 0.0, where=~clean[:, sl])
+    # emission too faint for the per-pixel clip, found on residuals averaged across lines
+    _mask_faint_emission(out_model, clean, sigma, params.extended_sigma, chans)
+    for k, sl in enumerate(chans):
+        rc = out_model[:, sl]
+        counts[:, k] = np.count_nonzero(clean[:, sl], axis=1)
         sums[:, k] = rc.sum(axis=1)  # float32 pairwise summation is accurate enough here
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
@@ -951,7 +950,7 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
     return y, gain, var
 
 
-def _mask_faint_emission(r, c, sigma, nsig):
+def _mask_faint_emission(r, c, sigma, nsig, chans):
     """Remove faint emission coherent across lines from a clean mask, in place.
 
     See :func:`jwst1f.destripe.masking.faint_emission`.
@@ -959,14 +958,16 @@ def _mask_faint_emission(r, c, sigma, nsig):
     Parameters
     ----------
     r : numpy.ndarray of float32, shape (n_lines, width)
-        Residuals from the line levels (and background) of one channel, DN/s, zero where not
-        clean; set to zero where emission is found.
+        Residuals from the line levels (and background), DN/s, zero where not clean; set to
+        zero where emission is found.
     c : numpy.ndarray of bool, same shape
         Clean pixels; set to False where emission is found.
     sigma : float
         Per-pixel white noise, DN/s.
     nsig : float
         Detection threshold, in units of the noise of the line-averaged residual.
+    chans : list of slice
+        Output channels along the line (their zeros are found separately).
 
     Returns
     -------
@@ -974,7 +975,13 @@ def _mask_faint_emission(r, c, sigma, nsig):
         The flags, per block of ``_EMISSION_BLOCK`` lines and position.
     """
     _, flag = faint_emission(
-        r, c, sigma, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW, nsig=nsig
+        r,
+        c,
+        sigma,
+        block=_EMISSION_BLOCK,
+        half_window=_EMISSION_HALF_WINDOW,
+        nsig=nsig,
+        segments=chans,
     )
     _apply_block_flags(c, flag, r=r)
     return flag
@@ -1001,12 +1008,18 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
     nfull = n_lines // block
     keep = ~flag
     if nfull:  # (blocks, lines, width) views: the block flags broadcast, no full-size array
-        shape = (nfull, block, width)
-        c3 = np.reshape(c[: nfull * block], shape, copy=False)
-        c3 &= keep[:nfull, None, :]
-        if r is not None:
-            r3 = np.reshape(r[: nfull * block], shape, copy=False)
-            np.copyto(r3, 0.0, where=flag[:nfull, None, :])
+        cf, kf, ff = c[: nfull * block], keep[:nfull, None, :], flag[:nfull, None, :]
+        rf = None if r is None else r[: nfull * block]
+        if abs(c.strides[0]) < abs(c.strides[1]):  # transposed canonical view: lines inner
+            cf, kf, ff = cf.T, kf.transpose(2, 0, 1), ff.transpose(2, 0, 1)
+            rf = None if rf is None else rf.T
+            shape = (width, nfull, block)
+        else:
+            shape = (nfull, block, width)
+        c3 = np.reshape(cf, shape, copy=False)
+        c3 &= kf
+        if rf is not None:
+            np.copyto(np.reshape(rf, shape, copy=False), 0.0, where=ff)
     if n_lines > nfull * block:
         c[nfull * block :] &= keep[nfull]
         if r is not None:

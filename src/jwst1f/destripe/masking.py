@@ -151,6 +151,7 @@ def faint_emission(
     block: int = 16,
     half_window: int = 8,
     nsig: float = 3.0,
+    segments: list[slice] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Faint emission that is coherent across lines, found on line-averaged residuals.
 
@@ -186,6 +187,9 @@ def faint_emission(
         Neighbouring blocks averaged on each side of a block.
     nsig : float
         Threshold in units of the noise of the average.
+    segments : list of slice, optional
+        Parts of the line (output channels) whose zeros are found separately; default the
+        whole line.
 
     Returns
     -------
@@ -210,19 +214,22 @@ def faint_emission(
     prof = np.divide(wsum, wcnt, out=wsum)  # mean residual of the neighbouring blocks
     noise = np.sqrt(wcnt, out=wcnt)
     noise = np.divide(np.float32(sigma), noise, out=noise)
-    # the zero of each block's profile: its mode over the positions (sorted, as the levels)
-    n_ok = ok.sum(axis=1)
-    srt = np.where(ok, prof, np.float32(np.inf))
-    srt.sort(axis=1)
-    i50 = np.maximum((n_ok - 1) // 2, 0)[:, None]
-    i25 = np.maximum((n_ok - 1) // 4, 0)[:, None]
-    q50 = np.take_along_axis(srt, i50, axis=1)[:, 0]
-    q25 = np.take_along_axis(srt, i25, axis=1)[:, 0]
-    del srt
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nmean = (noise * ok).sum(axis=1) / np.maximum(n_ok, 1)
-        base = np.where(n_ok >= 8, np.minimum(q50, q25 + _Q25_OFFSET * nmean), 0.0)
-    prof -= base.astype(np.float32)[:, None]
+    # the zero of each block's profile: its mode over the positions of each segment (sorted,
+    # as the levels)
+    for seg in segments if segments is not None else [slice(None)]:
+        p_s, ok_s = prof[:, seg], ok[:, seg]
+        n_ok = ok_s.sum(axis=1)
+        srt = np.where(ok_s, p_s, np.float32(np.inf))
+        srt.sort(axis=1)
+        i50 = np.maximum((n_ok - 1) // 2, 0)[:, None]
+        i25 = np.maximum((n_ok - 1) // 4, 0)[:, None]
+        q50 = np.take_along_axis(srt, i50, axis=1)[:, 0]
+        q25 = np.take_along_axis(srt, i25, axis=1)[:, 0]
+        del srt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nmean = (noise[:, seg] * ok_s).sum(axis=1) / np.maximum(n_ok, 1)
+            base = np.where(n_ok >= 8, np.minimum(q50, q25 + _Q25_OFFSET * nmean), 0.0)
+        p_s -= base.astype(np.float32)[:, None]  # a view of ``prof``
     prof -= np.float32(nsig) * noise
     return edges, ok & (prof > 0)
 
