@@ -282,7 +282,7 @@ def dark_positions(
         use = good[ls] & lines[ls, None]
         bs = slice(i0 // block, -(-ls.stop // block))
         c[bs] = _block_sums(use.view(np.uint8), block, np.uint8)
-        s[bs] = _block_sums(resid[ls] * use, block, np.float32)
+        s[bs] = _block_sums(np.where(use, resid[ls], np.float32(0.0)), block, np.float32)
     wsum = _window_sums(s, half_window)
     wcnt = _window_sums(c, half_window)
     ok = wcnt >= 4
