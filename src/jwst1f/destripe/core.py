@@ -611,17 +611,17 @@ def _destripe_frame(
     clean = good
     sums = np.zeros((n_lines, nch))
     counts = np.zeros((n_lines, nch))
-    for sl in chans:
-        rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
-        if all_finite:
-            np.multiply(rc, clean[:, sl], out=rc)
-        else:
-            np.copyto(rc, 0.0, where=~clean[:, sl])
-    # emission too faint for the per-pixel clip, found on residuals averaged across lines
-    _mask_faint_emission(out_model, clean, sigma, params.extended_sigma, chans)
     for k, sl in enumerate(chans):
-        rc = out_model[:, sl]
-        counts[:, k] = np.count_nonzero(clean[:, sl], axis=1)
+        rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
+        c = clean[:, sl]
+        if all_finite:
+            np.multiply(rc, c, out=rc)
+        else:
+            np.copyto(rc, 0.0, where=~c)
+        # emission too faint for the per-pixel clip, found on residuals averaged across
+        # lines (one channel at a time: memory)
+        _mask_faint_emission(rc, c, sigma, params.extended_sigma, [slice(None)])
+        counts[:, k] = np.count_nonzero(c, axis=1)
         sums[:, k] = rc.sum(axis=1)  # float32 pairwise summation is accurate enough here
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
