@@ -97,3 +97,19 @@ def test_outputs_lit_by_slices_are_measured_on_the_gaps():
     for sl in (slice(512, 1024), slice(1024, 1536)):  # per output, in % of the slice flux
         on = lit[:, sl] & fin[:, sl]
         assert abs(err[:, sl][on].sum() / light[:, sl][on].sum()) < 0.01
+
+
+def test_dark_positions_are_the_gaps_and_handle_empty_input():
+    """The darkest positions, from neighbouring lines, are the gaps; empty input is fine."""
+    from jwst1f.destripe.masking import dark_positions
+
+    rng = np.random.default_rng(6)
+    n_lines, width = 512, 128
+    light = np.full(width, 1.0, np.float32)
+    light[10::32] = 0.0  # 4 one-pixel gaps
+    resid = rng.normal(0, 1, (n_lines, width)).astype(np.float32) + light
+    good = np.ones(resid.shape, bool)
+    sel = dark_positions(resid, good, np.ones(n_lines, bool), 4)
+    assert sel.shape == (32, width)
+    assert sel[:, 10::32].mean() > 0.9 and sel.sum(axis=1).max() <= 4
+    assert dark_positions(resid[:, :0], good[:, :0], np.ones(n_lines, bool), 4).shape == (32, 0)

@@ -1122,12 +1122,14 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
     sel = dark_positions(r, g, lk, n_sel, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW)
     shift = np.zeros(n_lines)
     cnt = np.zeros(n_lines)
-    bidx = np.arange(n_lines) // _EMISSION_BLOCK
-    fortran = abs(g.strides[0]) < abs(g.strides[1])  # transposed canonical view
+    # the selection on every line, in the memory order of ``g`` (one byte per pixel)
+    if abs(g.strides[0]) < abs(g.strides[1]):  # transposed canonical view
+        sel_lines = np.repeat(sel.T, _EMISSION_BLOCK, axis=1)[:, :n_lines].T
+    else:
+        sel_lines = np.repeat(sel, _EMISSION_BLOCK, axis=0)[:n_lines]
 
-    def rows_of(ls):  # the selection on the lines ``ls``, in the memory order of ``g``
-        x = sel[bidx[ls]]
-        return np.asfortranarray(x) if fortran else x
+    def rows_of(ls):
+        return sel_lines[ls]
 
     for i0 in range(0, n_lines, _CHUNK):
         ls = slice(i0, min(i0 + _CHUNK, n_lines))
@@ -1162,9 +1164,7 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
         gl &= ~(lk[ls] & ~acc[ls])[:, None]  # lit lines without dark gaps: not used
         a_l = acc[ls]
         if a_l.any():
-            keep = rows_of(ls)
-            keep |= ~a_l[:, None]
-            gl &= keep
+            gl &= rows_of(ls) | ~a_l[:, None]
             r[ls] -= np.where(a_l, shift[ls], 0.0).astype(np.float32)[:, None]
     lvl[acc, k] += shift[acc]
     lit[acc, k] = False
