@@ -305,8 +305,11 @@ def _window_sums(x: np.ndarray, half: int) -> np.ndarray:
     cs = np.empty((n + 1,) + x.shape[1:], dtype=x.dtype)
     cs[0] = 0
     np.cumsum(x, axis=0, out=cs[1:])
-    rows = np.arange(n)
-    out = cs[np.minimum(rows + half + 1, n)]
-    out -= cs[np.maximum(rows - half, 0)]
+    out = np.empty_like(x)
+    k = max(0, min(n, n - half))  # rows whose window ends inside the array
+    out[:k] = cs[half + 1 : half + 1 + k]
+    out[k:] = cs[n]
+    if n > half:  # rows whose window starts inside the array
+        out[half:] -= cs[: n - half]
     out -= x
     return out
