@@ -16,7 +16,7 @@ from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
-from jwst1f.destripe.masking import dilate, robust_sigma
+from jwst1f.destripe.masking import dark_positions, dilate, faint_emission, robust_sigma
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -35,6 +35,9 @@ _LIT_SIGMA = 5.0
 _LIT_GROW = 3.0
 #: Lines per chunk when evaluating the background image (bounds temporary memory).
 _CHUNK = 256
+#: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
+_EMISSION_BLOCK = 16
+_EMISSION_HALF_WINDOW = 8
 
 
 @dataclass
@@ -508,8 +511,13 @@ def _destripe_frame(
             c = clean_s[:, ss]
             np.less(np.abs(r), t_rej, out=c)
             c &= g_s[:, ss]
-        if not all_finite:
-            np.copyto(resid_s, 0.0, where=~clean_s)
+            if all_finite:
+                np.multiply(r, c, out=r)
+            else:
+                np.copyto(r, 0.0, where=~c)
+        # faint emission below the per-pixel clip (trace and slice wings) would otherwise
+        # shape the along-line background and, through it, the outputs' offsets
+        _mask_faint_emission(resid_s, clean_s, sigma, params.extended_sigma, chans_s)
         new = fit_background(
             resid_s,
             clean_s,
@@ -530,25 +538,29 @@ def _destripe_frame(
     del resid_s, clean_s
     # extended-emission blocks are unmasked block by block (no full-size temporary)
     le_b, pe_b = bkg.line_edges, bkg.pixel_edges
+    # at full resolution they are applied in step 3, after the gaps of lit channel-lines
+    # have been found (those are dark even inside blocks flagged for the slices around them)
+    defer_ext = g_s is not good
     for i, j in zip(*np.nonzero(bkg.flag), strict=True):
         rows = slice(le_b[i], le_b[i + 1])
-        good[rows, pe_b[j] : pe_b[j + 1]] = False
+        if not defer_ext:
+            good[rows, pe_b[j] : pe_b[j + 1]] = False
         if g_s is not good:
             g_s[rows, -(-pe_b[j] // step) : -(-pe_b[j + 1] // step)] = False
     lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=all_finite)
     del a_s, g_s
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
-    lit = None
+    lit, lit_scale = None, 0.0
     if not layout.interleaved:  # interleaved outputs see the same light
-        lit = _illuminated_channels(lvl, box=params.background_box, nsig=_LIT_SIGMA)
+        lit, lit_scale = _illuminated_channels(lvl, box=params.background_box, nsig=_LIT_SIGMA)
     n_lit = 0
+    lvl_unlit = None  # per line, the mean level of the outputs that are not lit
     if lit is not None and lit.any():
         n_lit = int(lit.sum())
-        for k, sl in enumerate(chans):
-            if lit[:, k].any():
-                gk = good[:, sl]
-                gk[lit[:, k]] = False
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nu = (~lit).sum(axis=1)
+            lvl_unlit = np.where(nu > 0, (lvl * ~lit).sum(axis=1) / np.maximum(nu, 1), np.nan)
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
@@ -568,6 +580,19 @@ def _destripe_frame(
                 np.subtract(a[ls, sl], img, out=r[ls])
             del img
         g = good[:, sl]
+        on_gaps = None
+        if lvl_unlit is not None and lit[:, k].any():
+            on_gaps = _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, lit_scale, params)
+        if defer_ext:
+            for i, j in zip(*np.nonzero(bkg.flag), strict=True):
+                if not sl.start <= pe_b[j] < sl.stop:
+                    continue
+                rows = slice(le_b[i], le_b[i + 1])
+                cols = slice(pe_b[j] - sl.start, pe_b[j + 1] - sl.start)
+                if on_gaps is None or not on_gaps[rows].any():
+                    g[rows, cols] = False
+                else:
+                    g[rows, cols] &= on_gaps[rows, None]
         if seeds is not None:
             sd = seeds[:, sl]
             np.greater_equal(r, t_seed, out=sd)
@@ -589,11 +614,14 @@ def _destripe_frame(
     for k, sl in enumerate(chans):
         rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
         c = clean[:, sl]
-        counts[:, k] = np.count_nonzero(c, axis=1)
         if all_finite:
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
+        # emission too faint for the per-pixel clip, found on residuals averaged across
+        # lines (one channel at a time: memory)
+        _mask_faint_emission(rc, c, sigma, params.extended_sigma, [slice(None)])
+        counts[:, k] = np.count_nonzero(c, axis=1)
         sums[:, k] = rc.sum(axis=1)  # float32 pairwise summation is accurate enough here
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
@@ -880,6 +908,82 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
     return delta * (1.0 - w_e), -delta * w_e, first
 
 
+def _mask_faint_emission(r, c, sigma, nsig, chans):
+    """Remove faint emission coherent across lines from a clean mask, in place.
+
+    See :func:`jwst1f.destripe.masking.faint_emission`.
+
+    Parameters
+    ----------
+    r : numpy.ndarray of float32, shape (n_lines, width)
+        Residuals from the line levels (and background), DN/s, zero where not clean; set to
+        zero where emission is found.
+    c : numpy.ndarray of bool, same shape
+        Clean pixels; set to False where emission is found.
+    sigma : float
+        Per-pixel white noise, DN/s.
+    nsig : float
+        Detection threshold, in units of the noise of the line-averaged residual.
+    chans : list of slice
+        Output channels along the line (their zeros are found separately).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_blocks, width)
+        The flags, per block of ``_EMISSION_BLOCK`` lines and position.
+    """
+    _, flag = faint_emission(
+        r,
+        c,
+        sigma,
+        block=_EMISSION_BLOCK,
+        half_window=_EMISSION_HALF_WINDOW,
+        nsig=nsig,
+        segments=chans,
+    )
+    _apply_block_flags(c, flag, r=r)
+    return flag
+
+
+def _apply_block_flags(c, flag, *, r=None, step=1):
+    """Unset ``c`` (and zero ``r``) where ``flag`` is set, in place.
+
+    Parameters
+    ----------
+    c : numpy.ndarray of bool, shape (n_lines, width)
+    flag : numpy.ndarray of bool, shape (n_blocks, ceil(width / step))
+        Per block of ``_EMISSION_BLOCK`` lines; each column covers ``step`` pixels.
+    r : numpy.ndarray of float32, same shape as ``c``, optional
+    step : int
+        Pixels per column of ``flag`` (sub-sampled flags applied at full resolution).
+    """
+    if not flag.any():
+        return
+    if step > 1:
+        flag = np.repeat(flag, step, axis=1)[:, : c.shape[1]]
+    n_lines, width = c.shape
+    block = _EMISSION_BLOCK
+    nfull = n_lines // block
+    keep = ~flag
+    if nfull:  # (blocks, lines, width) views: the block flags broadcast, no full-size array
+        cf, kf, ff = c[: nfull * block], keep[:nfull, None, :], flag[:nfull, None, :]
+        rf = None if r is None else r[: nfull * block]
+        if abs(c.strides[0]) < abs(c.strides[1]):  # transposed canonical view: lines inner
+            cf, kf, ff = cf.T, kf.transpose(2, 0, 1), ff.transpose(2, 0, 1)
+            rf = None if rf is None else rf.T
+            shape = (width, nfull, block)
+        else:
+            shape = (nfull, block, width)
+        c3 = np.reshape(cf, shape, copy=False)
+        c3 &= kf
+        if rf is not None:
+            np.copyto(np.reshape(rf, shape, copy=False), 0.0, where=ff)
+    if n_lines > nfull * block:
+        c[nfull * block :] &= keep[nfull]
+        if r is not None:
+            np.copyto(r[nfull * block :], 0.0, where=flag[nfull])
+
+
 def _illuminated_channels(lvl, *, box, nsig):
     """Channel-lines whose level stays well above the lowest channel's over many lines.
 
@@ -902,11 +1006,13 @@ def _illuminated_channels(lvl, *, box, nsig):
 
     Returns
     -------
-    numpy.ndarray of bool, shape (n_lines, n_channels), or None for one channel
+    lit : numpy.ndarray of bool, shape (n_lines, n_channels), or None for one channel
+    scale : float
+        The per-line scatter of channel differences, DN/s (0 when not measured).
     """
     n_lines, nch = lvl.shape
     if nch < 2 or n_lines < 2 * box:
-        return None
+        return None, 0.0
     smooth = uniform_filter1d(lvl, size=box, axis=0, mode="nearest")
     excess = smooth - smooth.min(axis=1, keepdims=True)
     spreads = []
@@ -918,15 +1024,109 @@ def _illuminated_channels(lvl, *, box, nsig):
     # few times this, hence the high threshold
     scale = min(spreads)
     if not np.isfinite(scale) or scale <= 0:
-        return None
+        return None, 0.0
     # hysteresis: runs of lines above `grow` that reach `nsig` somewhere
     seeds = excess > nsig * scale
     if not seeds.any():
-        return seeds
+        return seeds, scale
     grow = excess > _LIT_GROW * scale
     labels, _ = label(grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
     hit = np.unique(labels[seeds])
-    return np.isin(labels, hit[hit > 0])
+    return np.isin(labels, hit[hit > 0]), scale
+
+
+def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
+    """Lit channel-lines measured on the dark gaps between slices, where those are dark.
+
+    An output lit on most lines (NIRSpec IFU slices) would otherwise take its offset from
+    its few unlit lines only, far in readout time from most of its lines: its slow
+    uncorrelated 1/f (and any faint light on those lines) then biases all the slice light.
+    Instead, on each lit line, the ``min_pixels`` darkest positions across neighbouring lines
+    (:func:`jwst1f.destripe.masking.dark_positions`: the gaps between slices) are used, if
+    their level, averaged over ``background_box`` lines, is less than ``_LIT_SIGMA`` times
+    the per-line scatter of channel differences above the mean level of the unlit outputs
+    on the same lines (the threshold of the lit detection: gaps are as dark as an unlit
+    output; where the darkest part of the output is still emission, the lines stay
+    unmeasured and borrow).
+
+    Parameters
+    ----------
+    r : numpy.ndarray of float32, shape (n_lines, width)
+        Residuals of channel ``k`` from background and level, DN/s; shifted in place to the
+        gap level on the lines measured on gaps.
+    g : numpy.ndarray of bool, same shape
+        Usable pixels of channel ``k``; in place, only the gap positions on the lines
+        measured on gaps and nothing on the other lit lines.
+    k : int
+        Channel index.
+    lit : numpy.ndarray of bool, shape (n_lines, n_channels)
+        Lit channel-lines; cleared in place where measured on gaps.
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        Levels, DN/s; ``lvl[:, k]`` moved in place to the gap level where measured on gaps.
+    lvl_unlit : numpy.ndarray, shape (n_lines,)
+        Mean level of the unlit channels per line (NaN if none), DN/s.
+    scale : float
+        Per-line scatter of channel differences (from :func:`_illuminated_channels`), DN/s.
+    params : DestripeParams
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_lines,)
+        The lines of channel ``k`` measured on gaps.
+    """
+    n_lines = r.shape[0]
+    lk = lit[:, k]
+    n_sel = int(params.min_pixels)
+    sel = dark_positions(r, g, lk, n_sel, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW)
+    shift = np.zeros(n_lines)
+    cnt = np.zeros(n_lines)
+    # the selection on every line, in the memory order of ``g`` (one byte per pixel)
+    if abs(g.strides[0]) < abs(g.strides[1]):  # transposed canonical view
+        sel_lines = np.repeat(sel.T, _EMISSION_BLOCK, axis=1)[:, :n_lines].T
+    else:
+        sel_lines = np.repeat(sel, _EMISSION_BLOCK, axis=0)[:n_lines]
+
+    def rows_of(ls):
+        return sel_lines[ls]
+
+    for i0 in range(0, n_lines, _CHUNK):
+        ls = slice(i0, min(i0 + _CHUNK, n_lines))
+        if not lk[ls].any():
+            continue
+        use = rows_of(ls) & g[ls]
+        use &= lk[ls, None]
+        cnt[ls] = np.count_nonzero(use, axis=1)
+        shift[ls] = np.where(use, r[ls], np.float32(0.0)).sum(axis=1)  # r is NaN where a is
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = np.where(cnt > 0, shift / np.maximum(cnt, 1), 0.0)
+        gap = lvl[:, k] + shift - lvl_unlit  # gap level above the unlit outputs'
+    okl = lk & (cnt > 0) & np.isfinite(gap)
+    w = okl.astype(float)
+    box = max(3, int(params.background_box))
+    num = uniform_filter1d(np.where(okl, gap, 0.0), box, mode="nearest")
+    den = uniform_filter1d(w, box, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = np.where(den > 0, num / np.maximum(den, 1e-12), np.inf)
+    acc = okl & (smooth < _LIT_SIGMA * scale)
+    # gaps between slices persist over the slices' length; short runs of dark-looking lines
+    # are the edges of lit regions (the running mean reaching into unlit lines)
+    runs, n_runs = label(acc)
+    if n_runs:
+        length = np.bincount(runs, minlength=n_runs + 1)
+        acc &= length[runs] >= 2 * box
+    for i0 in range(0, n_lines, _CHUNK):
+        ls = slice(i0, min(i0 + _CHUNK, n_lines))
+        if not lk[ls].any():
+            continue
+        gl = g[ls]
+        gl &= ~(lk[ls] & ~acc[ls])[:, None]  # lit lines without dark gaps: not used
+        a_l = acc[ls]
+        if a_l.any():
+            gl &= rows_of(ls) | ~a_l[:, None]
+            r[ls] -= np.where(a_l, shift[ls], 0.0).astype(np.float32)[:, None]
+    lvl[acc, k] += shift[acc]
+    lit[acc, k] = False
+    return acc
 
 
 def _reference_levels(a, ref, layout):

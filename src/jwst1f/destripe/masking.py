@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+_Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
+
 __all__ = [
     "bad_pixel_mask",
+    "dark_positions",
     "dilate",
+    "faint_emission",
     "robust_sigma",
 ]
 
@@ -117,3 +121,195 @@ def robust_sigma(data: np.ndarray, good: np.ndarray, *, max_samples: int = 1 << 
         mad = float(np.mean(d))
     # |x1 - x2| for Gaussian x has median 0.6745 * sqrt(2) * sigma
     return mad / (0.6744897501960817 * np.sqrt(2.0))
+
+
+def _block_sums(x: np.ndarray, block: int, dtype) -> np.ndarray:
+    """Sums over consecutive blocks of ``block`` lines (the last may be shorter), float32.
+
+    ``reduceat`` where the lines are adjacent in memory (transposed canonical views), else
+    views reshaped to (blocks, block, width) (``reduceat`` across rows is slow); the
+    accumulation stays in ``dtype`` (no full-size cast).
+    """
+    n_lines, width = x.shape
+    if abs(x.strides[0]) < abs(x.strides[1]):  # lines adjacent in memory: reduceat is fast
+        starts = np.arange(0, n_lines, block)
+        return np.add.reduceat(x, starts, axis=0, dtype=dtype).astype(np.float32)
+    nfull = n_lines // block
+    out = np.empty((nfull + (n_lines % block > 0), width), dtype=np.float32)
+    if nfull:
+        out[:nfull] = x[: nfull * block].reshape(nfull, block, width).sum(axis=1, dtype=dtype)
+    if n_lines % block:
+        out[nfull] = x[nfull * block :].sum(axis=0, dtype=dtype)
+    return out
+
+
+def faint_emission(
+    resid: np.ndarray,
+    clean: np.ndarray,
+    sigma: float,
+    *,
+    block: int = 16,
+    half_window: int = 8,
+    nsig: float = 3.0,
+    segments: list[slice] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Faint emission that is coherent across lines, found on line-averaged residuals.
+
+    Sources, spectral traces and IFU slices cover many neighbouring lines at the same
+    position along the line (NIRSpec and NIRISS spectra are dispersed across the lines, so
+    a trace or a slice stays at about the same position along the line over hundreds of
+    lines), while the white noise and the 1/f left after the line levels are independent
+    from line to line. The residuals from the line levels, averaged over ``2 * half_window``
+    blocks of ``block`` lines at each position, therefore show emission far below the
+    per-pixel noise (the noise of the average is ``sigma / sqrt(n)`` for ``n`` pixels).
+
+    * The block's own lines are left out of its average, so that which pixels are kept does
+      not depend on their own noise (no selection bias in the line means of what is kept).
+    * The zero of the averaged profile is not the line level: levels measured with faint
+      emission still in them are too high, and the empty positions sit below zero. The
+      zero is the mode of the profile over the positions of the block, estimated as
+      ``min(median, q25 + 0.674 noise)`` (as for the line levels): the median where most
+      positions are empty, a low-quantile estimate where emission covers more than half.
+    * One-sided: emission is positive. A position is flagged in a block when its average
+      exceeds that zero by ``nsig`` times its noise.
+
+    Parameters
+    ----------
+    resid : numpy.ndarray of float32, shape (n_lines, width)
+        Residuals from the line levels (and background), DN/s; zero where not ``clean``.
+    clean : numpy.ndarray of bool, same shape
+        Pixels used so far.
+    sigma : float
+        Per-pixel white noise, DN/s.
+    block : int
+        Lines per block (at most 255).
+    half_window : int
+        Neighbouring blocks averaged on each side of a block.
+    nsig : float
+        Threshold in units of the noise of the average.
+    segments : list of slice, optional
+        Parts of the line (output channels) whose zeros are found separately; default the
+        whole line.
+
+    Returns
+    -------
+    edges : numpy.ndarray of int, shape (n_blocks + 1,)
+        Line edges of the blocks.
+    flag : numpy.ndarray of bool, shape (n_blocks, width)
+        True where the position holds emission in that block.
+    """
+    n_lines, width = resid.shape
+    block = int(min(max(block, 1), 255))
+    edges = np.append(np.arange(0, n_lines, block), n_lines)
+    nb = edges.size - 1
+    if nb == 0 or width == 0:
+        return edges, np.zeros((nb, width), dtype=bool)
+    s = _block_sums(resid, block, resid.dtype)
+    c = _block_sums(clean.view(np.uint8), block, np.uint8)
+    wsum = _window_sums(s, half_window)
+    wcnt = _window_sums(c, half_window)
+    del s, c
+    ok = wcnt >= 4
+    np.maximum(wcnt, 1.0, out=wcnt)
+    prof = np.divide(wsum, wcnt, out=wsum)  # mean residual of the neighbouring blocks
+    noise = np.sqrt(wcnt, out=wcnt)
+    noise = np.divide(np.float32(sigma), noise, out=noise)
+    # the zero of each block's profile: its mode over the positions of each segment (sorted,
+    # as the levels)
+    for seg in segments if segments is not None else [slice(None)]:
+        p_s, ok_s = prof[:, seg], ok[:, seg]
+        if p_s.shape[1] == 0:  # a window narrower than the interleaving of the outputs
+            continue
+        n_ok = ok_s.sum(axis=1)
+        srt = np.where(ok_s, p_s, np.float32(np.inf))
+        srt.sort(axis=1)
+        i50 = np.maximum((n_ok - 1) // 2, 0)[:, None]
+        i25 = np.maximum((n_ok - 1) // 4, 0)[:, None]
+        q50 = np.take_along_axis(srt, i50, axis=1)[:, 0]
+        q25 = np.take_along_axis(srt, i25, axis=1)[:, 0]
+        del srt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nmean = (noise[:, seg] * ok_s).sum(axis=1) / np.maximum(n_ok, 1)
+            base = np.where(n_ok >= 8, np.minimum(q50, q25 + _Q25_OFFSET * nmean), 0.0)
+        p_s -= base.astype(np.float32)[:, None]  # a view of ``prof``
+    prof -= np.float32(nsig) * noise
+    return edges, ok & (prof > 0)
+
+
+def dark_positions(
+    resid: np.ndarray,
+    good: np.ndarray,
+    lines: np.ndarray,
+    n_select: int,
+    *,
+    block: int = 16,
+    half_window: int = 8,
+) -> np.ndarray:
+    """The darkest positions along the line, per block of lines, from neighbouring lines.
+
+    Where emission fills most of a channel-line (NIRSpec IFU slices), its few dark pixels are
+    the gaps between the slices or slits. Slices and slits stay at the same positions over
+    many lines, so the residuals averaged over the neighbouring blocks (``2 * half_window``
+    blocks of ``block`` lines; the block's own lines left out, so that the choice does not
+    depend on the noise of the pixels it selects) show where the gaps are; the ``n_select``
+    darkest positions of each block are taken, just enough to measure a line, which keeps
+    the light of the slice wings in them lowest.
+
+    Parameters
+    ----------
+    resid : numpy.ndarray of float32, shape (n_lines, width)
+        Residuals from the line levels, DN/s (any constant per line does not matter).
+    good : numpy.ndarray of bool, same shape
+        Usable pixels.
+    lines : numpy.ndarray of bool, shape (n_lines,)
+        The lines to average (e.g. the lit channel-lines).
+    n_select : int
+        Positions to select per block.
+    block, half_window : int
+        As in :func:`faint_emission`.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_blocks, width)
+        Selected positions per block of ``block`` lines.
+    """
+    n_lines, width = resid.shape
+    block = int(min(max(block, 1), 255))
+    nb = -(-n_lines // block)
+    if nb == 0 or width == 0:
+        return np.zeros((nb, width), dtype=bool)
+    s = np.empty((nb, width), dtype=np.float32)
+    c = np.empty((nb, width), dtype=np.float32)
+    chunk = block * max(1, 256 // block)  # whole blocks of lines at a time (memory)
+    for i0 in range(0, n_lines, chunk):
+        ls = slice(i0, min(i0 + chunk, n_lines))
+        use = good[ls] & lines[ls, None]
+        bs = slice(i0 // block, -(-ls.stop // block))
+        c[bs] = _block_sums(use.view(np.uint8), block, np.uint8)
+        s[bs] = _block_sums(np.where(use, resid[ls], np.float32(0.0)), block, np.float32)
+    wsum = _window_sums(s, half_window)
+    wcnt = _window_sums(c, half_window)
+    ok = wcnt >= 4
+    prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
+    n_sel = int(min(max(n_select, 1), width))
+    order = np.argpartition(prof, n_sel - 1, axis=1)[:, :n_sel]
+    sel = np.zeros((nb, width), dtype=bool)
+    np.put_along_axis(sel, order, True, axis=1)
+    sel &= ok
+    return sel
+
+
+def _window_sums(x: np.ndarray, half: int) -> np.ndarray:
+    """Sums over rows ``j - half .. j + half`` (clipped at the ends) without row ``j``."""
+    n = x.shape[0]
+    cs = np.empty((n + 1,) + x.shape[1:], dtype=x.dtype)
+    cs[0] = 0
+    np.cumsum(x, axis=0, out=cs[1:])
+    out = np.empty_like(x)
+    k = max(0, min(n, n - half))  # rows whose window ends inside the array
+    out[:k] = cs[half + 1 : half + 1 + k]
+    out[k:] = cs[n]
+    if n > half:  # rows whose window starts inside the array
+        out[half:] -= cs[: n - half]
+    out -= x
+    return out

@@ -1,0 +1,115 @@
+"""Faint emission coherent across lines (jwst1f.destripe.masking.faint_emission)."""
+
+from __future__ import annotations
+
+import numpy as np
+from core_helpers import nircam_layout
+
+from jwst1f.destripe import destripe
+from jwst1f.destripe.masking import faint_emission
+
+SIGMA = 0.05
+
+
+def test_faint_band_below_the_pixel_noise_is_found():
+    """A band of 0.4 sigma per pixel at a fixed position over all lines (a faint trace or
+    slice wing) is found on the line-averaged residuals, even though the line levels hold
+    its light (the empty positions then sit below zero); noise alone is rarely flagged."""
+    rng = np.random.default_rng(1)
+    n_lines, width = 1024, 256
+    band = np.zeros(width, np.float32)
+    band[100:106] = 0.4
+    resid = rng.normal(0, 1, (n_lines, width)).astype(np.float32) + band
+    resid -= band.mean()  # levels measured with the band's light in them
+    clean = np.ones(resid.shape, bool)
+    edges, flag = faint_emission(resid, clean, 1.0, block=16, half_window=8, nsig=3.0)
+    assert edges[0] == 0 and edges[-1] == n_lines and flag.shape == (edges.size - 1, width)
+    assert flag[:, 100:106].mean() > 0.9
+    outside = np.ones(width, bool)
+    outside[100:106] = False
+    assert flag[:, outside].mean() < 0.01
+
+
+def test_kept_pixels_are_not_biased_by_the_selection():
+    """A block's own lines do not decide whether its pixels are kept: on pure noise the mean
+    of the kept pixels stays zero (a selection on the pixels' own values would bias it)."""
+    rng = np.random.default_rng(2)
+    resid = rng.normal(0, 1, (2048, 512)).astype(np.float32)
+    clean = np.ones(resid.shape, bool)
+    edges, flag = faint_emission(resid, clean, 1.0, nsig=1.0)  # low threshold: many flags
+    keep = ~np.repeat(flag, np.diff(edges), axis=0)
+    assert 0.05 < 1 - keep.mean() < 0.5
+    kept = resid[keep]
+    assert abs(kept.mean()) < 4 / np.sqrt(kept.size)
+
+
+def test_faint_traces_are_masked_and_keep_their_flux():
+    """Faint traces (0.8 sigma per pixel, below the per-pixel clip) at fixed positions over a
+    few hundred lines each (MOS-like slitlet spectra) are kept out of the line means."""
+    rng = np.random.default_rng(3)
+    lay = nircam_layout(1024, 2048, 4)
+    ny, nx = lay.shape
+    sky = np.full((ny, nx), 0.3, np.float32)
+    sky[lay.reference_mask()] = 0.0
+    light = np.zeros((ny, nx), np.float32)
+    for x0 in range(40, 2000, 32):  # one 6-pixel trace every 32 pixels
+        y0, n = int(rng.integers(8, 600)), int(rng.integers(150, 400))
+        light[y0 : y0 + n, x0 : x0 + 6] = 0.8 * SIGMA
+    noise = rng.normal(0, SIGMA, (ny, nx)).astype(np.float32)
+    stripes = np.zeros((ny, nx), np.float32)
+    shared = rng.normal(0, 0.03, ny)
+    for sl in lay.channel_slices():
+        stripes[:, sl] = (shared + rng.normal(0, 0.01, ny))[:, None]
+    r = destripe(sky + light + noise + stripes, lay)
+    on = light > 0
+    assert r.mask[on].mean() < 0.2  # the per-pixel clip alone keeps ~97 % of them
+    err = r.corrected - (sky + noise) - light  # what the correction got wrong
+    err -= err[~on].mean()  # relative to the local background, as photometry sees it
+    assert abs(err[on].sum() / light[on].sum()) < 0.03
+
+
+def test_outputs_lit_by_slices_are_measured_on_the_gaps():
+    """Two outputs lit on most lines by slices with narrow dark gaps between them (NIRSpec
+    IFU-like): their offsets, including a slow per-output drift that their few unlit lines
+    do not sample, are measured on the gaps, so the slice light keeps its flux."""
+    rng = np.random.default_rng(5)
+    lay = nircam_layout(1024, 2048, 4)
+    ny, nx = lay.shape
+    img = np.zeros((ny, nx), np.float32)
+    light = np.zeros((ny, nx), np.float32)
+    for x0 in range(512, 1536, 32):  # 30-pixel slices, 2-pixel gaps, lines 64..960
+        light[64:960, x0 + 2 : x0 + 32] = 0.3
+    noise = rng.normal(0, SIGMA, (ny, nx)).astype(np.float32)
+    stripes = np.zeros((ny, nx), np.float32)
+    shared = rng.normal(0, 0.03, ny)
+    drift = 0.03 * np.sin(np.pi * np.arange(ny) / ny)  # slow 1/f of output 1 only
+    for k, sl in enumerate(lay.channel_slices()):
+        stripes[:, sl] = (shared + rng.normal(0, 0.01, ny) + (drift if k == 1 else 0))[:, None]
+    data = img + light + noise + stripes
+    data[rng.random(data.shape) < 1e-3] = np.nan  # bad pixels, as in rate files
+    r = destripe(data, lay)
+    assert r.metrics["illuminated_channel_lines"] > 1500
+    lit = light > 0
+    assert r.mask[lit].mean() < 0.01  # the slices are not used
+    err = r.corrected - (img + noise) - light
+    fin = np.isfinite(err)
+    err -= err[~lit & ~lay.reference_mask() & fin].mean()
+    for sl in (slice(512, 1024), slice(1024, 1536)):  # per output, in % of the slice flux
+        on = lit[:, sl] & fin[:, sl]
+        assert abs(err[:, sl][on].sum() / light[:, sl][on].sum()) < 0.01
+
+
+def test_dark_positions_are_the_gaps_and_handle_empty_input():
+    """The darkest positions, from neighbouring lines, are the gaps; empty input is fine."""
+    from jwst1f.destripe.masking import dark_positions
+
+    rng = np.random.default_rng(6)
+    n_lines, width = 512, 128
+    light = np.full(width, 1.0, np.float32)
+    light[10::32] = 0.0  # 4 one-pixel gaps
+    resid = rng.normal(0, 1, (n_lines, width)).astype(np.float32) + light
+    good = np.ones(resid.shape, bool)
+    sel = dark_positions(resid, good, np.ones(n_lines, bool), 4)
+    assert sel.shape == (32, width)
+    assert sel[:, 10::32].mean() > 0.9 and sel.sum(axis=1).max() <= 4
+    assert dark_positions(resid[:, :0], good[:, :0], np.ones(n_lines, bool), 4).shape == (32, 0)
