@@ -1,0 +1,49 @@
+"""The independent test generator of the benchmark (benchmarks/independent.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.independent import Variant, _meta, _one_over_f, make_frame  # noqa: E402
+from jwst1f.geometry import layout_from_header  # noqa: E402
+from jwst1f.simulate.metadata import header_from_meta  # noqa: E402
+
+
+def _layout(v: Variant):
+    return layout_from_header(header_from_meta(_meta(v)))
+
+
+def test_one_over_f_follows_the_pixel_clock():
+    """Along each output's read order, the 1/f continues across the end of a line: the jump
+    from the last pixel read of a line to the first of the next is as small as between
+    neighbouring pixels, which a wrong read direction would break."""
+    v = Variant("t", subarray="SUB640", amp_output=0.05, pause=0)
+    lay = _layout(v)
+    noise = _one_over_f(np.random.default_rng(0), lay, v)
+    canon = noise if lay.fast_axis == 1 else noise.T
+    line = canon if lay.fast_sign[0] > 0 else canon[:, ::-1]
+    if lay.slow_sign < 0:
+        line = line[::-1]
+    within = np.std(np.diff(line, axis=1))
+    across = np.std(line[1:, 0] - line[:-1, -1])
+    assert across < 1.5 * within
+    wrong = np.std(line[1:, -1] - line[:-1, -1])  # same position on consecutive lines
+    assert wrong > 1.8 * within
+
+
+def test_frame_truth_and_empty_map():
+    v = Variant("t", subarray="SUB640", scene="band")
+    lay = _layout(v)
+    f = make_frame(np.random.default_rng(1), lay, v)
+    assert f["sci"].shape == lay.shape and f["sci"].dtype == np.float32
+    stripes = f["sci"] - f["rate_no1f"]
+    # the 1/f component is what the generator added: strong, and constant-ish along lines
+    assert 0.02 < np.std(stripes) < 0.2
+    ref = lay.reference_mask()
+    assert not f["empty"][ref].any() and (f["scene"][ref] == 0).all()
+    assert 0.1 < f["empty"].mean() < 0.99
