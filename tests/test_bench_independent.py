@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,3 +48,46 @@ def test_frame_truth_and_empty_map():
     ref = lay.reference_mask()
     assert not f["empty"][ref].any() and (f["scene"][ref] == 0).all()
     assert 0.1 < f["empty"].mean() < 0.99
+
+
+def _x_oracle(v: Variant, seed: int = 0) -> tuple[float, float, float]:
+    from benchmarks.metrics import channel_lines, evaluate_prepared, oracle_correct, prepare_truth
+    from jwst1f.destripe import destripe
+
+    lay = _layout(v)
+    f = make_frame(np.random.default_rng(10_000 + seed), lay, v)
+    truth = prepare_truth(
+        rate_no1f=f["rate_no1f"],
+        scene=f["scene"],
+        sky=f["sky"],
+        empty=f["empty"],
+        dq=None,
+        layout=lay,
+        data=f["sci"],
+    )
+    dq_ref = np.where(lay.reference_mask(), np.uint32(1 << 31), np.uint32(0))
+    orc = oracle_correct(f["sci"], f["scene"], f["empty"], dq_ref, channel_lines(lay, lay.shape))
+    o = evaluate_prepared(orc, truth)
+    m = evaluate_prepared(destripe(f["sci"], lay).corrected, truth)
+    return m["stripe_rms"] / o["stripe_rms"], m["stripe_gain"], m["bias_pct"] - o["bias_pct"]
+
+
+def test_destriper_on_an_independent_one_output_window():
+    """Data not made by jwst1f.simulate: the destriper stays near the perfect-mask oracle."""
+    ratio, gain, dbias = _x_oracle(Variant("t", subarray="SUB640"))
+    assert ratio < 1.15
+    assert 0.9 < gain < 1.1
+    assert abs(dbias) < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "variant",
+    [Variant("pink"), Variant("no_refpix_step", refpix_step=False), Variant("band", scene="band")],
+    ids=lambda v: v.name,
+)
+def test_destriper_on_independent_full_frames(variant):
+    ratio, gain, dbias = _x_oracle(variant)
+    assert ratio < (1.8 if not variant.refpix_step else 1.15)
+    assert 0.9 < gain < 1.1
+    assert abs(dbias) < 2.0
