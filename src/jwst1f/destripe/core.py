@@ -381,7 +381,10 @@ def _sample_step(layout, chans, target=64):
 def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True):
     """Symmetric iterative clipping around each channel-line's own level.
 
-    Works on the sub-sampled copy ``a_s`` (every ``step``-th pixel along the lines).
+    Works on the sub-sampled copy ``a_s`` (every ``step``-th pixel along the lines). Each
+    channel is copied once into a contiguous work array; the per-line sums and counts of the
+    iterations are matrix-vector products (BLAS), much faster than row reductions of short
+    rows.
 
     Returns
     -------
@@ -391,22 +394,31 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
     k_sig = np.float32(params.clip_sigma * sigma)
     lvl = lvl.copy()
     for k, ss in enumerate(chans_s):
-        x = a_s[:, ss]
         g = g_s[:, ss]
+        if g.shape[1] == 0:
+            continue
+        x = None
         if bkg is not None:
             img = bkg.image(_full_slice(ss, step))
             if img is not None:
-                x = x - img
+                x = np.subtract(a_s[:, ss], img, out=img)
+        if x is None:
+            x = np.ascontiguousarray(a_s[:, ss])
+        r = np.empty_like(x)
+        w = np.empty_like(x)  # |r|, then the clip mask as 0/1
+        kk = np.empty(x.shape, dtype=bool)
+        ones = np.ones(x.shape[1], dtype=np.float32)
         for _ in range(params.clip_iterations):
-            r = x - lvl[:, k, None].astype(np.float32)
-            kk = np.abs(r) < k_sig
+            np.subtract(x, lvl[:, k, None].astype(np.float32), out=r)
+            np.less(np.abs(r, out=w), k_sig, out=kk)
             kk &= g
-            n = np.count_nonzero(kk, axis=1)
             if finite:
                 r *= kk
             else:
                 np.copyto(r, 0.0, where=~kk)
-            s = r.sum(axis=1, dtype=np.float64)
+            np.copyto(w, kk)
+            n = w @ ones  # exact: integer counts < 2**24
+            s = (r @ ones).astype(np.float64)
             lvl[:, k] += np.where(n > 0, s / np.maximum(n, 1), 0.0)
     return lvl
 
