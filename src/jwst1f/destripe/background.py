@@ -19,7 +19,7 @@ background. Its low-order trend along the slow axis is kept as sky by the core (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.polynomial import legendre
@@ -54,6 +54,7 @@ class SmoothBackground:
     flag: np.ndarray
     line_edges: np.ndarray
     pixel_edges: np.ndarray
+    _vander_full: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_extended_blocks(self) -> int:
@@ -61,9 +62,15 @@ class SmoothBackground:
         return int(self.flag.sum())
 
     def _vander(self, sl: slice) -> np.ndarray:
-        order = self.line_coef.shape[1]
-        xp = (np.arange(self.length)[sl] + 0.5) / self.length * 2.0 - 1.0
-        return legendre.legvander(xp, order)[:, 1:].astype(np.float32)
+        """Float32 Legendre terms 1..order on the pixels ``sl``, shape (n_selected, order).
+
+        Computed once for the whole line and sliced (the image is evaluated block by block).
+        """
+        if self._vander_full is None:
+            order = self.line_coef.shape[1]
+            xp = (np.arange(self.length) + 0.5) / self.length * 2.0 - 1.0
+            self._vander_full = legendre.legvander(xp, order)[:, 1:].astype(np.float32)
+        return self._vander_full[sl]
 
     def image(
         self, sl: slice = slice(None), *, fortran: bool = False, lines: slice = slice(None)
