@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,6 @@ _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 _LIT_SIGMA = 5.0
 #: Lower threshold to which flagged runs of lines are grown (hysteresis).
 _LIT_GROW = 3.0
-#: Lines per chunk when evaluating the background image (bounds temporary memory).
-_CHUNK = 256
 
 
 @dataclass
@@ -430,6 +429,92 @@ def _full_slice(ss: slice, step: int) -> slice:
     return slice(start, stop, (ss.step or 1) * step)
 
 
+#: Elements per work block of the full-resolution passes (fits in the L2 cache with the
+#: other arrays of the block).
+_BLOCK = 1 << 15
+
+
+def _blocks(sl: slice, n_lines: int, length: int, transposed: bool):
+    """Cache-sized blocks ``(lines, pixels)`` covering the channel slice ``sl`` of all lines.
+
+    Blocks run along the memory order: groups of lines for C-ordered frames, groups of
+    contiguous pixels (memory rows) for transposed (Fortran-ordered) canonical views.
+
+    Yields
+    ------
+    (slice, slice)
+        Lines and pixels of one block.
+    """
+    start, stop, stride = sl.indices(length)
+    if transposed and stride == 1:
+        n = max(1, _BLOCK // max(n_lines, 1))
+        for p0 in range(start, stop, n):
+            yield slice(None), slice(p0, min(p0 + n, stop))
+        return
+    n = max(1, _BLOCK // max(len(range(start, stop, stride)), 1))
+    for i0 in range(0, n_lines, n):
+        yield slice(i0, min(i0 + n, n_lines)), sl
+
+
+def _line_counts(mask: np.ndarray, parity: int | None = None) -> np.ndarray:
+    """Number of True values per line (last axis) of a boolean view.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool, shape (n_lines, width)
+    parity : int or None
+        Count only positions ``parity::2`` of the view (None: all).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_lines,)
+    """
+    n_lines, width = mask.shape
+    if mask.strides[0] == 1 and width < (1 << 16):  # lines run down memory columns
+        rows = mask.T if parity is None else mask.T[parity::2]
+        return np.add.reduce(rows.view(np.uint8), axis=0, dtype=np.uint16).astype(np.int64)
+    if (
+        mask.strides[1] == 1
+        and width % 8 == 0
+        and mask.strides[0] % 8 == 0
+        and mask.ctypes.data % 8 == 0
+        and sys.byteorder == "little"
+        and n_lines > 0
+    ):  # 8 pixels per 64-bit word, each byte 0 or 1: the popcount of a word counts them
+        words = mask.view(np.uint64)
+        if parity is not None:
+            words = words & np.uint64(0x0001000100010001 << (8 * parity))
+        return np.add.reduce(np.bitwise_count(words), axis=1, dtype=np.int64)
+    sub = mask if parity is None else mask[:, parity::2]
+    return np.count_nonzero(sub, axis=1)
+
+
+def _line_sums(x: np.ndarray, parity: int | None = None) -> np.ndarray:
+    """Float32 sums along the lines (last axis), as float64.
+
+    A matrix-vector product (BLAS) where the view allows it: much faster than a row
+    reduction, with float32 accumulation like the pairwise sum it replaces.
+
+    Parameters
+    ----------
+    x : numpy.ndarray of float32, shape (n_lines, width)
+    parity : int or None
+        Sum only positions ``parity::2`` of the view (None: all).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_lines,)
+    """
+    isz = x.itemsize
+    if x.strides[1] == isz or x.strides[0] == isz:
+        w = np.ones(x.shape[1], dtype=x.dtype)
+        if parity is not None:
+            w[1 - parity :: 2] = 0
+        return (x @ w).astype(np.float64)
+    sub = x if parity is None else x[:, parity::2]
+    return sub.sum(axis=1).astype(np.float64)
+
+
 def _destripe_frame(
     a: np.ndarray,
     layout: ReadoutLayout,
@@ -567,29 +652,25 @@ def _destripe_frame(
     seeds = np.zeros_like(good) if params.dilate_radius > 0 else None
     lvl32 = lvl.astype(np.float32)
     for k, sl in enumerate(chans):
-        # residual from background + line level, into the model buffer (scratch); the
-        # background is evaluated in chunks of lines (memory)
-        r = out_model[:, sl]
-        for i0 in range(0, n_lines, _CHUNK):
-            ls = slice(i0, min(i0 + _CHUNK, n_lines))
-            img = bkg.image(sl, fortran=transposed, lines=ls)
+        # residual from background + line level, into the model buffer (scratch), then the
+        # thresholds, one cache-sized block at a time (the background is evaluated per block)
+        for ls, ps in _blocks(sl, n_lines, length, transposed):
+            r = out_model[ls, ps]
+            img = bkg.image(ps, fortran=transposed, lines=ls)
             if img is None:
-                np.subtract(a[ls, sl], lvl32[ls, k, None], out=r[ls])
+                np.subtract(a[ls, ps], lvl32[ls, k, None], out=r)
+                img = np.empty_like(r)
             else:
                 img += lvl32[ls, k, None]
-                np.subtract(a[ls, sl], img, out=r[ls])
-            del img
-        g = good[:, sl]
-        if seeds is not None:
-            sd = seeds[:, sl]
-            np.greater_equal(r, t_seed, out=sd)
-            sd |= r <= -t_seed
-            sd &= g
-        keep = r < t_rej
-        keep &= r > -t_rej
-        keep &= g
-        g[...] = keep
-        del keep
+                np.subtract(a[ls, ps], img, out=r)
+            mag = np.abs(r, out=img)  # |r| (NaN stays NaN: neither seed nor kept)
+            g = good[ls, ps]
+            if seeds is not None:
+                sd = seeds[ls, ps]
+                np.greater_equal(mag, t_seed, out=sd)
+                sd &= g
+            g &= mag < t_rej
+            del img, mag
     if seeds is not None and seeds.any():
         grown = dilate(seeds, params.dilate_radius, consume=True)
         np.greater(good, grown, out=good)  # good & ~grown
@@ -599,14 +680,15 @@ def _destripe_frame(
     sums = np.zeros((n_lines, nch))
     counts = np.zeros((n_lines, nch))
     for k, sl in enumerate(chans):
-        rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
-        c = clean[:, sl]
-        counts[:, k] = np.count_nonzero(c, axis=1)
-        if all_finite:
-            np.multiply(rc, c, out=rc)
-        else:
-            np.copyto(rc, 0.0, where=~c)
-        sums[:, k] = rc.sum(axis=1)  # float32 pairwise summation is accurate enough here
+        counts[:, k] = _line_counts(clean[:, sl])
+        for ls, ps in _blocks(sl, n_lines, length, transposed):
+            rc = out_model[ls, ps]  # residuals from the levels, zeroed where not clean
+            c = clean[ls, ps]
+            if all_finite:
+                np.multiply(rc, c, out=rc)
+            else:
+                np.copyto(rc, 0.0, where=~c)
+        sums[:, k] = _line_sums(out_model[:, sl])  # float32 sums are accurate enough here
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
     eo = None
@@ -788,8 +870,8 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
         e0 = (sl.start + start0) % 2  # 0 if the slice starts on an even pixel
         e0 = 0 if e0 == 0 else 1
         first.append(e0)
-        se = y[:, sl][:, e0::2].sum(axis=1).astype(np.float64)
-        ne = np.count_nonzero(clean[:, sl][:, e0::2], axis=1).astype(float)
+        se = _line_sums(y[:, sl], parity=e0)
+        ne = _line_counts(clean[:, sl], parity=e0).astype(float)
         so = sums[:, k] - se
         no = counts[:, k] - ne
         good = (ne >= params.min_pixels / 2) & (no >= params.min_pixels / 2)
