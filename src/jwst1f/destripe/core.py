@@ -773,27 +773,40 @@ def _destripe_frame(
             lowpass_gain.append(gain)
         off_k = offset[:, k].astype(np.float32)
         var_k = variance[:, k].astype(np.float32)
-        if transposed:  # write in memory order
-            m, v = out_model.T[sl], out_var.T[sl]
-            v[...] = var_k
-        else:
-            m, v = out_model[:, sl].T, out_var[:, sl].T  # (pixels, lines) views
-            v[...] = var_k
         if lp is not None:
+            if transposed:  # write in memory order
+                m, v = out_model.T[sl], out_var.T[sl]
+            else:
+                m, v = out_model[:, sl].T, out_var[:, sl].T  # (pixels, lines) views
+            v[...] = var_k
             np.add(lp, off_k[:, None], out=out_model[:, sl])
             v += lp_var.astype(np.float32)
             if eo is not None:
                 e0 = eo[2][k]
                 m[e0::2] += eo[0][:, k].astype(np.float32)
                 m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
-        elif eo is not None:  # even and odd pixels written directly
+            del lp, m, v
+            for ls, ps in _blocks(sl, n_lines, length, transposed):
+                np.subtract(a[ls, ps], out_model[ls, ps], out=out_corrected[ls, ps])
+            continue
+        if eo is not None:
             e0 = eo[2][k]
-            m[e0::2] = off_k + eo[0][:, k].astype(np.float32)
-            m[1 - e0 :: 2] = off_k + eo[1][:, k].astype(np.float32)
-        else:
-            m[...] = off_k
-        del lp, m, v
-    np.subtract(a, out_model, out=out_corrected)  # non-finite input stays non-finite
+            start = sl.indices(length)[0]
+            even = off_k + eo[0][:, k].astype(np.float32)
+            odd = off_k + eo[1][:, k].astype(np.float32)
+        # model, variance and corrected written block by block (cache-sized, memory order)
+        for ls, ps in _blocks(sl, n_lines, length, transposed):
+            m = out_model[ls, ps]
+            out_var[ls, ps] = var_k[ls, None]
+            if eo is not None:  # even and odd pixels written directly
+                q = (start + e0 - ps.indices(length)[0]) % 2  # first even pixel of the block
+                m[:, q::2] = even[ls, None]
+                m[:, 1 - q :: 2] = odd[ls, None]
+            else:
+                m[...] = off_k[ls, None]
+            # non-finite input stays non-finite
+            np.subtract(a[ls, ps], m, out=out_corrected[ls, ps])
+        del m
 
     # 6. metrics
     ok = counts >= params.min_pixels
