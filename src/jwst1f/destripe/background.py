@@ -72,6 +72,19 @@ class SmoothBackground:
             self._vander_full = legendre.legvander(xp, order)[:, 1:].astype(np.float32)
         return self._vander_full[sl]
 
+    def terms(self, sl: slice = slice(None)) -> np.ndarray | None:
+        """Legendre terms 1..order on the pixels ``sl``, or None if the background is zero.
+
+        ``line_coef.astype(float32) @ terms(sl).T`` is ``image(sl)``.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_selected, order) or None
+        """
+        if self.line_coef.shape[1] == 0:
+            return None
+        return self._vander(sl)
+
     def image(
         self, sl: slice = slice(None), *, fortran: bool = False, lines: slice = slice(None)
     ) -> np.ndarray | None:

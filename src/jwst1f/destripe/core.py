@@ -222,8 +222,13 @@ def _joint_sky(kept, frames, layout, corrected, model):
         dev = kept[i] - mean
         dev = (dev - dev.mean()).astype(np.float32)
         m = _canonical(model[i], fa)
-        m += dev[:, None]
-        np.subtract(frames[i], model[i], out=corrected[i])
+        c = _canonical(corrected[i], fa)
+        f = _canonical(frames[i], fa)
+        transposed = not m.flags.c_contiguous and m.T.flags.c_contiguous
+        for lb, pb in _row_blocks(m.shape[0], m.shape[1], transposed):  # cache-sized blocks
+            mb = m[lb, pb]
+            mb += dev[lb, None]
+            np.subtract(f[lb, pb], mb, out=c[lb, pb])
 
 
 def _miri_regions(layout: ReadoutLayout, params: DestripeParams) -> list[tuple[int, int]] | None:
@@ -434,26 +439,61 @@ def _full_slice(ss: slice, step: int) -> slice:
 _BLOCK = 1 << 15
 
 
-def _blocks(sl: slice, n_lines: int, length: int, transposed: bool):
-    """Cache-sized blocks ``(lines, pixels)`` covering the channel slice ``sl`` of all lines.
+def _row_blocks(n_lines: int, length: int, fortran: bool):
+    """Cache-sized blocks of whole memory rows covering an (n_lines, length) array.
 
-    Blocks run along the memory order: groups of lines for C-ordered frames, groups of
-    contiguous pixels (memory rows) for transposed (Fortran-ordered) canonical views.
+    Groups of lines for C-ordered arrays, groups of pixels (memory rows) for transposed
+    (Fortran-ordered) canonical views; every block is contiguous in memory, so that
+    elementwise operations on it run as one long inner loop.
 
     Yields
     ------
     (slice, slice)
         Lines and pixels of one block.
     """
-    start, stop, stride = sl.indices(length)
-    if transposed and stride == 1:
+    if fortran:
         n = max(1, _BLOCK // max(n_lines, 1))
-        for p0 in range(start, stop, n):
-            yield slice(None), slice(p0, min(p0 + n, stop))
-        return
-    n = max(1, _BLOCK // max(len(range(start, stop, stride)), 1))
-    for i0 in range(0, n_lines, n):
-        yield slice(i0, min(i0 + n, n_lines)), sl
+        for p0 in range(0, length, n):
+            yield slice(None), slice(p0, min(p0 + n, length))
+    else:
+        n = max(1, _BLOCK // max(length, 1))
+        for i0 in range(0, n_lines, n):
+            yield slice(i0, min(i0 + n, n_lines)), slice(None)
+
+
+def _per_line(coef: np.ndarray, design: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
+    """``coef[lb] @ design[pb].T``: a per-line, per-pixel image of one block, float32.
+
+    With a one-hot ``design`` (pixel -> channel) this broadcasts per channel-line values
+    exactly; with Legendre terms it evaluates the background. The result has the memory
+    order of the block (Fortran for transposed views).
+
+    Parameters
+    ----------
+    coef : numpy.ndarray of float32, shape (n_lines, n_terms)
+    design : numpy.ndarray of float32, shape (length, n_terms)
+    lb, pb : slice
+        Lines and pixels of the block.
+    fortran : bool
+        The block is a Fortran-ordered view.
+    out : numpy.ndarray of float32, optional
+        Output block (same shape and memory order as the result).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n_block_lines, n_block_pixels)
+    """
+    if fortran:
+        return np.matmul(design[pb], coef[lb].T, out=None if out is None else out.T).T
+    return np.matmul(coef[lb], design[pb].T, out=out)
+
+
+def _channel_design(chans: list[slice], length: int) -> np.ndarray:
+    """One-hot (length, n_channels) float32 matrix: the channel of each pixel."""
+    ind = np.zeros((length, len(chans)), dtype=np.float32)
+    for k, sl in enumerate(chans):
+        ind[sl, k] = 1.0
+    return ind
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -549,7 +589,9 @@ def _destripe_frame(
     transposed = not a.flags.c_contiguous and a.T.flags.c_contiguous
     # Non-finite pixels are never used; no copy of the data is made for them (memory):
     # the few places that sum data zero them explicitly.
-    all_finite = bool(np.isfinite(a).all())
+    # (a sum is finite only if every value is; an overflow just takes the general path)
+    with np.errstate(over="ignore", invalid="ignore"):
+        all_finite = bool(np.isfinite(np.add.reduce(a, axis=None)))
     # 0. pixels that may be used at all
     good = out_mask
     if static_bad is not None:
@@ -560,18 +602,15 @@ def _destripe_frame(
         np.logical_not(good, out=good)
     else:
         good[...] = True
-    if not all_finite:
-        good &= np.isfinite(a)
-    if dq is not None and bitmask:
-        if out_var.flags.c_contiguous:  # the variance output is free: use it as scratch
-            scratch = out_var.view(np.uint32)
-        elif out_var.T.flags.c_contiguous:
-            scratch = out_var.T.view(np.uint32).T
-        else:  # pragma: no cover - outputs are always contiguous
-            scratch = None
-        flagged = np.bitwise_and(dq, np.uint32(bitmask), out=scratch)
-        good &= flagged == 0
-        del flagged, scratch
+    check_dq = dq is not None and bool(bitmask)
+    if not all_finite or check_dq:  # cache-sized blocks of whole memory rows
+        bm = np.uint32(bitmask)
+        for lb, pb in _row_blocks(n_lines, length, transposed):
+            g = good[lb, pb]
+            if not all_finite:
+                g &= np.isfinite(a[lb, pb])
+            if check_dq:
+                g &= np.bitwise_and(dq[lb, pb], bm) == 0
     n_good = int(np.count_nonzero(good))
     sigma = robust_sigma(a, good)
     if not np.isfinite(sigma) or sigma <= 0:
@@ -600,17 +639,24 @@ def _destripe_frame(
     bkg = None
     # Two passes: the clip of the first is slightly asymmetric where the sky has a slope
     # along the line; the second, around level + first background, removes that bias.
+    n_samp = a_s.shape[1]
+    fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
+    ind_s = _channel_design(chans_s, n_samp)
     for _ in range(2):
-        for k, ss in enumerate(chans_s):
-            r = resid_s[:, ss]
-            np.subtract(a_s[:, ss], lvl[:, k, None].astype(np.float32), out=r)
-            if bkg is not None:
-                img = bkg.image(_full_slice(ss, step))
-                if img is not None:
-                    r -= img
-            c = clean_s[:, ss]
-            np.less(np.abs(r), t_rej, out=c)
-            c &= g_s[:, ss]
+        lvl32 = lvl.astype(np.float32)
+        terms = None if bkg is None else bkg.terms(slice(0, n_samp * step, step))
+        coef32 = None if terms is None else bkg.line_coef.astype(np.float32)
+        # whole memory rows at a time: r = (a - level) - background, then |r| < t
+        for lb, pb in _row_blocks(a_s.shape[0], n_samp, fortran_s):
+            r = resid_s[lb, pb]
+            work = _per_line(lvl32, ind_s, lb, pb, fortran_s)  # the levels, exactly
+            np.subtract(a_s[lb, pb], work, out=r)
+            if terms is not None:
+                r -= _per_line(coef32, terms, lb, pb, fortran_s, out=work)
+            c = clean_s[lb, pb]
+            np.less(np.abs(r, out=work), t_rej, out=c)
+            c &= g_s[lb, pb]
+            del work
         if not all_finite:
             np.copyto(resid_s, 0.0, where=~clean_s)
         new = fit_background(
@@ -656,26 +702,29 @@ def _destripe_frame(
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
     seeds = np.zeros_like(good) if params.dilate_radius > 0 else None
     lvl32 = lvl.astype(np.float32)
-    for k, sl in enumerate(chans):
-        # residual from background + line level, into the model buffer (scratch), then the
-        # thresholds, one cache-sized block at a time (the background is evaluated per block)
-        for ls, ps in _blocks(sl, n_lines, length, transposed):
-            r = out_model[ls, ps]
-            img = bkg.image(ps, fortran=transposed, lines=ls)
-            if img is None:
-                np.subtract(a[ls, ps], lvl32[ls, k, None], out=r)
-                img = np.empty_like(r)
-            else:
-                img += lvl32[ls, k, None]
-                np.subtract(a[ls, ps], img, out=r)
-            mag = np.abs(r, out=img)  # |r| (NaN stays NaN: neither seed nor kept)
-            g = good[ls, ps]
-            if seeds is not None:
-                sd = seeds[ls, ps]
-                np.greater_equal(mag, t_seed, out=sd)
-                sd &= g
-            g &= mag < t_rej
-            del img, mag
+    ind = _channel_design(chans, length)
+    terms = bkg.terms()
+    coef32 = None if terms is None else bkg.line_coef.astype(np.float32)
+    # residual from background + line level, into the model buffer (scratch), then the
+    # thresholds, whole memory rows at a time (cache-sized blocks)
+    for lb, pb in _row_blocks(n_lines, length, transposed):
+        r = out_model[lb, pb]
+        lev = _per_line(lvl32, ind, lb, pb, transposed)  # the levels, exactly
+        if terms is None:
+            np.subtract(a[lb, pb], lev, out=r)
+            work = lev
+        else:
+            work = _per_line(coef32, terms, lb, pb, transposed)
+            work += lev
+            np.subtract(a[lb, pb], work, out=r)
+        mag = np.abs(r, out=work)  # |r| (NaN stays NaN: neither seed nor kept)
+        g = good[lb, pb]
+        if seeds is not None:
+            sd = seeds[lb, pb]
+            np.greater_equal(mag, t_seed, out=sd)
+            sd &= g
+        g &= mag < t_rej
+        del lev, work, mag
     if seeds is not None and seeds.any():
         grown = dilate(seeds, params.dilate_radius, consume=True)
         np.greater(good, grown, out=good)  # good & ~grown
@@ -684,15 +733,15 @@ def _destripe_frame(
     clean = good
     sums = np.zeros((n_lines, nch))
     counts = np.zeros((n_lines, nch))
+    for lb, pb in _row_blocks(n_lines, length, transposed):
+        rc = out_model[lb, pb]  # residuals from the levels, zeroed where not clean
+        c = clean[lb, pb]
+        if all_finite:
+            np.multiply(rc, c, out=rc)
+        else:
+            np.copyto(rc, 0.0, where=~c)
     for k, sl in enumerate(chans):
         counts[:, k] = _line_counts(clean[:, sl])
-        for ls, ps in _blocks(sl, n_lines, length, transposed):
-            rc = out_model[ls, ps]  # residuals from the levels, zeroed where not clean
-            c = clean[ls, ps]
-            if all_finite:
-                np.multiply(rc, c, out=rc)
-            else:
-                np.copyto(rc, 0.0, where=~c)
         sums[:, k] = _line_sums(out_model[:, sl])  # float32 sums are accurate enough here
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
@@ -764,6 +813,7 @@ def _destripe_frame(
     use_lowpass = params.lowpass == "on" or (
         params.lowpass == "auto" and len(chans) == 1 and not layout.interleaved
     )
+    pending = []  # channels without a low-pass term: written together below
     for k, sl in enumerate(chans):
         lp = None
         if use_lowpass:
@@ -771,42 +821,27 @@ def _destripe_frame(
                 out_model[:, sl], clean[:, sl], raw_means[:, k], sigma, params
             )
             lowpass_gain.append(gain)
+        if lp is None:
+            pending.append(k)
+            continue
         off_k = offset[:, k].astype(np.float32)
         var_k = variance[:, k].astype(np.float32)
-        if lp is not None:
-            if transposed:  # write in memory order
-                m, v = out_model.T[sl], out_var.T[sl]
-            else:
-                m, v = out_model[:, sl].T, out_var[:, sl].T  # (pixels, lines) views
-            v[...] = var_k
-            np.add(lp, off_k[:, None], out=out_model[:, sl])
-            v += lp_var.astype(np.float32)
-            if eo is not None:
-                e0 = eo[2][k]
-                m[e0::2] += eo[0][:, k].astype(np.float32)
-                m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
-            del lp, m, v
-            for ls, ps in _blocks(sl, n_lines, length, transposed):
-                np.subtract(a[ls, ps], out_model[ls, ps], out=out_corrected[ls, ps])
-            continue
+        if transposed:  # write in memory order
+            m, v = out_model.T[sl], out_var.T[sl]
+        else:
+            m, v = out_model[:, sl].T, out_var[:, sl].T  # (pixels, lines) views
+        v[...] = var_k
+        np.add(lp, off_k[:, None], out=out_model[:, sl])
+        v += lp_var.astype(np.float32)
         if eo is not None:
             e0 = eo[2][k]
-            start = sl.indices(length)[0]
-            even = off_k + eo[0][:, k].astype(np.float32)
-            odd = off_k + eo[1][:, k].astype(np.float32)
-        # model, variance and corrected written block by block (cache-sized, memory order)
-        for ls, ps in _blocks(sl, n_lines, length, transposed):
-            m = out_model[ls, ps]
-            out_var[ls, ps] = var_k[ls, None]
-            if eo is not None:  # even and odd pixels written directly
-                q = (start + e0 - ps.indices(length)[0]) % 2  # first even pixel of the block
-                m[:, q::2] = even[ls, None]
-                m[:, 1 - q :: 2] = odd[ls, None]
-            else:
-                m[...] = off_k[ls, None]
-            # non-finite input stays non-finite
-            np.subtract(a[ls, ps], m, out=out_corrected[ls, ps])
-        del m
+            m[e0::2] += eo[0][:, k].astype(np.float32)
+            m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
+        del lp, m, v
+        np.subtract(a[:, sl], out_model[:, sl], out=out_corrected[:, sl])
+    _apply_offsets(
+        a, pending, chans, offset, variance, eo, transposed, out_model, out_var, out_corrected
+    )
 
     # 6. metrics
     ok = counts >= params.min_pixels
@@ -841,6 +876,59 @@ def _destripe_frame(
         "reference_offset": mean_offset if anchored else 0.0,
         "even_odd": eo is not None,
     }
+
+
+def _apply_offsets(a, pending, chans, offset, variance, eo, transposed, model, var, corrected):
+    """Write model, variance and corrected of the channels ``pending`` (no low-pass term).
+
+    The per channel-line values (one column per channel, or per channel and parity with the
+    even/odd term) are broadcast to the pixels by a product with a one-hot design matrix,
+    which is exact, whole memory rows at a time, and ``corrected`` is written from the same
+    cache-resident block. Channels with a low-pass term (written by the caller) are left
+    alone; then the pending channels are written one by one.
+    """
+    if not pending:
+        return
+    n_lines, length = a.shape
+    vals, var_cols = [], []
+    cols = np.zeros(length, dtype=np.intp)
+    vcols = np.zeros(length, dtype=np.intp)
+    for k in pending:
+        sl = chans[k]
+        off_k = offset[:, k].astype(np.float32)
+        if eo is not None:  # even and odd pixels: one column each
+            e0 = eo[2][k]
+            vals.append(off_k + eo[0][:, k].astype(np.float32))
+            vals.append(off_k + eo[1][:, k].astype(np.float32))
+            pix = np.arange(length)[sl]
+            cols[pix[e0::2]] = len(vals) - 2
+            cols[pix[1 - e0 :: 2]] = len(vals) - 1
+        else:
+            vals.append(off_k)
+            cols[sl] = len(vals) - 1
+        var_cols.append(variance[:, k].astype(np.float32))
+        vcols[sl] = len(var_cols) - 1
+    vals = np.stack(vals, axis=1)
+    var_cols = np.stack(var_cols, axis=1)
+    if len(pending) == len(chans) and np.isfinite(vals).all() and np.isfinite(var_cols).all():
+        design = np.zeros((length, vals.shape[1]), dtype=np.float32)
+        design[np.arange(length), cols] = 1.0
+        vdesign = np.zeros((length, var_cols.shape[1]), dtype=np.float32)
+        vdesign[np.arange(length), vcols] = 1.0
+        for lb, pb in _row_blocks(n_lines, length, transposed):
+            m = _per_line(vals, design, lb, pb, transposed, out=model[lb, pb])
+            _per_line(var_cols, vdesign, lb, pb, transposed, out=var[lb, pb])
+            np.subtract(a[lb, pb], m, out=corrected[lb, pb])  # non-finite input stays so
+        return
+    for k in pending:  # some channels have a low-pass term: channel by channel
+        sl = chans[k]
+        if transposed:  # (pixels, lines) views in memory order
+            m, v = model.T[sl], var.T[sl]
+        else:
+            m, v = model[:, sl].T, var[:, sl].T
+        v[...] = var_cols[:, vcols[sl][0]] if v.size else 0.0
+        m[...] = vals[:, cols[sl]].T
+        np.subtract(a[:, sl], model[:, sl], out=corrected[:, sl])
 
 
 def _robust_scale(z: np.ndarray) -> float:
