@@ -462,11 +462,9 @@ def _row_blocks(n_lines: int, length: int, fortran: bool):
 
 
 def _per_line(coef: np.ndarray, design: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
-    """``coef[lb] @ design[pb].T``: a per-line, per-pixel image of one block, float32.
+    """``coef[lb] @ design[pb].T``: the background (Legendre terms) on one block, float32.
 
-    With a one-hot ``design`` (pixel -> channel) this broadcasts per channel-line values
-    exactly; with Legendre terms it evaluates the background. The result has the memory
-    order of the block (Fortran for transposed views).
+    The result has the memory order of the block (Fortran for transposed views).
 
     Parameters
     ----------
@@ -488,12 +486,79 @@ def _per_line(coef: np.ndarray, design: np.ndarray, lb: slice, pb: slice, fortra
     return np.matmul(coef[lb], design[pb].T, out=out)
 
 
-def _channel_design(chans: list[slice], length: int) -> np.ndarray:
-    """One-hot (length, n_channels) float32 matrix: the channel of each pixel."""
-    ind = np.zeros((length, len(chans)), dtype=np.float32)
+class _Broadcast:
+    """Exact per channel-line -> per pixel broadcast, ``out[l, p] = vals[l, cols[p]]``.
+
+    ``cols`` maps each pixel along the line to a column of ``vals`` (its channel, or its
+    channel and parity). For C-ordered blocks the pixels are taken in pairs: each run of
+    pairs with the same two columns is one 64-bit value repeated (``np.repeat``, a plain
+    copy of bits); for transposed blocks every memory row is one column of ``vals.T``
+    (``np.take`` of whole rows). Both are much faster than per-pixel fancy indexing or
+    strided broadcasts over short inner loops.
+
+    Parameters
+    ----------
+    cols : numpy.ndarray of int, shape (length,)
+        Column of ``vals`` for each pixel.
+    """
+
+    def __init__(self, cols: np.ndarray):
+        self.cols = np.asarray(cols, dtype=np.intp)
+        self._vt = None
+        n = self.cols.size
+        self.plan = None
+        if n % 2 == 0 and n > 0 and sys.byteorder == "little":
+            c0, c1 = self.cols[0::2], self.cols[1::2]
+            change = np.flatnonzero((np.diff(c0) != 0) | (np.diff(c1) != 0)) + 1
+            starts = np.concatenate(([0], change))
+            if starts.size <= max(1, n // 16):  # long runs: repeat pays off
+                reps = np.diff(np.concatenate((starts, [n // 2])))
+                self.plan = (c0[starts], c1[starts], reps)
+
+    def block(self, vals: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
+        """The broadcast on one block of whole memory rows, float32.
+
+        Parameters
+        ----------
+        vals : numpy.ndarray of float32, shape (n_lines, n_columns)
+        lb, pb : slice
+            Lines and pixels of the block (``pb`` is all pixels for C-ordered blocks,
+            ``lb`` all lines for transposed ones).
+        fortran : bool
+            The block is a Fortran-ordered view (transposed canonical frame).
+        out : numpy.ndarray of float32, optional
+            Output block view.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_block_lines, n_block_pixels)
+        """
+        if fortran:  # lb is all lines: vals.T made contiguous once per ``vals``
+            if self._vt is None or self._vt[0] is not vals:
+                self._vt = (vals, np.ascontiguousarray(vals.T))
+            vt = self._vt[1]
+            res = np.take(vt, self.cols[pb], axis=0, out=None if out is None else out.T)
+            return res.T
+        v = vals[lb]
+        if out is None:
+            out = np.empty((v.shape[0], self.cols[pb].size), dtype=np.float32)
+        if self.plan is None or pb != slice(None) or not out.flags.c_contiguous:
+            np.take(v, self.cols[pb], axis=1, out=out)
+            return out
+        first, second, reps = self.plan
+        pair = np.empty((v.shape[0], first.size, 2), dtype=np.float32)
+        pair[:, :, 0] = v[:, first]
+        pair[:, :, 1] = v[:, second]
+        out.view(np.uint64)[...] = np.repeat(pair.view(np.uint64)[..., 0], reps, axis=1)
+        return out
+
+
+def _channel_of(chans: list[slice], length: int) -> np.ndarray:
+    """Channel number of each pixel along the line, shape (length,)."""
+    idx = np.zeros(length, dtype=np.intp)
     for k, sl in enumerate(chans):
-        ind[sl, k] = 1.0
-    return ind
+        idx[sl] = k
+    return idx
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -641,7 +706,7 @@ def _destripe_frame(
     # along the line; the second, around level + first background, removes that bias.
     n_samp = a_s.shape[1]
     fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
-    ind_s = _channel_design(chans_s, n_samp)
+    bc_s = _Broadcast(_channel_of(chans_s, n_samp))
     for _ in range(2):
         lvl32 = lvl.astype(np.float32)
         terms = None if bkg is None else bkg.terms(slice(0, n_samp * step, step))
@@ -649,7 +714,7 @@ def _destripe_frame(
         # whole memory rows at a time: r = (a - level) - background, then |r| < t
         for lb, pb in _row_blocks(a_s.shape[0], n_samp, fortran_s):
             r = resid_s[lb, pb]
-            work = _per_line(lvl32, ind_s, lb, pb, fortran_s)  # the levels, exactly
+            work = bc_s.block(lvl32, lb, pb, fortran_s)  # the levels, exactly
             np.subtract(a_s[lb, pb], work, out=r)
             if terms is not None:
                 r -= _per_line(coef32, terms, lb, pb, fortran_s, out=work)
@@ -702,14 +767,14 @@ def _destripe_frame(
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
     seeds = np.zeros_like(good) if params.dilate_radius > 0 else None
     lvl32 = lvl.astype(np.float32)
-    ind = _channel_design(chans, length)
+    bc = _Broadcast(_channel_of(chans, length))
     terms = bkg.terms()
     coef32 = None if terms is None else bkg.line_coef.astype(np.float32)
     # residual from background + line level, into the model buffer (scratch), then the
     # thresholds, whole memory rows at a time (cache-sized blocks)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         r = out_model[lb, pb]
-        lev = _per_line(lvl32, ind, lb, pb, transposed)  # the levels, exactly
+        lev = bc.block(lvl32, lb, pb, transposed)  # the levels, exactly
         if terms is None:
             np.subtract(a[lb, pb], lev, out=r)
             work = lev
@@ -882,9 +947,8 @@ def _apply_offsets(a, pending, chans, offset, variance, eo, transposed, model, v
     """Write model, variance and corrected of the channels ``pending`` (no low-pass term).
 
     The per channel-line values (one column per channel, or per channel and parity with the
-    even/odd term) are broadcast to the pixels by a product with a one-hot design matrix,
-    which is exact, whole memory rows at a time, and ``corrected`` is written from the same
-    cache-resident block. Channels with a low-pass term (written by the caller) are left
+    even/odd term) are broadcast to the pixels (:class:`_Broadcast`, exact copies) whole
+    memory rows at a time, and ``corrected`` is written from the same cache-resident block. Channels with a low-pass term (written by the caller) are left
     alone; then the pending channels are written one by one.
     """
     if not pending:
@@ -910,14 +974,11 @@ def _apply_offsets(a, pending, chans, offset, variance, eo, transposed, model, v
         vcols[sl] = len(var_cols) - 1
     vals = np.stack(vals, axis=1)
     var_cols = np.stack(var_cols, axis=1)
-    if len(pending) == len(chans) and np.isfinite(vals).all() and np.isfinite(var_cols).all():
-        design = np.zeros((length, vals.shape[1]), dtype=np.float32)
-        design[np.arange(length), cols] = 1.0
-        vdesign = np.zeros((length, var_cols.shape[1]), dtype=np.float32)
-        vdesign[np.arange(length), vcols] = 1.0
+    if len(pending) == len(chans):
+        bc_m, bc_v = _Broadcast(cols), _Broadcast(vcols)
         for lb, pb in _row_blocks(n_lines, length, transposed):
-            m = _per_line(vals, design, lb, pb, transposed, out=model[lb, pb])
-            _per_line(var_cols, vdesign, lb, pb, transposed, out=var[lb, pb])
+            m = bc_m.block(vals, lb, pb, transposed, out=model[lb, pb])
+            bc_v.block(var_cols, lb, pb, transposed, out=var[lb, pb])
             np.subtract(a[lb, pb], m, out=corrected[lb, pb])  # non-finite input stays so
         return
     for k in pending:  # some channels have a low-pass term: channel by channel
