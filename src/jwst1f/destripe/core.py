@@ -17,7 +17,7 @@ from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import block_edges, fit_background
 from jwst1f.destripe.linemodel import line_offsets, smooth_lines
-from jwst1f.destripe.masking import dilate, robust_sigma
+from jwst1f.destripe.masking import clear_dilated, robust_sigma
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
 
@@ -397,33 +397,40 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
     """
     k_sig = np.float32(params.clip_sigma * sigma)
     lvl = lvl.copy()
+    n_lines = a_s.shape[0]
     for k, ss in enumerate(chans_s):
-        g = g_s[:, ss]
-        if g.shape[1] == 0:
+        width = g_s[:, ss].shape[1]
+        if width == 0:
             continue
-        x = None
-        if bkg is not None:
-            img = bkg.image(_full_slice(ss, step))
-            if img is not None:
-                x = np.subtract(a_s[:, ss], img, out=img)
-        if x is None:
-            x = np.ascontiguousarray(a_s[:, ss])
-        r = np.empty_like(x)
-        w = np.empty_like(x)  # |r|, then the clip mask as 0/1
-        kk = np.empty(x.shape, dtype=bool)
-        ones = np.ones(x.shape[1], dtype=np.float32)
-        for _ in range(params.clip_iterations):
-            np.subtract(x, lvl[:, k, None].astype(np.float32), out=r)
-            np.less(np.abs(r, out=w), k_sig, out=kk)
-            kk &= g
-            if finite:
-                r *= kk
-            else:
-                np.copyto(r, 0.0, where=~kk)
-            np.copyto(w, kk)
-            n = w @ ones  # exact: integer counts < 2**24
-            s = (r @ ones).astype(np.float64)
-            lvl[:, k] += np.where(n > 0, s / np.maximum(n, 1), 0.0)
+        ones = np.ones(width, dtype=np.float32)
+        fs = _full_slice(ss, step)
+        n_blk = max(1, _block_size(a_s.size) // width)
+        for i0 in range(0, n_lines, n_blk):  # lines are independent: cache-sized blocks
+            lb = slice(i0, min(i0 + n_blk, n_lines))
+            g = g_s[lb, ss]
+            x = None
+            if bkg is not None:
+                img = bkg.image(fs, lines=lb)
+                if img is not None:
+                    x = np.subtract(a_s[lb, ss], img, out=img)
+            if x is None:
+                x = np.ascontiguousarray(a_s[lb, ss])
+            r = np.empty_like(x)
+            w = np.empty_like(x)  # |r|, then the clip mask as 0/1
+            kk = np.empty(x.shape, dtype=bool)
+            lv = lvl[lb, k]
+            for _ in range(params.clip_iterations):
+                np.subtract(x, lv[:, None].astype(np.float32), out=r)
+                np.less(np.abs(r, out=w), k_sig, out=kk)
+                kk &= g
+                if finite:
+                    r *= kk
+                else:
+                    np.copyto(r, 0.0, where=~kk)
+                np.copyto(w, kk)
+                n = w @ ones  # exact: integer counts < 2**24
+                s = (r @ ones).astype(np.float64)
+                lv += np.where(n > 0, s / np.maximum(n, 1), 0.0)
     return lvl
 
 
@@ -435,8 +442,26 @@ def _full_slice(ss: slice, step: int) -> slice:
 
 
 #: Elements per work block of the full-resolution passes (fits in the L2 cache with the
-#: other arrays of the block).
+#: other arrays of the block) ...
 _BLOCK = 1 << 15
+#: ... but at most this fraction of the frame, so that block temporaries stay small next to
+#: the data on small windows (peak memory), and at least ``_MIN_BLOCK`` elements.
+_BLOCK_FRACTION = 64
+_MIN_BLOCK = 2048
+
+
+def _block_size(n_elements: int) -> int:
+    """Elements per work block for an array of ``n_elements``."""
+    return int(min(_BLOCK, max(_MIN_BLOCK, n_elements // _BLOCK_FRACTION)))
+
+
+def _flat_view(x: np.ndarray) -> np.ndarray | None:
+    """1-D view of all of ``x`` in memory order, or None if it is not contiguous."""
+    if x.flags.c_contiguous:
+        return x.reshape(-1)
+    if x.T.flags.c_contiguous:
+        return x.T.reshape(-1)
+    return None
 
 
 def _row_blocks(n_lines: int, length: int, fortran: bool):
@@ -452,11 +477,11 @@ def _row_blocks(n_lines: int, length: int, fortran: bool):
         Lines and pixels of one block.
     """
     if fortran:
-        n = max(1, _BLOCK // max(n_lines, 1))
+        n = max(1, _block_size(n_lines * length) // max(n_lines, 1))
         for p0 in range(0, length, n):
             yield slice(None), slice(p0, min(p0 + n, length))
     else:
-        n = max(1, _BLOCK // max(length, 1))
+        n = max(1, _block_size(n_lines * length) // max(length, 1))
         for i0 in range(0, n_lines, n):
             yield slice(i0, min(i0 + n, n_lines)), slice(None)
 
@@ -677,7 +702,7 @@ def _destripe_frame(
             if check_dq:
                 g &= np.bitwise_and(dq[lb, pb], bm) == 0
     n_good = int(np.count_nonzero(good))
-    sigma = robust_sigma(a, good)
+    sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
         sigma = float(np.std(a[good])) if n_good else 1.0
         sigma = sigma if np.isfinite(sigma) and sigma > 0 else 1.0
@@ -765,7 +790,7 @@ def _destripe_frame(
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
-    seeds = np.zeros_like(good) if params.dilate_radius > 0 else None
+    seeds = np.empty_like(good) if params.dilate_radius > 0 else None  # every block written
     lvl32 = lvl.astype(np.float32)
     bc = _Broadcast(_channel_of(chans, length))
     terms = bkg.terms()
@@ -789,11 +814,11 @@ def _destripe_frame(
             np.greater_equal(mag, t_seed, out=sd)
             sd &= g
         g &= mag < t_rej
-        del lev, work, mag
+    del r, g, lev, work, mag  # views and block temporaries
+    if seeds is not None:
+        del sd  # a view keeps ``seeds`` alive
     if seeds is not None and seeds.any():
-        grown = dilate(seeds, params.dilate_radius, consume=True)
-        np.greater(good, grown, out=good)  # good & ~grown
-        del grown
+        clear_dilated(good, seeds, params.dilate_radius)  # good & ~dilated seeds
     del seeds
     clean = good
     sums = np.zeros((n_lines, nch))
