@@ -336,21 +336,26 @@ def _initial_levels(a, good, chans, sigma, max_samples=64):
     n_lines = a.shape[0]
     lvl = np.full((n_lines, len(chans)), np.nan)
     for k, sl in enumerate(chans):
-        x = a[:, sl]
-        g = good[:, sl]
-        if x.shape[1] == 0:  # a window narrower than the interleaving
+        width = good[:, sl].shape[1]
+        if width == 0:  # a window narrower than the interleaving
             continue
-        step = max(1, x.shape[1] // max_samples)
-        xs = np.where(g[:, ::step], x[:, ::step], np.inf)
-        xs.sort(axis=1)
-        n = g[:, ::step].sum(axis=1)
-        ok = n >= 3
-        i50 = np.maximum((n - 1) // 2, 0)
-        i25 = np.maximum((n - 1) // 4, 0)
-        q50 = np.take_along_axis(xs, i50[:, None], axis=1)[:, 0]
-        q25 = np.take_along_axis(xs, i25[:, None], axis=1)[:, 0]
-        with np.errstate(invalid="ignore"):
-            lvl[:, k] = np.where(ok, np.minimum(q50, q25 + _Q25_OFFSET * sigma), np.nan)
+        step = max(1, width // max_samples)
+        n_smp = len(range(0, width, step))
+        rows = max(1, _block_size(a.size) // n_smp)
+        for i0 in range(0, n_lines, rows):  # lines are independent: blocks (memory)
+            lb = slice(i0, min(i0 + rows, n_lines))
+            x = a[lb, sl]
+            g = good[lb, sl]
+            xs = np.where(g[:, ::step], x[:, ::step], np.inf)
+            xs.sort(axis=1)
+            n = g[:, ::step].sum(axis=1)
+            ok = n >= 3
+            i50 = np.maximum((n - 1) // 2, 0)
+            i25 = np.maximum((n - 1) // 4, 0)
+            q50 = np.take_along_axis(xs, i50[:, None], axis=1)[:, 0]
+            q25 = np.take_along_axis(xs, i25[:, None], axis=1)[:, 0]
+            with np.errstate(invalid="ignore"):
+                lvl[lb, k] = np.where(ok, np.minimum(q50, q25 + _Q25_OFFSET * sigma), np.nan)
     return _fill_levels(lvl)
 
 
@@ -1177,17 +1182,20 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
     if params.lowpass == "auto" and (s2 < 0.5 * noise or gain < 0.2):
         return None, 0.0, None
     # gaps: nearest estimate along the line
-    if not ok.all():
-        idx = np.where(ok, np.arange(ns), -1)
+    if not ok.all():  # only the lines with gaps, int32 indices (memory)
+        rows = np.flatnonzero(~ok.all(axis=1))
+        okr = ok[rows]
+        pos = np.arange(ns, dtype=np.int32)
+        idx = np.where(okr, pos, np.int32(-1))
         left = np.maximum.accumulate(idx, axis=1)
-        idx_r = np.where(ok, np.arange(ns), ns)
-        right = np.minimum.accumulate(idx_r[:, ::-1], axis=1)[:, ::-1]
-        pos = np.arange(ns)
+        idx = np.where(okr, pos, np.int32(ns))
+        right = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
+        del idx
         use_left = (left >= 0) & ((right >= ns) | (pos - left <= right - pos))
         pick = np.where(use_left, left, np.where(right < ns, right, 0))
-        del idx, left, idx_r, right, use_left
-        m = np.take_along_axis(m, pick, axis=1)
-        del pick
+        del left, right, use_left
+        m[rows] = np.take_along_axis(m[rows], pick, axis=1)
+        del pick, okr
         m[~ok.any(axis=1)] = 0.0
     m *= gain
     # linear interpolation from segment centres to pixels: (n_lines, ns) @ (ns, width)
