@@ -289,8 +289,12 @@ def _destripe_miri_regions(frame, layout, params, regions, *, dq, static_bad, an
     var = 1.0 / sum(w)
     for (c0, c1), o in zip(regions, offs, strict=True):
         sub_chan = (np.arange(c0, c1) + layout._channel_offset) % layout.n_channels
-        model[:, c0:c1] += (combined - o)[:, sub_chan].astype(np.float32)
-        model_var[:, c0:c1] = var[:, sub_chan].astype(np.float32)
+        # per channel-line values broadcast block by block (no full-size float64 temporary)
+        bc = _Broadcast(sub_chan)
+        d32, v32 = (combined - o).astype(np.float32), var.astype(np.float32)
+        for lb, _ in _row_blocks(model.shape[0], c1 - c0, False):
+            model[lb, c0:c1] += bc.block(d32, lb, slice(None), False)
+            bc.block(v32, lb, slice(None), False, out=model_var[lb, c0:c1])
     np.subtract(frame, model, out=corrected)
     # metrics: those of the imager field, plus what the dark region contributed
     metrics = dict(sub_metrics[-1])
