@@ -27,6 +27,8 @@ from numpy.polynomial import legendre
 __all__ = ["SmoothBackground", "fit_background", "block_edges"]
 
 _Q25_OFFSET = 0.6744897501960817
+#: Elements per block of lines in the block sums (cache-sized; bounds temporaries).
+_BLOCK = 1 << 14
 
 
 @dataclass
@@ -257,10 +259,20 @@ def fit_background(
 
     # Block sums: along the line first in float32 / uint16 (no full-size casts), then
     # across lines in float64 on the small result.
-    resid *= clean  # in place: the caller's work array
-    part = np.add.reduceat(resid, pe[:-1], axis=1)
+    # Along the line by products with a (samples, blocks) indicator matrix (BLAS), a block of
+    # lines at a time (the float32 copy of the mask stays small).
+    ind = np.zeros((n_samp, nbp), dtype=np.float32)
+    ind[np.arange(n_samp), np.repeat(np.arange(nbp), np.diff(pe))] = 1.0
+    part = np.empty((n_lines, nbp), dtype=np.float32)
+    part_n = np.empty((n_lines, nbp), dtype=np.float32)  # exact: counts < 2**24
+    rows = max(1, _BLOCK // max(n_samp, 1))
+    for i0 in range(0, n_lines, rows):
+        lb = slice(i0, i0 + rows)
+        r, c = resid[lb], clean[lb]
+        r *= c  # in place: the caller's work array
+        np.matmul(r, ind, out=part[lb])
+        np.matmul(c.astype(np.float32), ind, out=part_n[lb])
     sums = np.add.reduceat(part.astype(np.float64), le[:-1], axis=0)
-    part_n = np.add.reduceat(clean.view(np.uint8), pe[:-1], axis=1, dtype=np.uint16)
     cnt = np.add.reduceat(part_n.astype(np.float64), le[:-1], axis=0)
     min_count = max(8.0, 0.05 * box * box / step)
     have = cnt >= min_count

@@ -756,6 +756,7 @@ def _destripe_frame(
             np.less(np.abs(r, out=work), t_rej, out=c)
             c &= g_s[lb, pb]
             del work
+        del r, c  # views would keep the work arrays alive
         if not all_finite:
             np.copyto(resid_s, 0.0, where=~clean_s)
         new = fit_background(
@@ -823,9 +824,13 @@ def _destripe_frame(
             np.greater_equal(mag, t_seed, out=sd)
             sd &= g
         g &= mag < t_rej
-    del r, g, lev, work, mag  # views and block temporaries
+    # views, block temporaries and what is no longer needed (windows with many short lines
+    # have per-line arrays that are not small next to the data)
+    del r, g, lev, work, mag, lvl32, bc, terms, coef32
     if seeds is not None:
         del sd  # a view keeps ``seeds`` alive
+    n_extended = bkg.n_extended_blocks
+    del bkg
     if seeds is not None and seeds.any():
         clear_dilated(good, seeds, params.dilate_radius)  # good & ~dilated seeds
     del seeds
@@ -849,6 +854,7 @@ def _destripe_frame(
         eo = _even_odd(out_model, clean, chans, layout, sigma, params, sums_r, counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    del sums, lvl
     # the smooth part of the line means across lines is sky (kept); the rest is stripes.
     # Channels count equally (not by their clean-pixel counts), so that the split does not
     # depend on how the mask falls.
@@ -967,7 +973,7 @@ def _destripe_frame(
         "sigma": float(sigma),
         "lines_interpolated": lm.n_interpolated,
         "channel_lines_borrowed": lm.n_borrowed,
-        "extended_blocks": bkg.n_extended_blocks,
+        "extended_blocks": n_extended,
         "illuminated_channel_lines": n_lit,
         "lowpass_gain": [float(g) for g in lowpass_gain],
         "_kept": kept,
@@ -1136,27 +1142,24 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
     ns = edges.size - 1
     if ns < 2 * nseg_win or width < 2 * params.lowpass_scale:
         return None, 0.0, None
-    # segment sums, an eighth of the lines at a time (reduceat casts its input)
-    s_y = np.empty((n_lines, ns))
-    s_c = np.empty((n_lines, ns))
-    step = max(1, -(-n_lines // 8))
-    for i in range(0, n_lines, step):
-        ls = slice(i, i + step)
-        s_y[ls] = np.add.reduceat(y[ls], edges[:-1], axis=1)
-        s_c[ls] = np.add.reduceat(clean[ls].view(np.uint8), edges[:-1], axis=1, dtype=np.uint16)
-    s_y -= line_mean[:, None] * s_c  # residual sums
-    # running window over segments (centred); these (lines, segments) arrays are 1/8 of the
-    # data's size each, so the intermediates are released as soon as possible
+    # segment sums, then their running window over segments (centred), a block of lines at
+    # a time (reduceat casts its input; the (lines, segments) intermediates stay small)
+    step = max(1, _block_size(n_lines * width) // width)  # lines per block (memory)
     lo = np.clip(np.arange(ns) - nseg_win // 2, 0, ns)
     hi = np.clip(lo + nseg_win, 0, ns)
-    cr = np.cumsum(np.pad(s_y, ((0, 0), (1, 0))), axis=1)
-    del s_y
-    wr = cr[:, hi] - cr[:, lo]
-    del cr
-    cc = np.cumsum(np.pad(s_c, ((0, 0), (1, 0))), axis=1)
-    del s_c
-    wc = cc[:, hi] - cc[:, lo]
-    del cc
+    wr = np.empty((n_lines, ns))
+    wc = np.empty((n_lines, ns))
+    for i in range(0, n_lines, step):
+        ls = slice(i, i + step)
+        s_y = np.add.reduceat(y[ls], edges[:-1], axis=1).astype(np.float64)
+        s_c = np.add.reduceat(clean[ls].view(np.uint8), edges[:-1], axis=1, dtype=np.uint16)
+        s_c = s_c.astype(np.float64)
+        s_y -= line_mean[ls, None] * s_c  # residual sums
+        cr = np.cumsum(np.pad(s_y, ((0, 0), (1, 0))), axis=1)
+        wr[ls] = cr[:, hi] - cr[:, lo]
+        cc = np.cumsum(np.pad(s_c, ((0, 0), (1, 0))), axis=1)
+        wc[ls] = cc[:, hi] - cc[:, lo]
+    del s_y, s_c, cr, cc
     min_pix = max(params.min_pixels, params.lowpass_scale // 4)
     ok = wc >= min_pix
     if ok.sum() < 16:

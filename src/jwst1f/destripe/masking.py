@@ -104,7 +104,7 @@ def clear_dilated(good: np.ndarray, seeds: np.ndarray, radius: int) -> None:
         seeds, good = seeds.T, good.T
     n, w = seeds.shape
     r = max(int(radius), 0)
-    rows = max(1, _BLOCK // max(w, 1))
+    rows = max(1, min(_BLOCK, max(2048, n * w // 64)) // max(w, 1))  # small on small frames
     for i0 in range(0, n, rows):
         i1 = min(i0 + rows, n)
         h0, h1 = max(0, i0 - r), min(n, i1 + r)
@@ -181,7 +181,8 @@ def robust_sigma(
     # |differences| of good pairs, compacted into ``buf`` a block of lines at a time (the
     # same values in the same order as one vectorised pass)
     pos = 0
-    rows = max(1, _BLOCK // max(n_pairs, 1))
+    # blocks of at most 1/64 of the differences (small windows: temporaries stay small)
+    rows = max(1, min(_BLOCK, max(2048, n_diff // 64)) // max(n_pairs, 1))
     for i0 in range(0, a.shape[0], rows):
         ab, gb = a[i0 : i0 + rows], g[i0 : i0 + rows]
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite pixels are not ok
