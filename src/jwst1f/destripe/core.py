@@ -830,7 +830,7 @@ def _destripe_frame(
     if seeds is not None:
         del sd  # a view keeps ``seeds`` alive
     n_extended = bkg.n_extended_blocks
-    del bkg
+    del bkg, new
     if seeds is not None and seeds.any():
         clear_dilated(good, seeds, params.dilate_radius)  # good & ~dilated seeds
     del seeds
