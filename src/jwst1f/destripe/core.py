@@ -345,7 +345,9 @@ def _initial_levels(a, good, chans, sigma, max_samples=64):
             continue
         step = max(1, width // max_samples)
         n_smp = len(range(0, width, step))
-        rows = max(1, _block_size(a.size) // n_smp)
+        # whole channels on full frames; blocks of lines when the sorted copy would not be
+        # small next to the frame (windows with short lines)
+        rows = max(1, (a.size * 4) // (64 * n_smp))
         for i0 in range(0, n_lines, rows):  # lines are independent: blocks (memory)
             lb = slice(i0, min(i0 + rows, n_lines))
             x = a[lb, sl]
@@ -413,7 +415,7 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
             continue
         ones = np.ones(width, dtype=np.float32)
         fs = _full_slice(ss, step)
-        n_blk = max(1, _block_size(a_s.size) // width)
+        n_blk = max(1, (a_s.size * step) // (16 * width))  # small next to the frame
         for i0 in range(0, n_lines, n_blk):  # lines are independent: cache-sized blocks
             lb = slice(i0, min(i0 + n_blk, n_lines))
             g = g_s[lb, ss]
@@ -452,7 +454,7 @@ def _full_slice(ss: slice, step: int) -> slice:
 
 #: Elements per work block of the full-resolution passes (fits in the L2 cache with the
 #: other arrays of the block) ...
-_BLOCK = 1 << 15
+_BLOCK = 1 << 16
 #: ... but at most this fraction of the frame, so that block temporaries stay small next to
 #: the data on small windows (peak memory), and at least ``_MIN_BLOCK`` elements.
 _BLOCK_FRACTION = 64
@@ -539,6 +541,7 @@ class _Broadcast:
     def __init__(self, cols: np.ndarray):
         self.cols = np.asarray(cols, dtype=np.intp)
         self._vt = None
+        self._pairs = None
         n = self.cols.size
         self.plan = None
         if n % 2 == 0 and n > 0 and sys.byteorder == "little":
@@ -580,10 +583,17 @@ class _Broadcast:
             np.take(v, self.cols[pb], axis=1, out=out)
             return out
         first, second, reps = self.plan
-        pair = np.empty((v.shape[0], first.size, 2), dtype=np.float32)
-        pair[:, :, 0] = v[:, first]
-        pair[:, :, 1] = v[:, second]
-        out.view(np.uint64)[...] = np.repeat(pair.view(np.uint64)[..., 0], reps, axis=1)
+        if self._pairs is None or self._pairs[0] is not vals:  # once per ``vals``
+            pair = np.empty((vals.shape[0], first.size, 2), dtype=np.float32)
+            pair[:, :, 0] = vals[:, first]
+            pair[:, :, 1] = vals[:, second]
+            self._pairs = (vals, pair.view(np.uint64)[..., 0])
+        pairs = self._pairs[1][lb]
+        words = out.view(np.uint64)
+        if reps.min() == reps.max():  # equal runs (e.g. equal channels): broadcast in place
+            words.reshape(words.shape[0], reps.size, reps[0])[...] = pairs[:, :, None]
+        else:
+            words[...] = np.repeat(pairs, reps, axis=1)
         return out
 
 
