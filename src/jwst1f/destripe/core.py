@@ -845,8 +845,19 @@ def _destripe_frame(
         clear_dilated(good, seeds, params.dilate_radius)  # good & ~dilated seeds
     del seeds
     clean = good
-    sums = np.zeros((n_lines, nch))
-    counts = np.zeros((n_lines, nch))
+    want_eo = params.even_odd != "off" and not layout.interleaved
+    # per-line sums and counts of the clean residuals per channel (and of its even pixels for
+    # the even/odd term), from the same cache-resident blocks that are zeroed: products with
+    # a (pixels, columns) indicator matrix (BLAS; counts are exact in float32)
+    first = _first_even(chans, layout)
+    ncol = 2 * nch if want_eo else nch
+    wmat = np.zeros((length, ncol), dtype=np.float32)
+    for k, sl in enumerate(chans):
+        wmat[sl, k] = 1.0
+        if want_eo:
+            wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
+    acc_s = np.zeros((n_lines, ncol))
+    acc_n = np.zeros((n_lines, ncol))
     for lb, pb in _row_blocks(n_lines, length, transposed):
         rc = out_model[lb, pb]  # residuals from the levels, zeroed where not clean
         c = clean[lb, pb]
@@ -854,14 +865,26 @@ def _destripe_frame(
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
-    for k, sl in enumerate(chans):
-        counts[:, k] = _line_counts(clean[:, sl])
-        sums[:, k] = _line_sums(out_model[:, sl])  # float32 sums are accurate enough here
+        acc_s[lb] += rc @ wmat[pb]  # float32 sums are accurate enough here
+        acc_n[lb] += c.astype(np.float32) @ wmat[pb]
+    del rc, c
+    sums, counts = acc_s[:, :nch].copy(), acc_n[:, :nch].copy()
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
     eo = None
-    if params.even_odd != "off" and not layout.interleaved:
-        eo = _even_odd(out_model, clean, chans, layout, sigma, params, sums_r, counts)
+    if want_eo:
+        eo = _even_odd(
+            out_model,
+            clean,
+            chans,
+            layout,
+            sigma,
+            params,
+            sums_r,
+            counts,
+            even=(acc_s[:, nch:], acc_n[:, nch:]),
+        )
+    del acc_s, acc_n, wmat
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     del sums, lvl
@@ -1047,7 +1070,13 @@ def _robust_scale(z: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(z - np.median(z))))
 
 
-def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
+def _first_even(chans: list[slice], layout: ReadoutLayout) -> list[int]:
+    """Per channel, 0 or 1: the first pixel of its slice with an even full-frame index."""
+    start0 = (layout.xstart if layout.fast_axis == 1 else layout.ystart) - 1
+    return [0 if ((sl.start or 0) + start0) % 2 == 0 else 1 for sl in chans]
+
+
+def _even_odd(y, clean, chans, layout, sigma, params, sums, counts, even=None):
     """Even/odd column (ACN) offsets per channel-line, Wiener-shrunk.
 
     Parity is that of the full-frame index along the fast axis. Per channel-line the
@@ -1068,6 +1097,8 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
     params : DestripeParams
     sums, counts : numpy.ndarray, shape (n_lines, n_channels)
         Sum of ``y`` and number of clean pixels per channel-line (all parities).
+    even : (numpy.ndarray, numpy.ndarray), optional
+        The same over the even pixels only (measured here when omitted).
 
     Returns
     -------
@@ -1076,19 +1107,19 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
         pixels; ``first_even``: per channel, 0 or 1, the first even pixel of the slice.
         None if the term is off or not significant.
     """
-    start0 = (layout.xstart if layout.fast_axis == 1 else layout.ystart) - 1
     n_lines, nch = y.shape[0], len(chans)
     d = np.zeros((n_lines, nch))
     noise = np.zeros((n_lines, nch))
     w_e = np.zeros((n_lines, nch))
     ok = np.zeros((n_lines, nch), dtype=bool)
-    first = []
+    first = _first_even(chans, layout)  # 0 if the slice starts on an even pixel
     for k, sl in enumerate(chans):
-        e0 = (sl.start + start0) % 2  # 0 if the slice starts on an even pixel
-        e0 = 0 if e0 == 0 else 1
-        first.append(e0)
-        se = _line_sums(y[:, sl], parity=e0)
-        ne = _line_counts(clean[:, sl], parity=e0).astype(float)
+        e0 = first[k]
+        if even is None:
+            se = _line_sums(y[:, sl], parity=e0)
+            ne = _line_counts(clean[:, sl], parity=e0).astype(float)
+        else:
+            se, ne = even[0][:, k], even[1][:, k]
         so = sums[:, k] - se
         no = counts[:, k] - ne
         good = (ne >= params.min_pixels / 2) & (no >= params.min_pixels / 2)
