@@ -19,6 +19,7 @@ background. Its low-order trend along the slow axis is kept as sky by the core (
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -190,8 +191,14 @@ def block_edges(length: int, box: int, bounds: tuple[int, ...] = ()) -> np.ndarr
     Returns
     -------
     numpy.ndarray of int
-        Increasing edges from 0 to ``length``.
+        Increasing edges from 0 to ``length`` (a new array).
     """
+    return _block_edges(int(length), int(box), tuple(int(b) for b in bounds)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _block_edges(length: int, box: int, bounds: tuple[int, ...]) -> np.ndarray:
+    """:func:`block_edges`, cached (the same few geometries recur for every frame)."""
     cuts = sorted({0, length, *[int(b) for b in bounds if 0 < b < length]})
     edges = [0]
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):

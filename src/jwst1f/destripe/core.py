@@ -424,8 +424,13 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
                 img = bkg.image(fs, lines=lb)
                 if img is not None:
                     x = np.subtract(a_s[lb, ss], img, out=img)
+                    if not finite:
+                        np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
             if x is None:
-                x = np.ascontiguousarray(a_s[lb, ss])
+                x = np.ascontiguousarray(a_s[lb, ss])  # a copy unless already contiguous
+                if not finite:  # our own copy: non-finite values (never good) become 0
+                    shared = np.may_share_memory(x, a_s)  # never modify the data
+                    x = np.nan_to_num(x, copy=shared, nan=0.0, posinf=0.0, neginf=0.0)
             r = np.empty_like(x)
             w = np.empty_like(x)  # |r|, then the clip mask as 0/1
             kk = np.empty(x.shape, dtype=bool)
@@ -434,10 +439,7 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
                 np.subtract(x, lv[:, None].astype(np.float32), out=r)
                 np.less(np.abs(r, out=w), k_sig, out=kk)
                 kk &= g
-                if finite:
-                    r *= kk
-                else:
-                    np.copyto(r, 0.0, where=~kk)
+                r *= kk  # finite: the clipped residuals
                 np.copyto(w, kk)
                 n = w @ ones  # exact: integer counts < 2**24
                 s = (r @ ones).astype(np.float64)
@@ -737,8 +739,9 @@ def _destripe_frame(
         chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
     else:  # no copies (small or interleaved frames)
         a_s, g_s, chans_s = a, good, chans
+    finite_s = all_finite or step > 1  # the sub-sample copy has no non-finite value
     lvl = _initial_levels(a_s, g_s, chans_s, sigma)
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=all_finite)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=finite_s)
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
@@ -794,7 +797,7 @@ def _destripe_frame(
         good[rows, pe_b[j] : pe_b[j + 1]] = False
         if g_s is not good:
             g_s[rows, -(-pe_b[j] // step) : -(-pe_b[j + 1] // step)] = False
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=all_finite)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s)
     del a_s, g_s
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
