@@ -733,8 +733,8 @@ def _destripe_frame(
     step = _sample_step(layout, chans)
     if step > 1:
         a_s = np.ascontiguousarray(a[:, ::step])
-        if not all_finite:
-            np.nan_to_num(a_s, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if not all_finite:  # non-finite values (never good) become 0
+            np.copyto(a_s, 0.0, where=~np.isfinite(a_s))
         g_s = np.ascontiguousarray(good[:, ::step])
         chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
     else:  # no copies (small or interleaved frames)
@@ -814,22 +814,22 @@ def _destripe_frame(
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
     seeds = np.empty_like(good) if params.dilate_radius > 0 else None  # every block written
-    lvl32 = lvl.astype(np.float32)
-    bc = _Broadcast(_channel_of(chans, length))
+    # background (Legendre terms) then each channel-line's level, in one product per block:
+    # the same sequence of float32 operations as evaluating the background and adding the
+    # level (the level columns are one-hot, so they add it exactly once)
     terms = bkg.terms()
-    coef32 = None if terms is None else bkg.line_coef.astype(np.float32)
+    design = np.zeros((length, nch), dtype=np.float32)
+    design[np.arange(length), _channel_of(chans, length)] = 1.0
+    coef32 = lvl.astype(np.float32)
+    if terms is not None:
+        design = np.hstack([terms, design])
+        coef32 = np.hstack([bkg.line_coef.astype(np.float32), coef32])
     # residual from background + line level, into the model buffer (scratch), then the
     # thresholds, whole memory rows at a time (cache-sized blocks)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         r = out_model[lb, pb]
-        lev = bc.block(lvl32, lb, pb, transposed)  # the levels, exactly
-        if terms is None:
-            np.subtract(a[lb, pb], lev, out=r)
-            work = lev
-        else:
-            work = _per_line(coef32, terms, lb, pb, transposed)
-            work += lev
-            np.subtract(a[lb, pb], work, out=r)
+        work = _per_line(coef32, design, lb, pb, transposed)
+        np.subtract(a[lb, pb], work, out=r)
         mag = np.abs(r, out=work)  # |r| (NaN stays NaN: neither seed nor kept)
         g = good[lb, pb]
         if seeds is not None:
@@ -839,7 +839,7 @@ def _destripe_frame(
         g &= mag < t_rej
     # views, block temporaries and what is no longer needed (windows with many short lines
     # have per-line arrays that are not small next to the data)
-    del r, g, lev, work, mag, lvl32, bc, terms, coef32
+    del r, g, work, mag, terms, coef32, design
     if seeds is not None:
         del sd  # a view keeps ``seeds`` alive
     n_extended = bkg.n_extended_blocks
