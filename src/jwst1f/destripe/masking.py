@@ -178,18 +178,31 @@ def robust_sigma(
         buf = work[:n_diff]
     else:
         buf = np.empty(n_diff, dtype=dtype)
-    # |differences| of good pairs, compacted into ``buf`` a block of lines at a time (the
-    # same values in the same order as one vectorised pass)
+    # |differences| of good pairs, compacted into ``buf`` block by block: of lines, or for
+    # transposed (Fortran-ordered) views of pairs of memory rows, so that the reads follow
+    # the memory. The median does not depend on the order of the values.
     pos = 0
-    # blocks of at most 1/64 of the differences (small windows: temporaries stay small)
-    rows = max(1, min(_BLOCK, max(2048, n_diff // 64)) // max(n_pairs, 1))
-    for i0 in range(0, a.shape[0], rows):
-        ab, gb = a[i0 : i0 + rows], g[i0 : i0 + rows]
-        with np.errstate(invalid="ignore", over="ignore"):  # non-finite pixels are not ok
-            d = ab[:, 1:n2:2] - ab[:, 0:n2:2]
-        v = d[gb[:, 1:n2:2] & gb[:, 0:n2:2]]
-        np.abs(v, out=buf[pos : pos + v.size])
-        pos += v.size
+    chunk = min(_BLOCK, max(2048, n_diff // 64))  # small next to small frames
+    if not a.flags.c_contiguous and data.T.flags.c_contiguous:
+        at, gt = data.T[:n2, ::step], good.T[:n2, ::step]  # (pixels, sampled lines)
+        pairs = max(1, chunk // max(at.shape[1], 1))
+        for j0 in range(0, n_pairs, pairs):
+            j1 = min(j0 + pairs, n_pairs)
+            ev, od = slice(2 * j0, 2 * j1, 2), slice(2 * j0 + 1, 2 * j1, 2)
+            with np.errstate(invalid="ignore", over="ignore"):  # non-finite: not ok
+                d = at[od] - at[ev]
+            v = d[gt[od] & gt[ev]]
+            np.abs(v, out=buf[pos : pos + v.size])
+            pos += v.size
+    else:
+        rows = max(1, chunk // max(n_pairs, 1))
+        for i0 in range(0, a.shape[0], rows):
+            ab, gb = a[i0 : i0 + rows], g[i0 : i0 + rows]
+            with np.errstate(invalid="ignore", over="ignore"):  # non-finite: not ok
+                d = ab[:, 1:n2:2] - ab[:, 0:n2:2]
+            v = d[gb[:, 1:n2:2] & gb[:, 0:n2:2]]
+            np.abs(v, out=buf[pos : pos + v.size])
+            pos += v.size
     d = buf[:pos]
     if d.size == 0:
         return 0.0
