@@ -700,9 +700,6 @@ def _destripe_frame(
     transposed = not a.flags.c_contiguous and a.T.flags.c_contiguous
     # Non-finite pixels are never used; no copy of the data is made for them (memory):
     # the few places that sum data zero them explicitly.
-    # (a sum is finite only if every value is; an overflow just takes the general path)
-    with np.errstate(over="ignore", invalid="ignore"):
-        all_finite = bool(np.isfinite(np.add.reduce(a, axis=None)))
     # 0. pixels that may be used at all
     good = out_mask
     if static_bad is not None:
@@ -713,29 +710,44 @@ def _destripe_frame(
         np.logical_not(good, out=good)
     else:
         good[...] = True
+    # ... and, from the same cache-sized blocks of whole memory rows (the data are read
+    # once), the contiguous sub-sample along the lines (every `step`-th pixel) on which the
+    # levels are measured (step 1)
+    step = _sample_step(layout, chans)
+    n_samp = len(range(0, length, step))
+    if step > 1:
+        a_s = np.empty((n_lines, n_samp), dtype=a.dtype)
+        g_s = np.empty((n_lines, n_samp), dtype=bool)
     check_dq = dq is not None and bool(bitmask)
-    if not all_finite or check_dq:  # cache-sized blocks of whole memory rows
-        bm = np.uint32(bitmask)
-        for lb, pb in _row_blocks(n_lines, length, transposed):
-            g = good[lb, pb]
-            if not all_finite:
-                g &= np.isfinite(a[lb, pb])
-            if check_dq:
-                g &= np.bitwise_and(dq[lb, pb], bm) == 0
-    n_good = int(np.count_nonzero(good))
+    bm = np.uint32(bitmask)
+    all_finite = True
+    for lb, pb in _row_blocks(n_lines, length, transposed):
+        g = good[lb, pb]
+        ab = a[lb, pb]
+        fin = np.isfinite(ab)
+        if not fin.all():
+            all_finite = False
+            g &= fin
+        if check_dq:
+            g &= np.bitwise_and(dq[lb, pb], bm) == 0
+        if step > 1:
+            p0, p1, _ = pb.indices(length)
+            q0, q1 = -(-p0 // step), -(-p1 // step)  # samples q * step inside [p0, p1)
+            src = slice(q0 * step - p0, None, step)
+            a_s[lb, q0:q1] = ab[:, src]
+            g_s[lb, q0:q1] = g[:, src]
+    del g, ab, fin
     sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
+        n_good = int(np.count_nonzero(good))
         sigma = float(np.std(a[good])) if n_good else 1.0
         sigma = sigma if np.isfinite(sigma) and sigma > 0 else 1.0
 
-    # 1. levels by symmetric clipping around each channel-line's own level, on a contiguous
-    #    sub-sample along the lines (every `step`-th pixel)
-    step = _sample_step(layout, chans)
+    # 1. levels by symmetric clipping around each channel-line's own level, on the
+    #    sub-sample
     if step > 1:
-        a_s = np.ascontiguousarray(a[:, ::step])
         if not all_finite:  # non-finite values (never good) become 0
             np.copyto(a_s, 0.0, where=~np.isfinite(a_s))
-        g_s = np.ascontiguousarray(good[:, ::step])
         chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
     else:  # no copies (small or interleaved frames)
         a_s, g_s, chans_s = a, good, chans
