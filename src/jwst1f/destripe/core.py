@@ -459,8 +459,8 @@ def _full_slice(ss: slice, step: int) -> slice:
 _BLOCK = 1 << 16
 #: ... but at most this fraction of the frame, so that block temporaries stay small next to
 #: the data on small windows (peak memory), and at least ``_MIN_BLOCK`` elements.
-_BLOCK_FRACTION = 64
-_MIN_BLOCK = 2048
+_BLOCK_FRACTION = 32
+_MIN_BLOCK = 4096
 
 
 def _block_size(n_elements: int) -> int:
@@ -758,7 +758,7 @@ def _destripe_frame(
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
     resid_s = np.empty(a_s.shape, dtype=np.float32) if step > 1 else out_model
-    clean_s = np.empty(a_s.shape, dtype=bool)
+    clean_s = np.empty_like(a_s, dtype=bool)  # same memory order as the sub-sample
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
     bkg = None
     # Two passes: the clip of the first is slightly asymmetric where the sky has a slope
@@ -1200,7 +1200,7 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
         return None, 0.0, None
     # segment sums, then their running window over segments (centred), a block of lines at
     # a time (reduceat casts its input; the (lines, segments) intermediates stay small)
-    step = max(1, _block_size(n_lines * width) // width)  # lines per block (memory)
+    step = max(1, n_lines // 16)  # lines per block (memory)
     lo = np.clip(np.arange(ns) - nseg_win // 2, 0, ns)
     hi = np.clip(lo + nseg_win, 0, ns)
     wr = np.empty((n_lines, ns))
@@ -1211,11 +1211,12 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
         s_c = np.add.reduceat(clean[ls].view(np.uint8), edges[:-1], axis=1, dtype=np.uint16)
         s_c = s_c.astype(np.float64)
         s_y -= line_mean[ls, None] * s_c  # residual sums
-        cr = np.cumsum(np.pad(s_y, ((0, 0), (1, 0))), axis=1)
+        cr = np.zeros((s_y.shape[0], ns + 1))  # cumulative sums with a leading 0
+        np.cumsum(s_y, axis=1, out=cr[:, 1:])
         wr[ls] = cr[:, hi] - cr[:, lo]
-        cc = np.cumsum(np.pad(s_c, ((0, 0), (1, 0))), axis=1)
-        wc[ls] = cc[:, hi] - cc[:, lo]
-    del s_y, s_c, cr, cc
+        np.cumsum(s_c, axis=1, out=cr[:, 1:])
+        wc[ls] = cr[:, hi] - cr[:, lo]
+    del s_y, s_c, cr
     min_pix = max(params.min_pixels, params.lowpass_scale // 4)
     ok = wc >= min_pix
     if ok.sum() < 16:
@@ -1271,10 +1272,19 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
     m32 = m.astype(np.float32)
     del m, ok
     # written into ``y`` (no longer needed), a block of lines at a time: no full-size temporary
+    step = max(1, _block_size(4 * n_lines * width) // width)
+    t0 = np.empty((min(step, n_lines), width), dtype=np.float32)
+    t1 = np.empty_like(t0)
     for i in range(0, n_lines, step):
         ls = slice(i, i + step)
         blk = m32[ls]
-        y[ls] = blk[:, j] * w0 + blk[:, j + 1] * w1
+        nb = blk.shape[0]
+        np.take(blk, j, axis=1, out=t0[:nb])
+        t0[:nb] *= w0
+        np.take(blk, j + 1, axis=1, out=t1[:nb])
+        t1[:nb] *= w1
+        np.add(t0[:nb], t1[:nb], out=y[ls])
+    del t0, t1
     var = np.full(n_lines, gain * gain * noise)
     return y, gain, var
 

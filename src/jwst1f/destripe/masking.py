@@ -105,7 +105,7 @@ def clear_dilated(good: np.ndarray, seeds: np.ndarray, radius: int) -> None:
     n, w = seeds.shape
     r = max(int(radius), 0)
     # blocks of a few rows (fewer calls; at most 1/64 of small frames)
-    rows = max(1, min(4 * _BLOCK, max(2048, n * w // 64)) // max(w, 1))
+    rows = max(1, min(4 * _BLOCK, max(8192, n * w // 64)) // max(w, 1))
     for i0 in range(0, n, rows):
         i1 = min(i0 + rows, n)
         h0, h1 = max(0, i0 - r), min(n, i1 + r)
