@@ -331,11 +331,13 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- one frame
-def _initial_levels(a, good, chans, sigma, max_samples=64):
+def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None):
     """Robust start level per channel-line from a sorted sub-sample.
 
     ``min(median, q25 + 0.674 sigma)``: the median for clean lines, a low-quantile-based
-    mode estimate for lines more than half covered by (positive) emission.
+    mode estimate for lines more than half covered by (positive) emission. Lines are
+    processed in blocks whose sorted copy is at most 1/16 of ``frame_size`` elements (the
+    full-resolution frame; default ``a.size``).
     """
     n_lines = a.shape[0]
     lvl = np.full((n_lines, len(chans)), np.nan)
@@ -347,7 +349,7 @@ def _initial_levels(a, good, chans, sigma, max_samples=64):
         n_smp = len(range(0, width, step))
         # whole channels on full frames; blocks of lines when the sorted copy would not be
         # small next to the frame (windows with short lines)
-        rows = max(1, (a.size * 4) // (64 * n_smp))
+        rows = max(1, (frame_size or a.size) // (16 * n_smp))
         for i0 in range(0, n_lines, rows):  # lines are independent: blocks (memory)
             lb = slice(i0, min(i0 + rows, n_lines))
             x = a[lb, sl]
@@ -752,7 +754,7 @@ def _destripe_frame(
     else:  # no copies (small or interleaved frames)
         a_s, g_s, chans_s = a, good, chans
     finite_s = all_finite or step > 1  # the sub-sample copy has no non-finite value
-    lvl = _initial_levels(a_s, g_s, chans_s, sigma)
+    lvl = _initial_levels(a_s, g_s, chans_s, sigma, frame_size=n_lines * length)
     lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=finite_s)
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
