@@ -104,8 +104,8 @@ def clear_dilated(good: np.ndarray, seeds: np.ndarray, radius: int) -> None:
         seeds, good = seeds.T, good.T
     n, w = seeds.shape
     r = max(int(radius), 0)
-    # blocks of a few rows (fewer calls; at most 1/64 of small frames)
-    rows = max(1, min(4 * _BLOCK, max(8192, n * w // 64)) // max(w, 1))
+    # blocks of a few rows (fewer calls; at most 1/16 of small frames)
+    rows = max(1, min(4 * _BLOCK, max(8192, n * w // 16)) // max(w, 1))
     for i0 in range(0, n, rows):
         i1 = min(i0 + rows, n)
         h0, h1 = max(0, i0 - r), min(n, i1 + r)
