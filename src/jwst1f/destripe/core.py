@@ -191,14 +191,22 @@ def destripe(
             out_model=_canonical(model[i], fa),
             out_var=_canonical(model_var[i], fa),
             out_mask=_canonical(mask[i], fa),
+            defer_apply=nints > 1,
         )
         per_int.append(m)
 
     kept = [m.pop("_kept", None) for m in per_int]
-    if nints > 1 and all(k is not None for k in kept):
-        _joint_sky(kept, frames, layout, corrected, model)
+    deferred = [m.pop("_apply", None) for m in per_int]
+    joint = nints > 1 and all(k is not None for k in kept)
+    devs = _joint_sky(kept) if joint else [None] * nints
+    for i in range(nints):
+        if deferred[i] is not None:  # model, variance and corrected written once
+            _apply_offsets(*deferred[i], extra=devs[i])
+        elif devs[i] is not None:
+            _add_line_offsets(frames[i], model[i], corrected[i], devs[i], fa)
+    del deferred
     metrics = _combine_metrics(per_int)
-    metrics["joint_sky"] = nints > 1 and all(k is not None for k in kept)
+    metrics["joint_sky"] = joint
     metrics["seconds"] = time.perf_counter() - t0
     metrics["nints"] = nints
     metrics["layout"] = layout.to_dict()
@@ -208,27 +216,37 @@ def destripe(
     return DestripeResult(corrected, model, model_var, mask, metrics)
 
 
-def _joint_sky(kept, frames, layout, corrected, model):
+def _joint_sky(kept: list[np.ndarray]) -> list[np.ndarray]:
     """Rateints: the sky is common to the integrations, their 1/f is not.
 
     Each integration kept a smooth part of its line levels as sky. Its deviation from the
     mean over integrations (without its mean along the lines, so that changes of the sky
     level between integrations stay) is 1/f of that integration and is removed too.
+
+    Returns
+    -------
+    list of numpy.ndarray of float32, shape (n_lines,)
+        Per integration, the offset per line to add to its model.
     """
     kept = np.asarray(kept, dtype=np.float64)  # (nints, n_lines)
     mean = kept.mean(axis=0)
-    fa = layout.fast_axis
+    devs = []
     for i in range(kept.shape[0]):
         dev = kept[i] - mean
-        dev = (dev - dev.mean()).astype(np.float32)
-        m = _canonical(model[i], fa)
-        c = _canonical(corrected[i], fa)
-        f = _canonical(frames[i], fa)
-        transposed = not m.flags.c_contiguous and m.T.flags.c_contiguous
-        for lb, pb in _row_blocks(m.shape[0], m.shape[1], transposed):  # cache-sized blocks
-            mb = m[lb, pb]
-            mb += dev[lb, None]
-            np.subtract(f[lb, pb], mb, out=c[lb, pb])
+        devs.append((dev - dev.mean()).astype(np.float32))
+    return devs
+
+
+def _add_line_offsets(frame, model, corrected, dev, fast_axis):
+    """``model += dev`` per line and ``corrected = frame - model``, in cache-sized blocks."""
+    m = _canonical(model, fast_axis)
+    c = _canonical(corrected, fast_axis)
+    f = _canonical(frame, fast_axis)
+    transposed = not m.flags.c_contiguous and m.T.flags.c_contiguous
+    for lb, pb in _row_blocks(m.shape[0], m.shape[1], transposed):
+        mb = m[lb, pb]
+        mb += dev[lb, None]
+        np.subtract(f[lb, pb], mb, out=c[lb, pb])
 
 
 def _miri_regions(layout: ReadoutLayout, params: DestripeParams) -> list[tuple[int, int]] | None:
@@ -687,8 +705,14 @@ def _destripe_frame(
     out_model,
     out_var,
     out_mask,
+    defer_apply: bool = False,
 ) -> dict[str, Any]:
     """Destripe one frame in canonical orientation (lines along the last axis).
+
+    With ``defer_apply`` the offsets are not written when every channel can take them in one
+    pass: the arguments of :func:`_apply_offsets` are returned as ``metrics["_apply"]`` so
+    that the caller writes model, variance and corrected once, with the rateints joint-sky
+    offsets.
 
     The output buffers double as work space: ``out_mask`` holds the good, then the clean
     mask; ``out_model`` holds the residuals from background + line level while masking and
@@ -994,9 +1018,13 @@ def _destripe_frame(
             m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
         del lp, m, v
         np.subtract(a[:, sl], out_model[:, sl], out=out_corrected[:, sl])
-    _apply_offsets(
-        a, pending, chans, offset, variance, eo, transposed, out_model, out_var, out_corrected
-    )
+    apply_args = (a, pending, chans, offset, variance, eo, transposed, out_model, out_var)
+    apply_args += (out_corrected,)
+    if defer_apply and len(pending) == len(chans):
+        deferred = apply_args
+    else:
+        _apply_offsets(*apply_args)
+        deferred = None
 
     # 6. metrics
     ok = counts >= params.min_pixels
@@ -1027,19 +1055,23 @@ def _destripe_frame(
         "illuminated_channel_lines": n_lit,
         "lowpass_gain": [float(g) for g in lowpass_gain],
         "_kept": kept,
+        "_apply": deferred,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
         "even_odd": eo is not None,
     }
 
 
-def _apply_offsets(a, pending, chans, offset, variance, eo, transposed, model, var, corrected):
+def _apply_offsets(
+    a, pending, chans, offset, variance, eo, transposed, model, var, corrected, extra=None
+):
     """Write model, variance and corrected of the channels ``pending`` (no low-pass term).
 
     The per channel-line values (one column per channel, or per channel and parity with the
     even/odd term) are broadcast to the pixels (:class:`_Broadcast`, exact copies) whole
     memory rows at a time, and ``corrected`` is written from the same cache-resident block. Channels with a low-pass term (written by the caller) are left
-    alone; then the pending channels are written one by one.
+    alone; then the pending channels are written one by one. ``extra`` (float32, per line) is
+    added to the model afterwards, as ``model += extra`` would (rateints joint sky).
     """
     if not pending:
         return
@@ -1063,6 +1095,8 @@ def _apply_offsets(a, pending, chans, offset, variance, eo, transposed, model, v
         var_cols.append(variance[:, k].astype(np.float32))
         vcols[sl] = len(var_cols) - 1
     vals = np.stack(vals, axis=1)
+    if extra is not None:
+        vals += extra[:, None]  # float32, after the even/odd term: the same rounding
     var_cols = np.stack(var_cols, axis=1)
     if len(pending) == len(chans):
         bc_m, bc_v = _Broadcast(cols), _Broadcast(vcols)
