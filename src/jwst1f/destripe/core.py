@@ -808,7 +808,7 @@ def _destripe_frame(
             c &= g_s[lb, pb]
             del work
         del r, c  # views would keep the work arrays alive
-        if not all_finite:
+        if not finite_s:  # (the sub-sample copy is finite)
             np.copyto(resid_s, 0.0, where=~clean_s)
         new = fit_background(
             resid_s,
