@@ -1395,16 +1395,25 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
     if nfull:  # (blocks, lines, width) views: the block flags broadcast, no full-size array
         cf, kf, ff = c[: nfull * block], keep[:nfull, None, :], flag[:nfull, None, :]
         rf = None if r is None else r[: nfull * block]
-        if abs(c.strides[0]) < abs(c.strides[1]):  # transposed canonical view: lines inner
+        lines_inner = abs(c.strides[0]) < abs(c.strides[1])
+        if lines_inner:  # transposed canonical view: lines inner
             cf, kf, ff = cf.T, kf.transpose(2, 0, 1), ff.transpose(2, 0, 1)
             rf = None if rf is None else rf.T
             shape = (width, nfull, block)
         else:
             shape = (nfull, block, width)
         c3 = np.reshape(cf, shape, copy=False)
-        c3 &= kf
-        if rf is not None:
-            np.copyto(np.reshape(rf, shape, copy=False), 0.0, where=ff)
+        r3 = None if rf is None else np.reshape(rf, shape, copy=False)
+        ib, ip = np.nonzero(flag[:nfull])
+        if ib.size * 16 < flag[:nfull].size:  # sparse flags: only the flagged blocks
+            at = (ip, ib, slice(None)) if lines_inner else (ib, slice(None), ip)
+            c3[at] = False
+            if r3 is not None:
+                r3[at] = 0.0
+        else:
+            c3 &= kf
+            if r3 is not None:
+                np.copyto(r3, 0.0, where=ff)
     if n_lines > nfull * block:
         c[nfull * block :] &= keep[nfull]
         if r is not None:

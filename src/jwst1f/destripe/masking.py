@@ -6,6 +6,8 @@ axis, shape (n_lines, line_length).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
@@ -221,16 +223,41 @@ def robust_sigma(
 def _block_sums(x: np.ndarray, block: int, dtype) -> np.ndarray:
     """Sums over consecutive blocks of ``block`` lines (the last may be shorter), float32.
 
-    ``reduceat`` where the lines are adjacent in memory (transposed canonical views), else
-    views reshaped to (blocks, block, width) (``reduceat`` across rows is slow); the
-    accumulation stays in ``dtype`` (no full-size cast).
+    Where the lines are adjacent in memory (transposed canonical views) the blocks are
+    contiguous runs: float sums are matrix-vector products with a vector of ones (BLAS,
+    float32 accumulation), and byte counts (``dtype`` uint8, values 0 or 1, ``block`` a
+    multiple of 8) are sums of 64-bit words of 8 bytes whose bytes are added by one
+    multiplication (exact: every partial sum of bytes is at most ``block`` <= 255). Else
+    views reshaped to (blocks, block, width); the accumulation stays in ``dtype`` (no
+    full-size cast).
     """
     n_lines, width = x.shape
-    if abs(x.strides[0]) < abs(x.strides[1]):  # lines adjacent in memory: reduceat is fast
-        starts = np.arange(0, n_lines, block)
-        return np.add.reduceat(x, starts, axis=0, dtype=dtype).astype(np.float32)
     nfull = n_lines // block
     out = np.empty((nfull + (n_lines % block > 0), width), dtype=np.float32)
+    if abs(x.strides[0]) < abs(x.strides[1]):  # lines adjacent in memory
+        xt = x.T  # (width, n_lines), blocks of lines contiguous
+        if nfull and xt.strides[1] == x.itemsize:
+            head = xt[:, : nfull * block]
+            if x.dtype == np.uint8 and block % 8 == 0 and sys.byteorder == "little":
+                words = head.view(np.uint64).reshape(width, nfull, block // 8)
+                acc = words[:, :, 0].copy()  # bytes of the sum stay <= block / 8
+                for j in range(1, block // 8):
+                    acc += words[:, :, j]
+                acc *= np.uint64(0x0101010101010101)  # top byte: the sum of the 8 bytes
+                acc >>= np.uint64(56)
+                out[:nfull] = acc.T
+            elif x.dtype == np.float32:
+                ones = np.ones(block, dtype=np.float32)
+                out[:nfull] = np.matmul(head.reshape(width, nfull, block), ones).T
+            else:
+                out[:nfull] = np.add.reduceat(
+                    x[: nfull * block], np.arange(0, nfull * block, block), axis=0, dtype=dtype
+                )
+            if n_lines % block:
+                out[nfull] = x[nfull * block :].sum(axis=0, dtype=dtype)
+            return out
+        starts = np.arange(0, n_lines, block)
+        return np.add.reduceat(x, starts, axis=0, dtype=dtype).astype(np.float32)
     if nfull:
         out[:nfull] = x[: nfull * block].reshape(nfull, block, width).sum(axis=1, dtype=dtype)
     if n_lines % block:

@@ -1,0 +1,58 @@
+"""Fast paths of the faint-emission and gap helpers equal the plain operations."""
+
+import numpy as np
+import pytest
+
+from jwst1f.destripe.core import _EMISSION_BLOCK, _apply_block_flags
+from jwst1f.destripe.masking import _block_sums
+
+
+def _expand(flag, n_lines):
+    return np.repeat(flag, _EMISSION_BLOCK, axis=0)[:n_lines]
+
+
+@pytest.mark.parametrize("shape", [(2048, 512), (2045, 64), (128, 128), (10, 7)])
+@pytest.mark.parametrize("density", [0.001, 0.02, 0.3])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_apply_block_flags_equals_plain_masking(shape, density, transposed):
+    """Sparse (flagged blocks only) and dense (broadcast) paths: ``c &= ~flag`` and
+    ``r[flag] = 0`` per block of lines, in both memory orders, bit for bit."""
+    rng = np.random.default_rng(1)
+    n_lines, width = shape
+    flag = rng.random((-(-n_lines // _EMISSION_BLOCK), width)) < density
+    mem = (width, n_lines) if transposed else shape
+    r0 = rng.normal(size=mem).astype(np.float32)
+    c0 = rng.random(mem) < 0.8
+    r, c = r0.copy(), c0.copy()
+    rv, cv = (r.T, c.T) if transposed else (r, c)
+    _apply_block_flags(cv, flag, r=rv)
+    full = _expand(flag, n_lines)
+    r_exp = (r0.T if transposed else r0).copy()
+    r_exp[full] = 0.0
+    c_exp = (c0.T if transposed else c0) & ~full
+    np.testing.assert_array_equal(rv, r_exp)
+    np.testing.assert_array_equal(cv, c_exp)
+
+
+@pytest.mark.parametrize("n_lines", [2048, 2045, 37, 8, 5])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_block_sums_counts_exact_and_sums_close(n_lines, transposed):
+    """Byte counts per block of lines exact (64-bit word path), float sums to float32
+    rounding, also on channel slices of a transposed frame (strided memory rows)."""
+    rng = np.random.default_rng(2)
+    width = 96
+    big_c = rng.random((3 * width, n_lines) if transposed else (n_lines, 3 * width)) < 0.6
+    big_x = rng.normal(size=big_c.shape).astype(np.float32)
+    sl = slice(width, 2 * width)
+    c = big_c.T[:, sl] if transposed else big_c[:, sl]
+    x = big_x.T[:, sl] if transposed else big_x[:, sl]
+    edges = np.append(np.arange(0, n_lines, 16), n_lines)
+    want_c = np.array([c[a:b].sum(axis=0) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    want_x = np.array(
+        [x[a:b].astype(np.float64).sum(axis=0) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    )
+    got_c = _block_sums(c.view(np.uint8), 16, np.uint8)
+    got_x = _block_sums(x, 16, np.float32)
+    assert got_c.dtype == np.float32 and got_x.dtype == np.float32
+    np.testing.assert_array_equal(got_c, want_c)
+    np.testing.assert_allclose(got_x, want_x, rtol=0, atol=2e-5)
