@@ -1531,8 +1531,8 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
             continue
         use = rows_of(ls) & g[ls]
         use &= lk[ls, None]
-        cnt[ls] = np.count_nonzero(use, axis=1)
-        shift[ls] = np.where(use, r[ls], np.float32(0.0)).sum(axis=1)  # r is NaN where a is
+        cnt[ls] = _line_counts(use)
+        shift[ls] = _line_sums(np.where(use, r[ls], np.float32(0.0)))  # r is NaN where a is
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(cnt > 0, shift / np.maximum(cnt, 1), 0.0)
         gap = lvl[:, k] + shift - lvl_unlit  # gap level above the unlit outputs'

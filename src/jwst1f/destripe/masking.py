@@ -405,8 +405,12 @@ def dark_positions(
     chunk = block * max(1, 256 // block)  # whole blocks of lines at a time (memory)
     for i0 in range(0, n_lines, chunk):
         ls = slice(i0, min(i0 + chunk, n_lines))
-        use = good[ls] & lines[ls, None]
         bs = slice(i0 // block, -(-ls.stop // block))
+        if not lines[ls].any():  # nothing to average here
+            s[bs] = 0.0
+            c[bs] = 0.0
+            continue
+        use = good[ls] & lines[ls, None]
         c[bs] = _block_sums(use.view(np.uint8), block, np.uint8)
         s[bs] = _block_sums(np.where(use, resid[ls], np.float32(0.0)), block, np.float32)
     wsum = _window_sums(s, half_window)
