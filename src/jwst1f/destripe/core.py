@@ -596,13 +596,16 @@ class _Broadcast:
             if self._vt is None or self._vt[0] is not vals:
                 self._vt = (vals, np.ascontiguousarray(vals.T))
             vt = self._vt[1]
-            res = np.take(vt, self.cols[pb], axis=0, out=None if out is None else out.T)
+            # (mode="clip": valid indices; "raise" would buffer the output)
+            res = np.take(
+                vt, self.cols[pb], axis=0, out=None if out is None else out.T, mode="clip"
+            )
             return res.T
         v = vals[lb]
         if out is None:
             out = np.empty((v.shape[0], self.cols[pb].size), dtype=np.float32)
         if self.plan is None or pb != slice(None) or not out.flags.c_contiguous:
-            np.take(v, self.cols[pb], axis=1, out=out)
+            np.take(v, self.cols[pb], axis=1, out=out, mode="clip")
             return out
         first, second, reps = self.plan
         if self._pairs is None or self._pairs[0] is not vals:  # once per ``vals``
@@ -1315,9 +1318,9 @@ def _lowpass_along(y, clean, line_mean, sigma, params, seg=16):
         ls = slice(i, i + step)
         blk = m32[ls]
         nb = blk.shape[0]
-        np.take(blk, j, axis=1, out=t0[:nb])
+        np.take(blk, j, axis=1, out=t0[:nb], mode="clip")  # valid indices: no buffering
         t0[:nb] *= w0
-        np.take(blk, j + 1, axis=1, out=t1[:nb])
+        np.take(blk, j + 1, axis=1, out=t1[:nb], mode="clip")
         t1[:nb] *= w1
         np.add(t0[:nb], t1[:nb], out=y[ls])
     del t0, t1
