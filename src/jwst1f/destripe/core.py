@@ -750,11 +750,13 @@ def _destripe_frame(
     check_dq = dq is not None and bool(bitmask)
     bm = np.uint32(bitmask)
     all_finite = True
+    block_finite = []  # per block of _row_blocks(n_lines, length, transposed)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         g = good[lb, pb]
         ab = a[lb, pb]
         fin = np.isfinite(ab)
-        if not fin.all():
+        block_finite.append(bool(fin.all()))
+        if not block_finite[-1]:
             all_finite = False
             g &= fin
         if check_dq:
@@ -902,10 +904,10 @@ def _destripe_frame(
             wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
     acc_s = np.zeros((n_lines, ncol))
     acc_n = np.zeros((n_lines, ncol))
-    for lb, pb in _row_blocks(n_lines, length, transposed):
+    for ib, (lb, pb) in enumerate(_row_blocks(n_lines, length, transposed)):
         rc = out_model[lb, pb]  # residuals from the levels, zeroed where not clean
         c = clean[lb, pb]
-        if all_finite:
+        if block_finite[ib]:  # (the same blocks as in step 0)
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
