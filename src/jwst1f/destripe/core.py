@@ -520,7 +520,8 @@ def _row_blocks(n_lines: int, length: int, fortran: bool):
 
 
 def _per_line(coef: np.ndarray, design: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
-    """``coef[lb] @ design[pb].T``: the background (Legendre terms) on one block, float32.
+    """``coef[lb] @ design[pb].T`` on one block, float32: per-line coefficients of per-pixel
+    terms (the background's Legendre terms, and one-hot channel columns for the levels).
 
     The result has the memory order of the block (Fortran for transposed views).
 
