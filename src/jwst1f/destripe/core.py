@@ -745,7 +745,10 @@ def _destripe_frame(
     # levels are measured (step 1)
     step = _sample_step(layout, chans)
     n_samp = len(range(0, length, step))
-    if step > 1:
+    # (transposed frames: every `step`-th memory row is read afterwards, a fraction of the
+    # data; C-ordered ones: every cache line holds samples, so they are taken in the loop)
+    fused = step > 1 and not transposed
+    if fused:
         a_s = np.empty((n_lines, n_samp), dtype=a.dtype)
         g_s = np.empty((n_lines, n_samp), dtype=bool)
     check_dq = dq is not None and bool(bitmask)
@@ -762,13 +765,16 @@ def _destripe_frame(
             g &= fin
         if check_dq:
             g &= np.bitwise_and(dq[lb, pb], bm) == 0
-        if step > 1:
+        if fused:
             p0, p1, _ = pb.indices(length)
             q0, q1 = -(-p0 // step), -(-p1 // step)  # samples q * step inside [p0, p1)
             src = slice(q0 * step - p0, None, step)
             a_s[lb, q0:q1] = ab[:, src]
             g_s[lb, q0:q1] = g[:, src]
     del g, ab, fin
+    if step > 1 and not fused:
+        a_s = np.ascontiguousarray(a[:, ::step])
+        g_s = np.ascontiguousarray(good[:, ::step])
     sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
         n_good = int(np.count_nonzero(good))
