@@ -525,7 +525,8 @@ def _row_blocks(n_lines: int, length: int, fortran: bool):
 
 
 def _per_line(coef: np.ndarray, design: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
-    """``coef[lb] @ design[pb].T``: the background (Legendre terms) on one block, float32.
+    """``coef[lb] @ design[pb].T`` on one block, float32: per-line coefficients of per-pixel
+    terms (the background's Legendre terms, and one-hot channel columns for the levels).
 
     The result has the memory order of the block (Fortran for transposed views).
 
@@ -601,13 +602,16 @@ class _Broadcast:
             if self._vt is None or self._vt[0] is not vals:
                 self._vt = (vals, np.ascontiguousarray(vals.T))
             vt = self._vt[1]
-            res = np.take(vt, self.cols[pb], axis=0, out=None if out is None else out.T)
+            # (mode="clip": valid indices; "raise" would buffer the output)
+            res = np.take(
+                vt, self.cols[pb], axis=0, out=None if out is None else out.T, mode="clip"
+            )
             return res.T
         v = vals[lb]
         if out is None:
             out = np.empty((v.shape[0], self.cols[pb].size), dtype=np.float32)
         if self.plan is None or pb != slice(None) or not out.flags.c_contiguous:
-            np.take(v, self.cols[pb], axis=1, out=out)
+            np.take(v, self.cols[pb], axis=1, out=out, mode="clip")
             return out
         first, second, reps = self.plan
         if self._pairs is None or self._pairs[0] is not vals:  # once per ``vals``
@@ -760,28 +764,36 @@ def _destripe_frame(
     # levels are measured (step 1)
     step = _sample_step(layout, chans)
     n_samp = len(range(0, length, step))
-    if step > 1:
+    # (transposed frames: every `step`-th memory row is read afterwards, a fraction of the
+    # data; C-ordered ones: every cache line holds samples, so they are taken in the loop)
+    fused = step > 1 and not transposed
+    if fused:
         a_s = np.empty((n_lines, n_samp), dtype=a.dtype)
         g_s = np.empty((n_lines, n_samp), dtype=bool)
     check_dq = dq is not None and bool(bitmask)
     bm = np.uint32(bitmask)
     all_finite = True
+    block_finite = []  # per block of _row_blocks(n_lines, length, transposed)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         g = good[lb, pb]
         ab = a[lb, pb]
         fin = np.isfinite(ab)
-        if not fin.all():
+        block_finite.append(bool(fin.all()))
+        if not block_finite[-1]:
             all_finite = False
             g &= fin
         if check_dq:
             g &= np.bitwise_and(dq[lb, pb], bm) == 0
-        if step > 1:
+        if fused:
             p0, p1, _ = pb.indices(length)
             q0, q1 = -(-p0 // step), -(-p1 // step)  # samples q * step inside [p0, p1)
             src = slice(q0 * step - p0, None, step)
             a_s[lb, q0:q1] = ab[:, src]
             g_s[lb, q0:q1] = g[:, src]
     del g, ab, fin
+    if step > 1 and not fused:
+        a_s = np.ascontiguousarray(a[:, ::step])
+        g_s = np.ascontiguousarray(good[:, ::step])
     sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
         n_good = int(np.count_nonzero(good))
@@ -896,7 +908,7 @@ def _destripe_frame(
     # pixels before the thresholds), which shifts their residuals: then the thresholds are a
     # second pass; otherwise they are taken from the same cache-resident blocks
     gap_chans = [] if lvl_unlit is None else [k for k in range(nch) if lit[:, k].any()]
-    fused = not gap_chans
+    one_pass = not gap_chans
 
     # residual from background + line level, into the model buffer (scratch), whole memory
     # rows at a time (cache-sized blocks)
@@ -904,11 +916,11 @@ def _destripe_frame(
         r = out_model[lb, pb]
         work = _per_line(coef32, design, lb, pb, transposed)
         np.subtract(a[lb, pb], work, out=r)
-        if fused:  # |r|: NaN stays NaN, neither seed nor kept
+        if one_pass:  # |r|: NaN stays NaN, neither seed nor kept
             _thresholds(good, seeds, lb, pb, np.abs(r, out=work), t_seed, t_rej)
     del r, work, terms, coef32, design
     on_gaps: list[np.ndarray | None] = [None] * nch
-    if not fused:
+    if not one_pass:
         for k in gap_chans:
             sl = chans[k]
             on_gaps[k] = _measure_lit_on_gaps(
@@ -952,10 +964,10 @@ def _destripe_frame(
         if want_eo:
             wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
     # residuals from the levels, zeroed where not clean (cache-sized blocks)
-    for lb, pb in _row_blocks(n_lines, length, transposed):
+    for ib, (lb, pb) in enumerate(_row_blocks(n_lines, length, transposed)):
         rc = out_model[lb, pb]
         c = clean[lb, pb]
-        if all_finite:
+        if block_finite[ib]:  # (the same blocks as in step 0)
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
