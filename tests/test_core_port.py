@@ -56,3 +56,24 @@ def test_block_sums_counts_exact_and_sums_close(n_lines, transposed):
     assert got_c.dtype == np.float32 and got_x.dtype == np.float32
     np.testing.assert_array_equal(got_c, want_c)
     np.testing.assert_allclose(got_x, want_x, rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_dark_positions_finite_path_same_selection(transposed):
+    """With finite residuals, the masked products select the same gap positions as the
+    masked selections (non-usable pixels carry arbitrary finite values)."""
+    from jwst1f.destripe.masking import dark_positions
+
+    rng = np.random.default_rng(3)
+    n_lines, width = 300, 200
+    mem = (width, n_lines) if transposed else (n_lines, width)
+    r = rng.normal(0.0, 1.0, mem).astype(np.float32)
+    good = rng.random(mem) < 0.9
+    r[~good] = 1e3  # would dominate the sums if not masked
+    rv, gv = (r.T, good.T) if transposed else (r, good)
+    rv[:, 50:60] -= 2.0  # a gap
+    lines = rng.random(n_lines) < 0.8
+    a = dark_positions(rv, gv, lines, 8)
+    b = dark_positions(rv, gv, lines, 8, finite=True)
+    np.testing.assert_array_equal(a, b)
+    assert a[:, 50:60].sum() > 0.8 * a.sum()  # the gap is found

@@ -366,6 +366,7 @@ def dark_positions(
     *,
     block: int = 16,
     half_window: int = 8,
+    finite: bool = False,
 ) -> np.ndarray:
     """The darkest positions along the line, per block of lines, from neighbouring lines.
 
@@ -389,6 +390,9 @@ def dark_positions(
         Positions to select per block.
     block, half_window : int
         As in :func:`faint_emission`.
+    finite : bool
+        ``resid`` is finite everywhere: masked sums are taken as products with the mask
+        (faster; the same sums).
 
     Returns
     -------
@@ -412,7 +416,12 @@ def dark_positions(
             continue
         use = good[ls] & lines[ls, None]
         c[bs] = _block_sums(use.view(np.uint8), block, np.uint8)
-        s[bs] = _block_sums(np.where(use, resid[ls], np.float32(0.0)), block, np.float32)
+        if finite:
+            masked = np.multiply(resid[ls], use)
+        else:
+            masked = np.where(use, resid[ls], np.float32(0.0))
+        s[bs] = _block_sums(masked, block, np.float32)
+        del masked
     wsum = _window_sums(s, half_window)
     wcnt = _window_sums(c, half_window)
     ok = wcnt >= 4
