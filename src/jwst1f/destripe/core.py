@@ -34,7 +34,7 @@ _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 _LIT_SIGMA = 5.0
 #: Lower threshold to which flagged runs of lines are grown (hysteresis).
 _LIT_GROW = 3.0
-#: Lines per chunk of the gap measurement of lit channel-lines (bounds temporary memory).
+#: Lines per chunk (at most) of the gap measurement of lit channel-lines (temporary memory).
 _CHUNK = 256
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
 _EMISSION_BLOCK = 16
@@ -1538,6 +1538,8 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
         The lines of channel ``k`` measured on gaps.
     """
     n_lines = r.shape[0]
+    # lines per chunk of temporaries: at most an eighth of the window's lines (memory)
+    chunk = max(_EMISSION_BLOCK, min(_CHUNK, n_lines // 8))
     lk = lit[:, k]
     n_sel = int(params.min_pixels)
     sel = dark_positions(
@@ -1554,8 +1556,8 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     def rows_of(ls):
         return sel_lines[ls]
 
-    for i0 in range(0, n_lines, _CHUNK):
-        ls = slice(i0, min(i0 + _CHUNK, n_lines))
+    for i0 in range(0, n_lines, chunk):
+        ls = slice(i0, min(i0 + chunk, n_lines))
         if not lk[ls].any():
             continue
         use = rows_of(ls) & g[ls]
@@ -1582,8 +1584,8 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     if n_runs:
         length = np.bincount(runs, minlength=n_runs + 1)
         acc &= length[runs] >= 2 * box
-    for i0 in range(0, n_lines, _CHUNK):
-        ls = slice(i0, min(i0 + _CHUNK, n_lines))
+    for i0 in range(0, n_lines, chunk):
+        ls = slice(i0, min(i0 + chunk, n_lines))
         if not lk[ls].any():
             continue
         gl = g[ls]

@@ -419,7 +419,8 @@ def dark_positions(
         return np.zeros((nb, width), dtype=bool)
     s = np.empty((nb, width), dtype=np.float32)
     c = np.empty((nb, width), dtype=np.float32)
-    chunk = block * max(1, 256 // block)  # whole blocks of lines at a time (memory)
+    # whole blocks of lines at a time, at most 256 lines and an eighth of the lines (memory)
+    chunk = block * max(1, min(256, n_lines // 8) // block)
     for i0 in range(0, n_lines, chunk):
         ls = slice(i0, min(i0 + chunk, n_lines))
         bs = slice(i0 // block, -(-ls.stop // block))
