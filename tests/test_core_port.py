@@ -77,3 +77,26 @@ def test_dark_positions_finite_path_same_selection(transposed):
     b = dark_positions(rv, gv, lines, 8, finite=True)
     np.testing.assert_array_equal(a, b)
     assert a[:, 50:60].sum() > 0.8 * a.sum()  # the gap is found
+
+
+def test_rateints_one_output_timeline_corrected_is_sci_minus_model():
+    """Rateints of a one-output window (timeline model written per channel, joint sky added
+    afterwards): ``corrected`` is exactly ``sci - model`` and the model is not flat along
+    the lines (the timeline model was applied)."""
+    from core_helpers import nircam_layout
+
+    from jwst1f.destripe import destripe
+    from jwst1f.params import DestripeParams
+
+    lay = nircam_layout(64, 2048, 1, SUBSTRT2=1000)
+    rng = np.random.default_rng(6)
+    shape = (2, *lay.shape)
+    sci = (0.3 + rng.normal(0.0, 0.02, shape)).astype(np.float32)
+    # slow wander along the readout of each line (pink-like), and line offsets
+    t = np.cumsum(rng.normal(0.0, 0.004, (2, lay.shape[0] * lay.shape[1])), axis=1)
+    sci += t.reshape(shape).astype(np.float32)
+    res = destripe(sci, lay, params=DestripeParams(lowpass="on"))
+    assert res.metrics["joint_sky"]
+    np.testing.assert_array_equal(res.corrected, sci - res.model)
+    assert any(t is not None for t in res.metrics["timeline"])
+    assert float(np.ptp(res.model[0], axis=1).max()) > 0.0

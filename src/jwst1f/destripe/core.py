@@ -1229,13 +1229,14 @@ def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
 def _apply_offsets(
     a, pending, chans, offset, variance, eo, transposed, model, var, corrected, extra=None
 ):
-    """Write model, variance and corrected of the channels ``pending`` (no low-pass term).
+    """Write model, variance and corrected of the channels ``pending`` (no timeline model).
 
     The per channel-line values (one column per channel, or per channel and parity with the
     even/odd term) are broadcast to the pixels (:class:`_Broadcast`, exact copies) whole
-    memory rows at a time, and ``corrected`` is written from the same cache-resident block. Channels with a low-pass term (written by the caller) are left
-    alone; then the pending channels are written one by one. ``extra`` (float32, per line) is
-    added to the model afterwards, as ``model += extra`` would (rateints joint sky).
+    memory rows at a time, and ``corrected`` is written from the same cache-resident block.
+    Channels with a timeline model (written by the caller) are left alone; then the pending
+    channels are written one by one. ``extra`` (float32, per line) is added to the model
+    afterwards, as ``model += extra`` would (rateints joint sky).
     """
     if not pending:
         return
@@ -1269,7 +1270,7 @@ def _apply_offsets(
             bc_v.block(var_cols, lb, pb, transposed, out=var[lb, pb])
             np.subtract(a[lb, pb], m, out=corrected[lb, pb])  # non-finite input stays so
         return
-    for k in pending:  # some channels have a low-pass term: channel by channel
+    for k in pending:  # some channels have a timeline model: channel by channel
         sl = chans[k]
         if transposed:  # (pixels, lines) views in memory order
             m, v = model.T[sl], var.T[sl]
