@@ -100,3 +100,18 @@ def test_rateints_one_output_timeline_corrected_is_sci_minus_model():
     np.testing.assert_array_equal(res.corrected, sci - res.model)
     assert any(t is not None for t in res.metrics["timeline"])
     assert float(np.ptp(res.model[0], axis=1).max()) > 0.0
+
+
+@pytest.mark.parametrize("n", [1, 5, 128, 1500])
+def test_window_sums_equal_cumsum_differences(n):
+    """Window sums without the own row, bit for bit those of the cumulative-sum formula."""
+    from jwst1f.destripe.masking import _window_sums
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 33)).astype(np.float32)
+    half = 8
+    cs = np.concatenate([np.zeros((1, 33), np.float32), np.cumsum(x, axis=0)])
+    idx = np.arange(n)
+    hi, lo = np.minimum(idx + half + 1, n), np.maximum(idx - half, 0)
+    want = (cs[hi] - cs[lo]) - x
+    np.testing.assert_array_equal(_window_sums(x, half), want)

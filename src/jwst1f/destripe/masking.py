@@ -453,7 +453,11 @@ def _window_sums(x: np.ndarray, half: int) -> np.ndarray:
     n = x.shape[0]
     cs = np.empty((n + 1,) + x.shape[1:], dtype=x.dtype)
     cs[0] = 0
-    np.cumsum(x, axis=0, out=cs[1:])
+    if 0 < n <= 1024 and x.ndim == 2:  # row by row: the same sequential sums, faster
+        for i in range(n):
+            np.add(cs[i], x[i], out=cs[i + 1])
+    else:
+        np.cumsum(x, axis=0, out=cs[1:])
     out = np.empty_like(x)
     k = max(0, min(n, n - half))  # rows whose window ends inside the array
     out[:k] = cs[half + 1 : half + 1 + k]
