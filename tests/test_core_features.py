@@ -134,7 +134,7 @@ def test_full_frame_cost(fast):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak / data.nbytes < 4.2  # measured 3.8
+    assert peak / data.nbytes <= 4.0  # issue 4 target; measured 3.64
     assert cpu < 0.6  # target 0.1 s; loose because the test machine is shared
 
 

@@ -19,7 +19,8 @@ background. Its low-order trend along the slow axis is kept as sky by the core (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.polynomial import legendre
@@ -27,6 +28,8 @@ from numpy.polynomial import legendre
 __all__ = ["SmoothBackground", "fit_background", "block_edges"]
 
 _Q25_OFFSET = 0.6744897501960817
+#: Elements per block of lines in the block sums (cache-sized; bounds temporaries).
+_BLOCK = 1 << 14
 
 
 @dataclass
@@ -54,6 +57,7 @@ class SmoothBackground:
     flag: np.ndarray
     line_edges: np.ndarray
     pixel_edges: np.ndarray
+    _vander_full: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_extended_blocks(self) -> int:
@@ -61,9 +65,28 @@ class SmoothBackground:
         return int(self.flag.sum())
 
     def _vander(self, sl: slice) -> np.ndarray:
-        order = self.line_coef.shape[1]
-        xp = (np.arange(self.length)[sl] + 0.5) / self.length * 2.0 - 1.0
-        return legendre.legvander(xp, order)[:, 1:].astype(np.float32)
+        """Float32 Legendre terms 1..order on the pixels ``sl``, shape (n_selected, order).
+
+        Computed once for the whole line and sliced (the image is evaluated block by block).
+        """
+        if self._vander_full is None:
+            order = self.line_coef.shape[1]
+            xp = (np.arange(self.length) + 0.5) / self.length * 2.0 - 1.0
+            self._vander_full = legendre.legvander(xp, order)[:, 1:].astype(np.float32)
+        return self._vander_full[sl]
+
+    def terms(self, sl: slice = slice(None)) -> np.ndarray | None:
+        """Legendre terms 1..order on the pixels ``sl``, or None if the background is zero.
+
+        ``line_coef.astype(float32) @ terms(sl).T`` is ``image(sl)``.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_selected, order) or None
+        """
+        if self.line_coef.shape[1] == 0:
+            return None
+        return self._vander(sl)
 
     def image(
         self, sl: slice = slice(None), *, fortran: bool = False, lines: slice = slice(None)
@@ -168,8 +191,14 @@ def block_edges(length: int, box: int, bounds: tuple[int, ...] = ()) -> np.ndarr
     Returns
     -------
     numpy.ndarray of int
-        Increasing edges from 0 to ``length``.
+        Increasing edges from 0 to ``length`` (a new array).
     """
+    return _block_edges(int(length), int(box), tuple(int(b) for b in bounds)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _block_edges(length: int, box: int, bounds: tuple[int, ...]) -> np.ndarray:
+    """:func:`block_edges`, cached (the same few geometries recur for every frame)."""
     cuts = sorted({0, length, *[int(b) for b in bounds if 0 < b < length]})
     edges = [0]
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
@@ -237,10 +266,20 @@ def fit_background(
 
     # Block sums: along the line first in float32 / uint16 (no full-size casts), then
     # across lines in float64 on the small result.
-    resid *= clean  # in place: the caller's work array
-    part = np.add.reduceat(resid, pe[:-1], axis=1)
+    # Along the line by products with a (samples, blocks) indicator matrix (BLAS), a block of
+    # lines at a time (the float32 copy of the mask stays small).
+    ind = np.zeros((n_samp, nbp), dtype=np.float32)
+    ind[np.arange(n_samp), np.repeat(np.arange(nbp), np.diff(pe))] = 1.0
+    part = np.empty((n_lines, nbp), dtype=np.float32)
+    part_n = np.empty((n_lines, nbp), dtype=np.float32)  # exact: counts < 2**24
+    rows = max(1, _BLOCK // max(n_samp, 1))
+    for i0 in range(0, n_lines, rows):
+        lb = slice(i0, i0 + rows)
+        r, c = resid[lb], clean[lb]
+        r *= c  # in place: the caller's work array
+        np.matmul(r, ind, out=part[lb])
+        np.matmul(c.astype(np.float32), ind, out=part_n[lb])
     sums = np.add.reduceat(part.astype(np.float64), le[:-1], axis=0)
-    part_n = np.add.reduceat(clean.view(np.uint8), pe[:-1], axis=1, dtype=np.uint16)
     cnt = np.add.reduceat(part_n.astype(np.float64), le[:-1], axis=0)
     min_count = max(8.0, 0.05 * box * box / step)
     have = cnt >= min_count

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
-from jwst1f.destripe.masking import dark_positions, dilate, faint_emission, robust_sigma
+from jwst1f.destripe.masking import clear_dilated, dark_positions, faint_emission, robust_sigma
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -33,7 +34,7 @@ _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 _LIT_SIGMA = 5.0
 #: Lower threshold to which flagged runs of lines are grown (hysteresis).
 _LIT_GROW = 3.0
-#: Lines per chunk when evaluating the background image (bounds temporary memory).
+#: Lines per chunk (at most) of the gap measurement of lit channel-lines (temporary memory).
 _CHUNK = 256
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
 _EMISSION_BLOCK = 16
@@ -196,14 +197,22 @@ def destripe(
             out_model=_canonical(model[i], fa),
             out_var=_canonical(model_var[i], fa),
             out_mask=_canonical(mask[i], fa),
+            defer_apply=nints > 1,
         )
         per_int.append(m)
 
     kept = [m.pop("_kept", None) for m in per_int]
-    if nints > 1 and all(k is not None for k in kept):
-        _joint_sky(kept, frames, layout, corrected, model)
+    deferred = [m.pop("_apply", None) for m in per_int]
+    joint = nints > 1 and all(k is not None for k in kept)
+    devs = _joint_sky(kept) if joint else [None] * nints
+    for i in range(nints):
+        if deferred[i] is not None:  # model, variance and corrected written once
+            _apply_offsets(*deferred[i], extra=devs[i])
+        elif devs[i] is not None:
+            _add_line_offsets(frames[i], model[i], corrected[i], devs[i], fa)
+    del deferred
     metrics = _combine_metrics(per_int)
-    metrics["joint_sky"] = nints > 1 and all(k is not None for k in kept)
+    metrics["joint_sky"] = joint
     metrics["seconds"] = time.perf_counter() - t0
     metrics["nints"] = nints
     metrics["layout"] = layout.to_dict()
@@ -213,22 +222,37 @@ def destripe(
     return DestripeResult(corrected, model, model_var, mask, metrics)
 
 
-def _joint_sky(kept, frames, layout, corrected, model):
+def _joint_sky(kept: list[np.ndarray]) -> list[np.ndarray]:
     """Rateints: the sky is common to the integrations, their 1/f is not.
 
     Each integration kept a smooth part of its line levels as sky. Its deviation from the
     mean over integrations (without its mean along the lines, so that changes of the sky
     level between integrations stay) is 1/f of that integration and is removed too.
+
+    Returns
+    -------
+    list of numpy.ndarray of float32, shape (n_lines,)
+        Per integration, the offset per line to add to its model.
     """
     kept = np.asarray(kept, dtype=np.float64)  # (nints, n_lines)
     mean = kept.mean(axis=0)
-    fa = layout.fast_axis
+    devs = []
     for i in range(kept.shape[0]):
         dev = kept[i] - mean
-        dev = (dev - dev.mean()).astype(np.float32)
-        m = _canonical(model[i], fa)
-        m += dev[:, None]
-        np.subtract(frames[i], model[i], out=corrected[i])
+        devs.append((dev - dev.mean()).astype(np.float32))
+    return devs
+
+
+def _add_line_offsets(frame, model, corrected, dev, fast_axis):
+    """``model += dev`` per line and ``corrected = frame - model``, in cache-sized blocks."""
+    m = _canonical(model, fast_axis)
+    c = _canonical(corrected, fast_axis)
+    f = _canonical(frame, fast_axis)
+    transposed = not m.flags.c_contiguous and m.T.flags.c_contiguous
+    for lb, pb in _row_blocks(m.shape[0], m.shape[1], transposed):
+        mb = m[lb, pb]
+        mb += dev[lb, None]
+        np.subtract(f[lb, pb], mb, out=c[lb, pb])
 
 
 def _miri_regions(layout: ReadoutLayout, params: DestripeParams) -> list[tuple[int, int]] | None:
@@ -289,8 +313,12 @@ def _destripe_miri_regions(frame, layout, params, regions, *, dq, static_bad, an
     var = 1.0 / sum(w)
     for (c0, c1), o in zip(regions, offs, strict=True):
         sub_chan = (np.arange(c0, c1) + layout._channel_offset) % layout.n_channels
-        model[:, c0:c1] += (combined - o)[:, sub_chan].astype(np.float32)
-        model_var[:, c0:c1] = var[:, sub_chan].astype(np.float32)
+        # per channel-line values broadcast block by block (no full-size float64 temporary)
+        bc = _Broadcast(sub_chan)
+        d32, v32 = (combined - o).astype(np.float32), var.astype(np.float32)
+        for lb, _ in _row_blocks(model.shape[0], c1 - c0, False):
+            model[lb, c0:c1] += bc.block(d32, lb, slice(None), False)
+            bc.block(v32, lb, slice(None), False, out=model_var[lb, c0:c1])
     np.subtract(frame, model, out=corrected)
     # metrics: those of the imager field, plus what the dark region contributed
     metrics = dict(sub_metrics[-1])
@@ -326,30 +354,39 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- one frame
-def _initial_levels(a, good, chans, sigma, max_samples=64):
+def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None):
     """Robust start level per channel-line from a sorted sub-sample.
 
     ``min(median, q25 + 0.674 sigma)``: the median for clean lines, a low-quantile-based
-    mode estimate for lines more than half covered by (positive) emission.
+    mode estimate for lines more than half covered by (positive) emission. Lines are
+    processed in blocks whose sorted copy is at most 1/16 of ``frame_size`` elements (the
+    full-resolution frame; default ``a.size``).
     """
     n_lines = a.shape[0]
     lvl = np.full((n_lines, len(chans)), np.nan)
     for k, sl in enumerate(chans):
-        x = a[:, sl]
-        g = good[:, sl]
-        if x.shape[1] == 0:  # a window narrower than the interleaving
+        width = good[:, sl].shape[1]
+        if width == 0:  # a window narrower than the interleaving
             continue
-        step = max(1, x.shape[1] // max_samples)
-        xs = np.where(g[:, ::step], x[:, ::step], np.inf)
-        xs.sort(axis=1)
-        n = g[:, ::step].sum(axis=1)
-        ok = n >= 3
-        i50 = np.maximum((n - 1) // 2, 0)
-        i25 = np.maximum((n - 1) // 4, 0)
-        q50 = np.take_along_axis(xs, i50[:, None], axis=1)[:, 0]
-        q25 = np.take_along_axis(xs, i25[:, None], axis=1)[:, 0]
-        with np.errstate(invalid="ignore"):
-            lvl[:, k] = np.where(ok, np.minimum(q50, q25 + _Q25_OFFSET * sigma), np.nan)
+        step = max(1, width // max_samples)
+        n_smp = len(range(0, width, step))
+        # whole channels on full frames; blocks of lines when the sorted copy would not be
+        # small next to the frame (windows with short lines)
+        rows = max(1, (frame_size or a.size) // (16 * n_smp))
+        for i0 in range(0, n_lines, rows):  # lines are independent: blocks (memory)
+            lb = slice(i0, min(i0 + rows, n_lines))
+            x = a[lb, sl]
+            g = good[lb, sl]
+            xs = np.where(g[:, ::step], x[:, ::step], np.inf)
+            xs.sort(axis=1)
+            n = g[:, ::step].sum(axis=1)
+            ok = n >= 3
+            i50 = np.maximum((n - 1) // 2, 0)
+            i25 = np.maximum((n - 1) // 4, 0)
+            q50 = np.take_along_axis(xs, i50[:, None], axis=1)[:, 0]
+            q25 = np.take_along_axis(xs, i25[:, None], axis=1)[:, 0]
+            with np.errstate(invalid="ignore"):
+                lvl[lb, k] = np.where(ok, np.minimum(q50, q25 + _Q25_OFFSET * sigma), np.nan)
     return _fill_levels(lvl)
 
 
@@ -384,7 +421,10 @@ def _sample_step(layout, chans, target=64):
 def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True):
     """Symmetric iterative clipping around each channel-line's own level.
 
-    Works on the sub-sampled copy ``a_s`` (every ``step``-th pixel along the lines).
+    Works on the sub-sampled copy ``a_s`` (every ``step``-th pixel along the lines). Each
+    channel is copied once into a contiguous work array; the per-line sums and counts of the
+    iterations are matrix-vector products (BLAS), much faster than row reductions of short
+    rows.
 
     Returns
     -------
@@ -393,24 +433,42 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
     """
     k_sig = np.float32(params.clip_sigma * sigma)
     lvl = lvl.copy()
+    n_lines = a_s.shape[0]
     for k, ss in enumerate(chans_s):
-        x = a_s[:, ss]
-        g = g_s[:, ss]
-        if bkg is not None:
-            img = bkg.image(_full_slice(ss, step))
-            if img is not None:
-                x = x - img
-        for _ in range(params.clip_iterations):
-            r = x - lvl[:, k, None].astype(np.float32)
-            kk = np.abs(r) < k_sig
-            kk &= g
-            n = np.count_nonzero(kk, axis=1)
-            if finite:
-                r *= kk
-            else:
-                np.copyto(r, 0.0, where=~kk)
-            s = r.sum(axis=1, dtype=np.float64)
-            lvl[:, k] += np.where(n > 0, s / np.maximum(n, 1), 0.0)
+        width = g_s[:, ss].shape[1]
+        if width == 0:
+            continue
+        ones = np.ones(width, dtype=np.float32)
+        fs = _full_slice(ss, step)
+        n_blk = max(1, (a_s.size * step) // (16 * width))  # small next to the frame
+        for i0 in range(0, n_lines, n_blk):  # lines are independent: cache-sized blocks
+            lb = slice(i0, min(i0 + n_blk, n_lines))
+            g = g_s[lb, ss]
+            x = None
+            if bkg is not None:
+                img = bkg.image(fs, lines=lb)
+                if img is not None:
+                    x = np.subtract(a_s[lb, ss], img, out=img)
+                    if not finite:
+                        np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            if x is None:
+                x = np.ascontiguousarray(a_s[lb, ss])  # a copy unless already contiguous
+                if not finite:  # our own copy: non-finite values (never good) become 0
+                    shared = np.may_share_memory(x, a_s)  # never modify the data
+                    x = np.nan_to_num(x, copy=shared, nan=0.0, posinf=0.0, neginf=0.0)
+            r = np.empty_like(x)
+            w = np.empty_like(x)  # |r|, then the clip mask as 0/1
+            kk = np.empty(x.shape, dtype=bool)
+            lv = lvl[lb, k]
+            for _ in range(params.clip_iterations):
+                np.subtract(x, lv[:, None].astype(np.float32), out=r)
+                np.less(np.abs(r, out=w), k_sig, out=kk)
+                kk &= g
+                r *= kk  # finite: the clipped residuals
+                np.copyto(w, kk)
+                n = w @ ones  # exact: integer counts < 2**24
+                s = (r @ ones).astype(np.float64)
+                lv += np.where(n > 0, s / np.maximum(n, 1), 0.0)
     return lvl
 
 
@@ -419,6 +477,242 @@ def _full_slice(ss: slice, step: int) -> slice:
     start = (ss.start or 0) * step
     stop = None if ss.stop is None else ss.stop * step
     return slice(start, stop, (ss.step or 1) * step)
+
+
+#: Elements per work block of the full-resolution passes (fits in the L2 cache with the
+#: other arrays of the block) ...
+_BLOCK = 1 << 16
+#: ... but at most this fraction of the frame, so that block temporaries stay small next to
+#: the data on small windows (peak memory), and at least ``_MIN_BLOCK`` elements.
+_BLOCK_FRACTION = 32
+_MIN_BLOCK = 4096
+
+
+def _block_size(n_elements: int) -> int:
+    """Elements per work block for an array of ``n_elements``."""
+    return int(min(_BLOCK, max(_MIN_BLOCK, n_elements // _BLOCK_FRACTION)))
+
+
+def _flat_view(x: np.ndarray) -> np.ndarray | None:
+    """1-D view of all of ``x`` in memory order, or None if it is not contiguous."""
+    if x.flags.c_contiguous:
+        return x.reshape(-1)
+    if x.T.flags.c_contiguous:
+        return x.T.reshape(-1)
+    return None
+
+
+def _row_blocks(n_lines: int, length: int, fortran: bool):
+    """Cache-sized blocks of whole memory rows covering an (n_lines, length) array.
+
+    Groups of lines for C-ordered arrays, groups of pixels (memory rows) for transposed
+    (Fortran-ordered) canonical views; every block is contiguous in memory, so that
+    elementwise operations on it run as one long inner loop.
+
+    Yields
+    ------
+    (slice, slice)
+        Lines and pixels of one block.
+    """
+    if fortran:
+        n = max(1, _block_size(n_lines * length) // max(n_lines, 1))
+        for p0 in range(0, length, n):
+            yield slice(None), slice(p0, min(p0 + n, length))
+    else:
+        n = max(1, _block_size(n_lines * length) // max(length, 1))
+        for i0 in range(0, n_lines, n):
+            yield slice(i0, min(i0 + n, n_lines)), slice(None)
+
+
+def _per_line(coef: np.ndarray, design: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
+    """``coef[lb] @ design[pb].T`` on one block, float32: per-line coefficients of per-pixel
+    terms (the background's Legendre terms, and one-hot channel columns for the levels).
+
+    The result has the memory order of the block (Fortran for transposed views).
+
+    Parameters
+    ----------
+    coef : numpy.ndarray of float32, shape (n_lines, n_terms)
+    design : numpy.ndarray of float32, shape (length, n_terms)
+    lb, pb : slice
+        Lines and pixels of the block.
+    fortran : bool
+        The block is a Fortran-ordered view.
+    out : numpy.ndarray of float32, optional
+        Output block (same shape and memory order as the result).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n_block_lines, n_block_pixels)
+    """
+    if fortran:
+        return np.matmul(design[pb], coef[lb].T, out=None if out is None else out.T).T
+    return np.matmul(coef[lb], design[pb].T, out=out)
+
+
+class _Broadcast:
+    """Exact per channel-line -> per pixel broadcast, ``out[l, p] = vals[l, cols[p]]``.
+
+    ``cols`` maps each pixel along the line to a column of ``vals`` (its channel, or its
+    channel and parity). For C-ordered blocks the pixels are taken in pairs: each run of
+    pairs with the same two columns is one 64-bit value repeated (``np.repeat``, a plain
+    copy of bits); for transposed blocks every memory row is one column of ``vals.T``
+    (``np.take`` of whole rows). Both are much faster than per-pixel fancy indexing or
+    strided broadcasts over short inner loops.
+
+    Parameters
+    ----------
+    cols : numpy.ndarray of int, shape (length,)
+        Column of ``vals`` for each pixel.
+    """
+
+    def __init__(self, cols: np.ndarray):
+        self.cols = np.asarray(cols, dtype=np.intp)
+        self._vt = None
+        self._pairs = None
+        n = self.cols.size
+        self.plan = None
+        if n % 2 == 0 and n > 0 and sys.byteorder == "little":
+            c0, c1 = self.cols[0::2], self.cols[1::2]
+            change = np.flatnonzero((np.diff(c0) != 0) | (np.diff(c1) != 0)) + 1
+            starts = np.concatenate(([0], change))
+            if starts.size <= max(1, n // 16):  # long runs: repeat pays off
+                reps = np.diff(np.concatenate((starts, [n // 2])))
+                self.plan = (c0[starts], c1[starts], reps)
+
+    def block(self, vals: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
+        """The broadcast on one block of whole memory rows, float32.
+
+        Parameters
+        ----------
+        vals : numpy.ndarray of float32, shape (n_lines, n_columns)
+        lb, pb : slice
+            Lines and pixels of the block (``pb`` is all pixels for C-ordered blocks,
+            ``lb`` all lines for transposed ones).
+        fortran : bool
+            The block is a Fortran-ordered view (transposed canonical frame).
+        out : numpy.ndarray of float32, optional
+            Output block view.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_block_lines, n_block_pixels)
+        """
+        if fortran:  # lb is all lines: vals.T made contiguous once per ``vals``
+            if self._vt is None or self._vt[0] is not vals:
+                self._vt = (vals, np.ascontiguousarray(vals.T))
+            vt = self._vt[1]
+            # (mode="clip": valid indices; "raise" would buffer the output)
+            res = np.take(
+                vt, self.cols[pb], axis=0, out=None if out is None else out.T, mode="clip"
+            )
+            return res.T
+        v = vals[lb]
+        if out is None:
+            out = np.empty((v.shape[0], self.cols[pb].size), dtype=np.float32)
+        if self.plan is None or pb != slice(None) or not out.flags.c_contiguous:
+            np.take(v, self.cols[pb], axis=1, out=out, mode="clip")
+            return out
+        first, second, reps = self.plan
+        if self._pairs is None or self._pairs[0] is not vals:  # once per ``vals``
+            pair = np.empty((vals.shape[0], first.size, 2), dtype=np.float32)
+            pair[:, :, 0] = vals[:, first]
+            pair[:, :, 1] = vals[:, second]
+            self._pairs = (vals, pair.view(np.uint64)[..., 0])
+        pairs = self._pairs[1][lb]
+        words = out.view(np.uint64)
+        if reps.min() == reps.max():  # equal runs (e.g. equal channels): broadcast in place
+            words.reshape(words.shape[0], reps.size, reps[0])[...] = pairs[:, :, None]
+        else:
+            words[...] = np.repeat(pairs, reps, axis=1)
+        return out
+
+
+def _channel_of(chans: list[slice], length: int) -> np.ndarray:
+    """Channel number of each pixel along the line, shape (length,)."""
+    idx = np.zeros(length, dtype=np.intp)
+    for k, sl in enumerate(chans):
+        idx[sl] = k
+    return idx
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the runs of True in a 1-D boolean array."""
+    d = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+
+
+def _line_counts(mask: np.ndarray, parity: int | None = None) -> np.ndarray:
+    """Number of True values per line (last axis) of a boolean view.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool, shape (n_lines, width)
+    parity : int or None
+        Count only positions ``parity::2`` of the view (None: all).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_lines,)
+    """
+    n_lines, width = mask.shape
+    if mask.strides[0] == 1 and width < (1 << 16):  # lines run down memory columns
+        rows = mask.T if parity is None else mask.T[parity::2]
+        return np.add.reduce(rows.view(np.uint8), axis=0, dtype=np.uint16).astype(np.int64)
+    if (
+        mask.strides[1] == 1
+        and width % 8 == 0
+        and mask.strides[0] % 8 == 0
+        and mask.ctypes.data % 8 == 0
+        and sys.byteorder == "little"
+        and n_lines > 0
+    ):  # 8 pixels per 64-bit word, each byte 0 or 1: the popcount of a word counts them
+        words = mask.view(np.uint64)
+        if parity is not None:
+            words = words & np.uint64(0x0001000100010001 << (8 * parity))
+        return np.add.reduce(np.bitwise_count(words), axis=1, dtype=np.int64)
+    sub = mask if parity is None else mask[:, parity::2]
+    return np.count_nonzero(sub, axis=1)
+
+
+def _line_sums(x: np.ndarray, parity: int | None = None) -> np.ndarray:
+    """Float32 sums along the lines (last axis), as float64.
+
+    A matrix-vector product (BLAS) where the view allows it: much faster than a row
+    reduction, with float32 accumulation like the pairwise sum it replaces.
+
+    Parameters
+    ----------
+    x : numpy.ndarray of float32, shape (n_lines, width)
+    parity : int or None
+        Sum only positions ``parity::2`` of the view (None: all).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_lines,)
+    """
+    isz = x.itemsize
+    if x.strides[1] == isz or x.strides[0] == isz:
+        w = np.ones(x.shape[1], dtype=x.dtype)
+        if parity is not None:
+            w[1 - parity :: 2] = 0
+        return (x @ w).astype(np.float64)
+    sub = x if parity is None else x[:, parity::2]
+    return sub.sum(axis=1).astype(np.float64)
+
+
+def _thresholds(good, seeds, lb, pb, mag, t_seed, t_rej):
+    """Source-mask thresholds on one block, in place.
+
+    ``seeds = |r| >= t_seed & good`` and ``good &= |r| < t_rej`` on the block ``(lb, pb)``;
+    ``mag`` is ``|r|`` there (NaN is neither seed nor kept). ``seeds`` may be None.
+    """
+    g = good[lb, pb]
+    if seeds is not None:
+        sd = seeds[lb, pb]
+        np.greater_equal(mag, t_seed, out=sd)
+        sd &= g
+    g &= mag < t_rej
 
 
 def _destripe_frame(
@@ -434,8 +728,14 @@ def _destripe_frame(
     out_model,
     out_var,
     out_mask,
+    defer_apply: bool = False,
 ) -> dict[str, Any]:
     """Destripe one frame in canonical orientation (lines along the last axis).
+
+    With ``defer_apply`` the offsets are not written when every channel can take them in one
+    pass: the arguments of :func:`_apply_offsets` are returned as ``metrics["_apply"]`` so
+    that the caller writes model, variance and corrected once, with the rateints joint-sky
+    offsets.
 
     The output buffers double as work space: ``out_mask`` holds the good, then the clean
     mask; ``out_model`` holds the residuals from background + line level while masking and
@@ -449,7 +749,6 @@ def _destripe_frame(
     transposed = not a.flags.c_contiguous and a.T.flags.c_contiguous
     # Non-finite pixels are never used; no copy of the data is made for them (memory):
     # the few places that sum data zero them explicitly.
-    all_finite = bool(np.isfinite(a).all())
     # 0. pixels that may be used at all
     good = out_mask
     if static_bad is not None:
@@ -460,61 +759,91 @@ def _destripe_frame(
         np.logical_not(good, out=good)
     else:
         good[...] = True
-    if not all_finite:
-        good &= np.isfinite(a)
-    if dq is not None and bitmask:
-        if out_var.flags.c_contiguous:  # the variance output is free: use it as scratch
-            scratch = out_var.view(np.uint32)
-        elif out_var.T.flags.c_contiguous:
-            scratch = out_var.T.view(np.uint32).T
-        else:  # pragma: no cover - outputs are always contiguous
-            scratch = None
-        flagged = np.bitwise_and(dq, np.uint32(bitmask), out=scratch)
-        good &= flagged == 0
-        del flagged, scratch
-    n_good = int(np.count_nonzero(good))
-    sigma = robust_sigma(a, good)
+    # ... and, from the same cache-sized blocks of whole memory rows (the data are read
+    # once), the contiguous sub-sample along the lines (every `step`-th pixel) on which the
+    # levels are measured (step 1)
+    step = _sample_step(layout, chans)
+    n_samp = len(range(0, length, step))
+    # (transposed frames: every `step`-th memory row is read afterwards, a fraction of the
+    # data; C-ordered ones: every cache line holds samples, so they are taken in the loop)
+    fused = step > 1 and not transposed
+    if fused:
+        a_s = np.empty((n_lines, n_samp), dtype=a.dtype)
+        g_s = np.empty((n_lines, n_samp), dtype=bool)
+    check_dq = dq is not None and bool(bitmask)
+    bm = np.uint32(bitmask)
+    all_finite = True
+    block_finite = []  # per block of _row_blocks(n_lines, length, transposed)
+    for lb, pb in _row_blocks(n_lines, length, transposed):
+        g = good[lb, pb]
+        ab = a[lb, pb]
+        fin = np.isfinite(ab)
+        block_finite.append(bool(fin.all()))
+        if not block_finite[-1]:
+            all_finite = False
+            g &= fin
+        if check_dq:
+            g &= np.bitwise_and(dq[lb, pb], bm) == 0
+        if fused:
+            p0, p1, _ = pb.indices(length)
+            q0, q1 = -(-p0 // step), -(-p1 // step)  # samples q * step inside [p0, p1)
+            src = slice(q0 * step - p0, None, step)
+            a_s[lb, q0:q1] = ab[:, src]
+            g_s[lb, q0:q1] = g[:, src]
+    del g, ab, fin
+    if step > 1 and not fused:
+        a_s = np.ascontiguousarray(a[:, ::step])
+        g_s = np.ascontiguousarray(good[:, ::step])
+    sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
+        n_good = int(np.count_nonzero(good))
         sigma = float(np.std(a[good])) if n_good else 1.0
         sigma = sigma if np.isfinite(sigma) and sigma > 0 else 1.0
 
-    # 1. levels by symmetric clipping around each channel-line's own level, on a contiguous
-    #    sub-sample along the lines (every `step`-th pixel)
-    step = _sample_step(layout, chans)
+    # 1. levels by symmetric clipping around each channel-line's own level, on the
+    #    sub-sample
     if step > 1:
-        a_s = np.ascontiguousarray(a[:, ::step])
-        if not all_finite:
-            np.nan_to_num(a_s, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        g_s = np.ascontiguousarray(good[:, ::step])
+        if not all_finite:  # non-finite values (never good) become 0
+            np.copyto(a_s, 0.0, where=~np.isfinite(a_s))
         chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
     else:  # no copies (small or interleaved frames)
         a_s, g_s, chans_s = a, good, chans
-    lvl = _initial_levels(a_s, g_s, chans_s, sigma)
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=all_finite)
+    finite_s = all_finite or step > 1  # the sub-sample copy has no non-finite value
+    lvl = _initial_levels(a_s, g_s, chans_s, sigma, frame_size=n_lines * length)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=finite_s)
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
     resid_s = np.empty(a_s.shape, dtype=np.float32) if step > 1 else out_model
-    clean_s = np.empty(a_s.shape, dtype=bool)
+    clean_s = np.empty_like(a_s, dtype=bool)  # same memory order as the sub-sample
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
     bkg = None
     # Two passes: the clip of the first is slightly asymmetric where the sky has a slope
     # along the line; the second, around level + first background, removes that bias.
+    n_samp = a_s.shape[1]
+    fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
+    bc_s = _Broadcast(_channel_of(chans_s, n_samp))
     for _ in range(2):
-        for k, ss in enumerate(chans_s):
-            r = resid_s[:, ss]
-            np.subtract(a_s[:, ss], lvl[:, k, None].astype(np.float32), out=r)
-            if bkg is not None:
-                img = bkg.image(_full_slice(ss, step))
-                if img is not None:
-                    r -= img
-            c = clean_s[:, ss]
-            np.less(np.abs(r), t_rej, out=c)
-            c &= g_s[:, ss]
-            if all_finite:
-                np.multiply(r, c, out=r)
+        lvl32 = lvl.astype(np.float32)
+        terms = None if bkg is None else bkg.terms(slice(0, n_samp * step, step))
+        coef32 = None if terms is None else bkg.line_coef.astype(np.float32)
+        # whole memory rows at a time: r = (a - level) - background, then |r| < t, and r
+        # zeroed where not clean (the faint-emission detection averages it across lines)
+        for lb, pb in _row_blocks(a_s.shape[0], n_samp, fortran_s):
+            r = resid_s[lb, pb]
+            work = bc_s.block(lvl32, lb, pb, fortran_s)  # the levels, exactly
+            np.subtract(a_s[lb, pb], work, out=r)
+            if terms is not None:
+                r -= _per_line(coef32, terms, lb, pb, fortran_s, out=work)
+            c = clean_s[lb, pb]
+            np.less(np.abs(r, out=work), t_rej, out=c)
+            c &= g_s[lb, pb]
+            if finite_s:
+                r *= c
             else:
                 np.copyto(r, 0.0, where=~c)
+            del work
+        del r, c  # views would keep the work arrays alive
         # faint emission below the per-pixel clip (trace and slice wings) would otherwise
         # shape the along-line background and, through it, the outputs' offsets
         _mask_faint_emission(resid_s, clean_s, sigma, params.extended_sigma, chans_s)
@@ -547,7 +876,7 @@ def _destripe_frame(
             good[rows, pe_b[j] : pe_b[j + 1]] = False
         if g_s is not good:
             g_s[rows, -(-pe_b[j] // step) : -(-pe_b[j + 1] // step)] = False
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=all_finite)
+    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s)
     del a_s, g_s
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
@@ -564,72 +893,128 @@ def _destripe_frame(
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
-    seeds = np.zeros_like(good) if params.dilate_radius > 0 else None
-    lvl32 = lvl.astype(np.float32)
-    for k, sl in enumerate(chans):
-        # residual from background + line level, into the model buffer (scratch); the
-        # background is evaluated in chunks of lines (memory)
-        r = out_model[:, sl]
-        for i0 in range(0, n_lines, _CHUNK):
-            ls = slice(i0, min(i0 + _CHUNK, n_lines))
-            img = bkg.image(sl, fortran=transposed, lines=ls)
-            if img is None:
-                np.subtract(a[ls, sl], lvl32[ls, k, None], out=r[ls])
-            else:
-                img += lvl32[ls, k, None]
-                np.subtract(a[ls, sl], img, out=r[ls])
-            del img
-        g = good[:, sl]
-        on_gaps = None
-        if lvl_unlit is not None and lit[:, k].any():
-            on_gaps = _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, lit_scale, params)
-        if defer_ext:
-            for i, j in zip(*np.nonzero(bkg.flag), strict=True):
-                if not sl.start <= pe_b[j] < sl.stop:
+    seeds = np.empty_like(good) if params.dilate_radius > 0 else None  # every block written
+    # background (Legendre terms) then each channel-line's level, in one product per block:
+    # the same sequence of float32 operations as evaluating the background and adding the
+    # level (the level columns are one-hot, so they add it exactly once)
+    terms = bkg.terms()
+    design = np.zeros((length, nch), dtype=np.float32)
+    design[np.arange(length), _channel_of(chans, length)] = 1.0
+    coef32 = lvl.astype(np.float32)
+    if terms is not None:
+        design = np.hstack([terms, design])
+        coef32 = np.hstack([bkg.line_coef.astype(np.float32), coef32])
+    # channels with lit lines are measured on their gaps (from the residuals and the usable
+    # pixels before the thresholds), which shifts their residuals: then the thresholds are a
+    # second pass; otherwise they are taken from the same cache-resident blocks
+    gap_chans = [] if lvl_unlit is None else [k for k in range(nch) if lit[:, k].any()]
+    one_pass = not gap_chans
+
+    # residual from background + line level, into the model buffer (scratch), whole memory
+    # rows at a time (cache-sized blocks)
+    for ib, (lb, pb) in enumerate(_row_blocks(n_lines, length, transposed)):
+        r = out_model[lb, pb]
+        work = _per_line(coef32, design, lb, pb, transposed)
+        np.subtract(a[lb, pb], work, out=r)
+        if one_pass:  # |r|: NaN stays NaN, neither seed nor kept
+            _thresholds(good, seeds, lb, pb, np.abs(r, out=work), t_seed, t_rej)
+        elif not block_finite[ib]:
+            # the gaps take masked products of finite residuals; pixels that are not usable
+            # are neither seeds nor kept whatever their residual (and are zeroed below)
+            np.copyto(r, 0.0, where=~good[lb, pb])
+    del r, work, terms, coef32, design
+    on_gaps: list[np.ndarray | None] = [None] * nch
+    if not one_pass:
+        for k in gap_chans:
+            sl = chans[k]
+            on_gaps[k] = _measure_lit_on_gaps(
+                out_model[:, sl],
+                good[:, sl],
+                k,
+                lit,
+                lvl,
+                lvl_unlit,
+                lit_scale,
+                params,
+                finite=True,
+            )
+        for lb, pb in _row_blocks(n_lines, length, transposed):
+            _thresholds(good, seeds, lb, pb, np.abs(out_model[lb, pb]), t_seed, t_rej)
+    n_extended = bkg.n_extended_blocks
+    if defer_ext:
+        # extended-emission blocks at full resolution, except on the gaps of lit lines
+        # (masking both the usable pixels and the seeds is the same as masking the usable
+        # pixels before the thresholds)
+        for i, j in zip(*np.nonzero(bkg.flag), strict=True):
+            k = next((k for k, sl in enumerate(chans) if sl.start <= pe_b[j] < sl.stop), None)
+            if k is None:
+                continue
+            rows = slice(le_b[i], le_b[i + 1])
+            cols = slice(pe_b[j], pe_b[j + 1])
+            og = on_gaps[k]
+            for m in (good, seeds):
+                if m is None:
                     continue
-                rows = slice(le_b[i], le_b[i + 1])
-                cols = slice(pe_b[j] - sl.start, pe_b[j + 1] - sl.start)
-                if on_gaps is None or not on_gaps[rows].any():
-                    g[rows, cols] = False
+                if og is None or not og[rows].any():
+                    m[rows, cols] = False
                 else:
-                    g[rows, cols] &= on_gaps[rows, None]
-        if seeds is not None:
-            sd = seeds[:, sl]
-            np.greater_equal(r, t_seed, out=sd)
-            sd |= r <= -t_seed
-            sd &= g
-        keep = r < t_rej
-        keep &= r > -t_rej
-        keep &= g
-        g[...] = keep
-        del keep
+                    m[rows, cols] &= og[rows, None]
+    del bkg, new
     if seeds is not None and seeds.any():
-        grown = dilate(seeds, params.dilate_radius, consume=True)
-        np.greater(good, grown, out=good)  # good & ~grown
-        del grown
+        clear_dilated(good, seeds, params.dilate_radius)  # good & ~dilated seeds
     del seeds
     clean = good
-    sums = np.zeros((n_lines, nch))
-    counts = np.zeros((n_lines, nch))
+    want_eo = params.even_odd != "off" and not layout.interleaved
+    # per-line sums and counts of the clean residuals per channel (and of its even pixels for
+    # the even/odd term), from the same cache-resident blocks that are zeroed: products with
+    # a (pixels, columns) indicator matrix (BLAS; counts are exact in float32)
+    first = _first_even(chans, layout)
+    ncol = 2 * nch if want_eo else nch
+    wmat = np.zeros((length, ncol), dtype=np.float32)
     for k, sl in enumerate(chans):
-        rc = out_model[:, sl]  # residuals from the levels, zeroed where not clean
-        c = clean[:, sl]
-        if all_finite:
+        wmat[sl, k] = 1.0
+        if want_eo:
+            wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
+    # residuals from the levels, zeroed where not clean (cache-sized blocks)
+    for ib, (lb, pb) in enumerate(_row_blocks(n_lines, length, transposed)):
+        rc = out_model[lb, pb]
+        c = clean[lb, pb]
+        if block_finite[ib]:  # (the same blocks as in step 0)
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
-        # emission too faint for the per-pixel clip, found on residuals averaged across
-        # lines (one channel at a time: memory)
-        _mask_faint_emission(rc, c, sigma, params.extended_sigma, [slice(None)])
-        counts[:, k] = np.count_nonzero(c, axis=1)
-        sums[:, k] = rc.sum(axis=1)  # float32 pairwise summation is accurate enough here
+    del rc, c
+    # emission too faint for the per-pixel clip, found on residuals averaged across lines
+    # (one channel at a time: memory)
+    for sl in chans:
+        _mask_faint_emission(
+            out_model[:, sl], clean[:, sl], sigma, params.extended_sigma, [slice(None)]
+        )
+    acc_s = np.zeros((n_lines, ncol))
+    acc_n = np.zeros((n_lines, ncol))
+    for lb, pb in _row_blocks(n_lines, length, transposed):
+        acc_s[lb] += out_model[lb, pb] @ wmat[pb]  # float32 sums are accurate enough here
+        acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
+    sums, counts = acc_s[:, :nch].copy(), acc_n[:, :nch].copy()
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
     eo = None
-    if params.even_odd != "off" and not layout.interleaved:
-        eo = _even_odd(out_model, clean, chans, layout, sigma, params, sums_r, counts)
+    if want_eo:
+        eo = _even_odd(
+            out_model,
+            clean,
+            chans,
+            layout,
+            sigma,
+            params,
+            sums_r,
+            counts,
+            even=(acc_s[:, nch:], acc_n[:, nch:]),
+        )
+    del acc_s, acc_n, wmat
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    del sums
     # the smooth part of the line means across lines is sky (kept); the rest is stripes.
     # Channels count equally (not by their clean-pixel counts), so that the split does not
     # depend on how the mask falls.
@@ -744,30 +1129,33 @@ def _destripe_frame(
         offset = offset - mean_offset
         kept = trend + mean_offset
 
-    # 5. apply: the per channel-line offsets, plus (where it measurably helps) a low-pass
-    #    model of the 1/f within each line
+    # 5. apply: the per channel-line offsets, and the timeline model where there is one
+    pending = []  # channels without a timeline model: written together below
     for k, sl in enumerate(chans):
-        off_k = offset[:, k].astype(np.float32)
+        if timeline[k] is None:
+            pending.append(k)
+            continue
         var_k = variance[:, k].astype(np.float32)
         if transposed:  # write in memory order
             m, v = out_model.T[sl], out_var.T[sl]
         else:
             m, v = out_model[:, sl].T, out_var[:, sl].T  # (pixels, lines) views
         v[...] = var_k
-        if timeline[k] is not None:  # the model is in place; add the zero-level shift
-            m += (offset[:, k] - timeline[k].line_mean).astype(np.float32)
-            if eo is not None:
-                e0 = eo[2][k]
-                m[e0::2] += eo[0][:, k].astype(np.float32)
-                m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
-        elif eo is not None:  # even and odd pixels written directly
+        # the model is in place; add the zero-level shift
+        m += (offset[:, k] - timeline[k].line_mean).astype(np.float32)
+        if eo is not None:
             e0 = eo[2][k]
-            m[e0::2] = off_k + eo[0][:, k].astype(np.float32)
-            m[1 - e0 :: 2] = off_k + eo[1][:, k].astype(np.float32)
-        else:
-            m[...] = off_k
+            m[e0::2] += eo[0][:, k].astype(np.float32)
+            m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
         del m, v
-    np.subtract(a, out_model, out=out_corrected)  # non-finite input stays non-finite
+        np.subtract(a[:, sl], out_model[:, sl], out=out_corrected[:, sl])  # NaN stays NaN
+    apply_args = (a, pending, chans, offset, variance, eo, transposed, out_model, out_var)
+    apply_args += (out_corrected,)
+    if defer_apply and len(pending) == len(chans):
+        deferred = apply_args
+    else:
+        _apply_offsets(*apply_args)
+        deferred = None
 
     # 6. metrics
     ok = counts >= params.min_pixels
@@ -794,7 +1182,7 @@ def _destripe_frame(
         "sigma": float(sigma),
         "lines_interpolated": lm.n_interpolated,
         "channel_lines_borrowed": lm.n_borrowed,
-        "extended_blocks": bkg.n_extended_blocks,
+        "extended_blocks": n_extended,
         "illuminated_channel_lines": n_lit,
         "timeline": [
             None
@@ -803,6 +1191,7 @@ def _destripe_frame(
             for t in timeline
         ],
         "_kept": kept,
+        "_apply": deferred,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
         "sky_scale": float(sky_scale),
@@ -837,12 +1226,73 @@ def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
     return np.where(ok, var, np.inf)
 
 
+def _apply_offsets(
+    a, pending, chans, offset, variance, eo, transposed, model, var, corrected, extra=None
+):
+    """Write model, variance and corrected of the channels ``pending`` (no timeline model).
+
+    The per channel-line values (one column per channel, or per channel and parity with the
+    even/odd term) are broadcast to the pixels (:class:`_Broadcast`, exact copies) whole
+    memory rows at a time, and ``corrected`` is written from the same cache-resident block.
+    Channels with a timeline model (written by the caller) are left alone; then the pending
+    channels are written one by one. ``extra`` (float32, per line) is added to the model
+    afterwards, as ``model += extra`` would (rateints joint sky).
+    """
+    if not pending:
+        return
+    n_lines, length = a.shape
+    vals, var_cols = [], []
+    cols = np.zeros(length, dtype=np.intp)
+    vcols = np.zeros(length, dtype=np.intp)
+    for k in pending:
+        sl = chans[k]
+        off_k = offset[:, k].astype(np.float32)
+        if eo is not None:  # even and odd pixels: one column each
+            e0 = eo[2][k]
+            vals.append(off_k + eo[0][:, k].astype(np.float32))
+            vals.append(off_k + eo[1][:, k].astype(np.float32))
+            pix = np.arange(length)[sl]
+            cols[pix[e0::2]] = len(vals) - 2
+            cols[pix[1 - e0 :: 2]] = len(vals) - 1
+        else:
+            vals.append(off_k)
+            cols[sl] = len(vals) - 1
+        var_cols.append(variance[:, k].astype(np.float32))
+        vcols[sl] = len(var_cols) - 1
+    vals = np.stack(vals, axis=1)
+    if extra is not None:
+        vals += extra[:, None]  # float32, after the even/odd term: the same rounding
+    var_cols = np.stack(var_cols, axis=1)
+    if len(pending) == len(chans):
+        bc_m, bc_v = _Broadcast(cols), _Broadcast(vcols)
+        for lb, pb in _row_blocks(n_lines, length, transposed):
+            m = bc_m.block(vals, lb, pb, transposed, out=model[lb, pb])
+            bc_v.block(var_cols, lb, pb, transposed, out=var[lb, pb])
+            np.subtract(a[lb, pb], m, out=corrected[lb, pb])  # non-finite input stays so
+        return
+    for k in pending:  # some channels have a timeline model: channel by channel
+        sl = chans[k]
+        if transposed:  # (pixels, lines) views in memory order
+            m, v = model.T[sl], var.T[sl]
+        else:
+            m, v = model[:, sl].T, var[:, sl].T
+        v[...] = var_cols[:, vcols[sl][0]] if v.size else 0.0
+        m[...] = vals[:, cols[sl]].T
+        np.subtract(a[:, sl], model[:, sl], out=corrected[:, sl])
+
+
 def _robust_scale(z: np.ndarray) -> float:
     """1.4826 x the median absolute deviation from the median."""
     return 1.4826 * float(np.median(np.abs(z - np.median(z))))
 
 
-def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
+def _first_even(chans: list[slice], layout: ReadoutLayout) -> list[int]:
+    """Per channel, 0 or 1: the first pixel of its slice with an even full-frame index."""
+    start0 = (layout.xstart if layout.fast_axis == 1 else layout.ystart) - 1
+    return [0 if ((sl.start or 0) + start0) % 2 == 0 else 1 for sl in chans]
+
+
+def _even_odd(y, clean, chans, layout, sigma, params, sums, counts, even=None):
     """Even/odd column (ACN) offsets per channel-line, Wiener-shrunk.
 
     Parity is that of the full-frame index along the fast axis. Per channel-line the
@@ -863,6 +1313,8 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
     params : DestripeParams
     sums, counts : numpy.ndarray, shape (n_lines, n_channels)
         Sum of ``y`` and number of clean pixels per channel-line (all parities).
+    even : (numpy.ndarray, numpy.ndarray), optional
+        The same over the even pixels only (measured here when omitted).
 
     Returns
     -------
@@ -871,19 +1323,19 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts):
         pixels; ``first_even``: per channel, 0 or 1, the first even pixel of the slice.
         None if the term is off or not significant.
     """
-    start0 = (layout.xstart if layout.fast_axis == 1 else layout.ystart) - 1
     n_lines, nch = y.shape[0], len(chans)
     d = np.zeros((n_lines, nch))
     noise = np.zeros((n_lines, nch))
     w_e = np.zeros((n_lines, nch))
     ok = np.zeros((n_lines, nch), dtype=bool)
-    first = []
+    first = _first_even(chans, layout)  # 0 if the slice starts on an even pixel
     for k, sl in enumerate(chans):
-        e0 = (sl.start + start0) % 2  # 0 if the slice starts on an even pixel
-        e0 = 0 if e0 == 0 else 1
-        first.append(e0)
-        se = y[:, sl][:, e0::2].sum(axis=1).astype(np.float64)
-        ne = np.count_nonzero(clean[:, sl][:, e0::2], axis=1).astype(float)
+        e0 = first[k]
+        if even is None:
+            se = _line_sums(y[:, sl], parity=e0)
+            ne = _line_counts(clean[:, sl], parity=e0).astype(float)
+        else:
+            se, ne = even[0][:, k], even[1][:, k]
         so = sums[:, k] - se
         no = counts[:, k] - ne
         good = (ne >= params.min_pixels / 2) & (no >= params.min_pixels / 2)
@@ -968,16 +1420,25 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
     if nfull:  # (blocks, lines, width) views: the block flags broadcast, no full-size array
         cf, kf, ff = c[: nfull * block], keep[:nfull, None, :], flag[:nfull, None, :]
         rf = None if r is None else r[: nfull * block]
-        if abs(c.strides[0]) < abs(c.strides[1]):  # transposed canonical view: lines inner
+        lines_inner = abs(c.strides[0]) < abs(c.strides[1])
+        if lines_inner:  # transposed canonical view: lines inner
             cf, kf, ff = cf.T, kf.transpose(2, 0, 1), ff.transpose(2, 0, 1)
             rf = None if rf is None else rf.T
             shape = (width, nfull, block)
         else:
             shape = (nfull, block, width)
         c3 = np.reshape(cf, shape, copy=False)
-        c3 &= kf
-        if rf is not None:
-            np.copyto(np.reshape(rf, shape, copy=False), 0.0, where=ff)
+        r3 = None if rf is None else np.reshape(rf, shape, copy=False)
+        ib, ip = np.nonzero(flag[:nfull])
+        if ib.size * 16 < flag[:nfull].size:  # sparse flags: only the flagged blocks
+            at = (ip, ib, slice(None)) if lines_inner else (ib, slice(None), ip)
+            c3[at] = False
+            if r3 is not None:
+                r3[at] = 0.0
+        else:
+            c3 &= kf
+            if r3 is not None:
+                np.copyto(r3, 0.0, where=ff)
     if n_lines > nfull * block:
         c[nfull * block :] &= keep[nfull]
         if r is not None:
@@ -1035,7 +1496,7 @@ def _illuminated_channels(lvl, *, box, nsig):
     return np.isin(labels, hit[hit > 0]), scale
 
 
-def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
+def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False):
     """Lit channel-lines measured on the dark gaps between slices, where those are dark.
 
     An output lit on most lines (NIRSpec IFU slices) would otherwise take its offset from
@@ -1068,6 +1529,9 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
     scale : float
         Per-line scatter of channel differences (from :func:`_illuminated_channels`), DN/s.
     params : DestripeParams
+    finite : bool
+        ``r`` is finite everywhere: masked sums are taken as products with the masks
+        (faster; the same sums).
 
     Returns
     -------
@@ -1075,9 +1539,13 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
         The lines of channel ``k`` measured on gaps.
     """
     n_lines = r.shape[0]
+    # lines per chunk of temporaries: at most an eighth of the window's lines (memory)
+    chunk = max(_EMISSION_BLOCK, min(_CHUNK, n_lines // 8))
     lk = lit[:, k]
     n_sel = int(params.min_pixels)
-    sel = dark_positions(r, g, lk, n_sel, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW)
+    sel = dark_positions(
+        r, g, lk, n_sel, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW, finite=finite
+    )
     shift = np.zeros(n_lines)
     cnt = np.zeros(n_lines)
     # the selection on every line, in the memory order of ``g`` (one byte per pixel)
@@ -1089,14 +1557,17 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
     def rows_of(ls):
         return sel_lines[ls]
 
-    for i0 in range(0, n_lines, _CHUNK):
-        ls = slice(i0, min(i0 + _CHUNK, n_lines))
+    for i0 in range(0, n_lines, chunk):
+        ls = slice(i0, min(i0 + chunk, n_lines))
         if not lk[ls].any():
             continue
         use = rows_of(ls) & g[ls]
         use &= lk[ls, None]
-        cnt[ls] = np.count_nonzero(use, axis=1)
-        shift[ls] = np.where(use, r[ls], np.float32(0.0)).sum(axis=1)  # r is NaN where a is
+        cnt[ls] = _line_counts(use)
+        if finite:
+            shift[ls] = _line_sums(np.multiply(r[ls], use))
+        else:  # r is NaN where a is
+            shift[ls] = _line_sums(np.where(use, r[ls], np.float32(0.0)))
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(cnt > 0, shift / np.maximum(cnt, 1), 0.0)
         gap = lvl[:, k] + shift - lvl_unlit  # gap level above the unlit outputs'
@@ -1114,8 +1585,8 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params):
     if n_runs:
         length = np.bincount(runs, minlength=n_runs + 1)
         acc &= length[runs] >= 2 * box
-    for i0 in range(0, n_lines, _CHUNK):
-        ls = slice(i0, min(i0 + _CHUNK, n_lines))
+    for i0 in range(0, n_lines, chunk):
+        ls = slice(i0, min(i0 + chunk, n_lines))
         if not lk[ls].any():
             continue
         gl = g[ls]

@@ -6,17 +6,23 @@ axis, shape (n_lines, line_length).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 
 __all__ = [
     "bad_pixel_mask",
+    "clear_dilated",
     "dark_positions",
     "dilate",
     "faint_emission",
     "robust_sigma",
 ]
+
+#: Elements per block of the blockwise passes (cache-sized).
+_BLOCK = 1 << 15
 
 
 def bad_pixel_mask(
@@ -85,7 +91,66 @@ def dilate(mask: np.ndarray, radius: int, *, consume: bool = False) -> np.ndarra
     return out
 
 
-def robust_sigma(data: np.ndarray, good: np.ndarray, *, max_samples: int = 1 << 18) -> float:
+def clear_dilated(good: np.ndarray, seeds: np.ndarray, radius: int) -> None:
+    """``good &= ~dilate(seeds, radius)``, in place, block by block.
+
+    Same result as :func:`dilate` followed by the masking, without a full-size temporary:
+    the square dilation is made per block of memory rows (with ``radius`` rows of halo),
+    in the memory order of the arrays (the square is symmetric in the two axes).
+
+    Parameters
+    ----------
+    good : numpy.ndarray of bool, shape (ny, nx)
+        Modified in place.
+    seeds : numpy.ndarray of bool, same shape and memory order
+    radius : int
+        Pixels.
+    """
+    if not seeds.flags.c_contiguous and seeds.T.flags.c_contiguous:
+        seeds, good = seeds.T, good.T
+    n, w = seeds.shape
+    r = max(int(radius), 0)
+    # blocks of a few rows (fewer calls; at most 1/16 of small frames)
+    rows = max(1, min(4 * _BLOCK, max(8192, n * w // 16)) // max(w, 1))
+    for i0 in range(0, n, rows):
+        i1 = min(i0 + rows, n)
+        h0, h1 = max(0, i0 - r), min(n, i1 + r)
+        src = seeds[h0:h1]
+        hz = src.copy()  # along the rows
+        for s in range(1, r + 1):
+            hz[:, s:] |= src[:, :-s]
+            hz[:, :-s] |= src[:, s:]
+        nb, off, nh = i1 - i0, i0 - h0, h1 - h0
+        out = hz[off : off + nb].copy()  # across the rows, within the halo
+        for s in range(1, r + 1):
+            lo = max(0, s - off)
+            if lo < nb:
+                out[lo:] |= hz[lo + off - s : nb + off - s]
+            hi = min(nb, nh - off - s)
+            if hi > 0:
+                out[:hi] |= hz[off + s : off + s + hi]
+        g = good[i0:i1]
+        np.greater(g, out, out=g)  # good & ~grown
+
+
+def _median_inplace(d: np.ndarray) -> float:
+    """``np.median`` of a 1-D array, partitioning it in place (no copy)."""
+    n = d.size
+    h = n // 2
+    if n % 2:
+        d.partition(h)
+        return float(np.mean(d[h : h + 1]))
+    d.partition([h - 1, h])
+    return float(np.mean(d[h - 1 : h + 1]))
+
+
+def robust_sigma(
+    data: np.ndarray,
+    good: np.ndarray,
+    *,
+    max_samples: int = 1 << 18,
+    work: np.ndarray | None = None,
+) -> float:
     """Per-pixel white-noise sigma from differences of neighbouring pixels along the lines.
 
     Differences of adjacent pixels along a line cancel the stripes and any smooth background,
@@ -97,6 +162,9 @@ def robust_sigma(data: np.ndarray, good: np.ndarray, *, max_samples: int = 1 << 
     good : numpy.ndarray of bool, same shape
     max_samples : int
         Lines are sub-sampled so that at most about this many differences are used.
+    work : numpy.ndarray, optional
+        1-D scratch buffer of ``data``'s dtype (e.g. an output array not yet written); used
+        for the differences if large enough, so that no array of their size is allocated.
 
     Returns
     -------
@@ -110,13 +178,42 @@ def robust_sigma(data: np.ndarray, good: np.ndarray, *, max_samples: int = 1 << 
     a = data[::step]
     g = good[::step]
     n2 = (length // 2) * 2
-    with np.errstate(invalid="ignore", over="ignore"):  # non-finite pixels are not ok
-        d = a[:, 1:n2:2] - a[:, 0:n2:2]
-    ok = g[:, 1:n2:2] & g[:, 0:n2:2]
-    d = np.abs(d[ok])
+    n_pairs = n2 // 2
+    n_diff = a.shape[0] * n_pairs
+    dtype = np.result_type(data.dtype, data.dtype)
+    if work is not None and work.ndim == 1 and work.dtype == dtype and work.size >= n_diff:
+        buf = work[:n_diff]
+    else:
+        buf = np.empty(n_diff, dtype=dtype)
+    # |differences| of good pairs, compacted into ``buf`` block by block: of lines, or for
+    # transposed (Fortran-ordered) views of pairs of memory rows, so that the reads follow
+    # the memory. The median does not depend on the order of the values.
+    pos = 0
+    chunk = min(_BLOCK, max(2048, n_diff // 64))  # small next to small frames
+    if not a.flags.c_contiguous and data.T.flags.c_contiguous:
+        at, gt = data.T[:n2, ::step], good.T[:n2, ::step]  # (pixels, sampled lines)
+        pairs = max(1, chunk // max(at.shape[1], 1))
+        for j0 in range(0, n_pairs, pairs):
+            j1 = min(j0 + pairs, n_pairs)
+            ev, od = slice(2 * j0, 2 * j1, 2), slice(2 * j0 + 1, 2 * j1, 2)
+            with np.errstate(invalid="ignore", over="ignore"):  # non-finite: not ok
+                d = at[od] - at[ev]
+            v = d[gt[od] & gt[ev]]
+            np.abs(v, out=buf[pos : pos + v.size])
+            pos += v.size
+    else:
+        rows = max(1, chunk // max(n_pairs, 1))
+        for i0 in range(0, a.shape[0], rows):
+            ab, gb = a[i0 : i0 + rows], g[i0 : i0 + rows]
+            with np.errstate(invalid="ignore", over="ignore"):  # non-finite: not ok
+                d = ab[:, 1:n2:2] - ab[:, 0:n2:2]
+            v = d[gb[:, 1:n2:2] & gb[:, 0:n2:2]]
+            np.abs(v, out=buf[pos : pos + v.size])
+            pos += v.size
+    d = buf[:pos]
     if d.size == 0:
         return 0.0
-    mad = float(np.median(d))
+    mad = _median_inplace(d)
     if mad == 0.0:
         mad = float(np.mean(d))
     # |x1 - x2| for Gaussian x has median 0.6745 * sqrt(2) * sigma
@@ -126,17 +223,55 @@ def robust_sigma(data: np.ndarray, good: np.ndarray, *, max_samples: int = 1 << 
 def _block_sums(x: np.ndarray, block: int, dtype) -> np.ndarray:
     """Sums over consecutive blocks of ``block`` lines (the last may be shorter), float32.
 
-    ``reduceat`` where the lines are adjacent in memory (transposed canonical views), else
-    views reshaped to (blocks, block, width) (``reduceat`` across rows is slow); the
-    accumulation stays in ``dtype`` (no full-size cast).
+    Where the lines are adjacent in memory (transposed canonical views) the blocks are
+    contiguous runs: float sums are matrix-vector products with a vector of ones (BLAS,
+    float32 accumulation), and byte counts (``dtype`` uint8, values 0 or 1, ``block`` a
+    multiple of 8) are sums of 64-bit words of 8 bytes whose bytes are added by one
+    multiplication (exact: every partial sum of bytes is at most ``block`` <= 255). Else
+    views reshaped to (blocks, block, width); the accumulation stays in ``dtype`` (no
+    full-size cast).
     """
     n_lines, width = x.shape
-    if abs(x.strides[0]) < abs(x.strides[1]):  # lines adjacent in memory: reduceat is fast
-        starts = np.arange(0, n_lines, block)
-        return np.add.reduceat(x, starts, axis=0, dtype=dtype).astype(np.float32)
     nfull = n_lines // block
     out = np.empty((nfull + (n_lines % block > 0), width), dtype=np.float32)
-    if nfull:
+    if abs(x.strides[0]) < abs(x.strides[1]):  # lines adjacent in memory
+        xt = x.T  # (width, n_lines), blocks of lines contiguous
+        if nfull and xt.strides[1] == x.itemsize:
+            head = xt[:, : nfull * block]
+            if x.dtype == np.uint8 and block % 8 == 0 and sys.byteorder == "little":
+                words = head.view(np.uint64).reshape(width, nfull, block // 8)
+                acc = words[:, :, 0].copy()  # bytes of the sum stay <= block / 8
+                for j in range(1, block // 8):
+                    acc += words[:, :, j]
+                acc *= np.uint64(0x0101010101010101)  # top byte: the sum of the 8 bytes
+                acc >>= np.uint64(56)
+                out[:nfull] = acc.T
+            elif x.dtype == np.float32:
+                ones = np.ones(block, dtype=np.float32)
+                out[:nfull] = np.matmul(head.reshape(width, nfull, block), ones).T
+            else:
+                out[:nfull] = np.add.reduceat(
+                    x[: nfull * block], np.arange(0, nfull * block, block), axis=0, dtype=dtype
+                )
+            if n_lines % block:
+                out[nfull] = x[nfull * block :].sum(axis=0, dtype=dtype)
+            return out
+        starts = np.arange(0, n_lines, block)
+        return np.add.reduceat(x, starts, axis=0, dtype=dtype).astype(np.float32)
+    if (
+        nfull
+        and x.dtype == np.uint8
+        and x.strides[1] == 1
+        and width % 8 == 0
+        and sys.byteorder == "little"
+    ):
+        # 8 pixels per 64-bit word: each byte lane sums its pixel (at most ``block`` <= 255)
+        words = x[: nfull * block].view(np.uint64).reshape(nfull, block, width // 8)
+        acc = words[:, 0].copy()
+        for j in range(1, block):
+            acc += words[:, j]
+        out[:nfull] = acc.view(np.uint8).reshape(nfull, width)
+    elif nfull:
         out[:nfull] = x[: nfull * block].reshape(nfull, block, width).sum(axis=1, dtype=dtype)
     if n_lines % block:
         out[nfull] = x[nfull * block :].sum(axis=0, dtype=dtype)
@@ -244,6 +379,7 @@ def dark_positions(
     *,
     block: int = 16,
     half_window: int = 8,
+    finite: bool = False,
 ) -> np.ndarray:
     """The darkest positions along the line, per block of lines, from neighbouring lines.
 
@@ -267,6 +403,9 @@ def dark_positions(
         Positions to select per block.
     block, half_window : int
         As in :func:`faint_emission`.
+    finite : bool
+        ``resid`` is finite everywhere: masked sums are taken as products with the mask
+        (faster; the same sums).
 
     Returns
     -------
@@ -280,13 +419,23 @@ def dark_positions(
         return np.zeros((nb, width), dtype=bool)
     s = np.empty((nb, width), dtype=np.float32)
     c = np.empty((nb, width), dtype=np.float32)
-    chunk = block * max(1, 256 // block)  # whole blocks of lines at a time (memory)
+    # whole blocks of lines at a time, at most 256 lines and an eighth of the lines (memory)
+    chunk = block * max(1, min(256, n_lines // 8) // block)
     for i0 in range(0, n_lines, chunk):
         ls = slice(i0, min(i0 + chunk, n_lines))
-        use = good[ls] & lines[ls, None]
         bs = slice(i0 // block, -(-ls.stop // block))
+        if not lines[ls].any():  # nothing to average here
+            s[bs] = 0.0
+            c[bs] = 0.0
+            continue
+        use = good[ls] & lines[ls, None]
         c[bs] = _block_sums(use.view(np.uint8), block, np.uint8)
-        s[bs] = _block_sums(np.where(use, resid[ls], np.float32(0.0)), block, np.float32)
+        if finite:
+            masked = np.multiply(resid[ls], use)
+        else:
+            masked = np.where(use, resid[ls], np.float32(0.0))
+        s[bs] = _block_sums(masked, block, np.float32)
+        del masked
     wsum = _window_sums(s, half_window)
     wcnt = _window_sums(c, half_window)
     ok = wcnt >= 4
@@ -304,7 +453,11 @@ def _window_sums(x: np.ndarray, half: int) -> np.ndarray:
     n = x.shape[0]
     cs = np.empty((n + 1,) + x.shape[1:], dtype=x.dtype)
     cs[0] = 0
-    np.cumsum(x, axis=0, out=cs[1:])
+    if 0 < n <= 1024 and x.ndim == 2:  # row by row: the same sequential sums, faster
+        for i in range(n):
+            np.add(cs[i], x[i], out=cs[i + 1])
+    else:
+        np.cumsum(x, axis=0, out=cs[1:])
     out = np.empty_like(x)
     k = max(0, min(n, n - half))  # rows whose window ends inside the array
     out[:k] = cs[half + 1 : half + 1 + k]
