@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from benchmarks.metrics import evaluate_prepared, oracle_correct, prepare_truth
+from benchmarks.metrics import channel_lines, evaluate_prepared, oracle_correct, prepare_truth
 from benchmarks.peers.cfn import run_cfn
 from benchmarks.peers.seed_routine import SeedUnsupported, seed_correct
 
-__all__ = ["Variant", "VARIANTS", "make_frame", "run_independent", "markdown"]
+__all__ = ["Variant", "VARIANTS", "make_frame", "truth_and_oracle", "run_independent", "markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,30 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
     }
 
 
+def truth_and_oracle(frame: dict[str, np.ndarray], layout) -> tuple[Any, np.ndarray]:
+    """The benchmark truth of a frame of :func:`make_frame`, and its perfect-mask correction.
+
+    Returns
+    -------
+    truth : benchmarks.metrics.Truth
+        For :func:`benchmarks.metrics.evaluate_prepared` (``stripe_gain`` included).
+    oracle : numpy.ndarray of float32, shape of the frame
+    """
+    truth = prepare_truth(
+        rate_no1f=frame["rate_no1f"],
+        scene=frame["scene"],
+        sky=frame["sky"],
+        empty=frame["empty"],
+        dq=None,
+        layout=layout,
+        data=frame["sci"],
+    )
+    dq_ref = np.where(layout.reference_mask(), np.uint32(1 << 31), np.uint32(0))
+    lines = channel_lines(layout, layout.shape)
+    oracle = oracle_correct(frame["sci"], frame["scene"], frame["empty"], dq_ref, lines)
+    return truth, oracle
+
+
 def _meta(v: Variant) -> dict[str, Any]:
     from jwst1f import instruments as ins
     from jwst1f.simulate.metadata import ExposureIds, Pointing, exposure_metadata
@@ -282,7 +306,6 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
         variant name -> method -> metrics (``stripe_rms``, ``stripe_gain``, ``bias_pct``,
         ... as :func:`benchmarks.metrics.evaluate_prepared`) plus ``x_oracle`` and ``seconds``.
     """
-    from benchmarks.metrics import channel_lines
     from jwst1f.destripe import destripe
     from jwst1f.geometry import layout_from_header
     from jwst1f.simulate.metadata import header_from_meta
@@ -296,22 +319,8 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
             for seed in seeds:
                 rng = np.random.default_rng(10_000 + seed)
                 f = make_frame(rng, layout, v)
-                truth = prepare_truth(
-                    rate_no1f=f["rate_no1f"],
-                    scene=f["scene"],
-                    sky=f["sky"],
-                    empty=f["empty"],
-                    dq=None,
-                    layout=layout,
-                    data=f["sci"],
-                )
-                runs: dict[str, tuple[np.ndarray | None, float]] = {}
-                lines = channel_lines(layout, layout.shape)
-                dq_ref = np.where(layout.reference_mask(), np.uint32(1 << 31), np.uint32(0))
-                runs["oracle"] = (
-                    oracle_correct(f["sci"], f["scene"], f["empty"], dq_ref, lines),
-                    float("nan"),
-                )
+                truth, oracle = truth_and_oracle(f, layout)
+                runs: dict[str, tuple[np.ndarray | None, float]] = {"oracle": (oracle, np.nan)}
                 destripe(f["sci"], layout)  # warm-up
                 t0 = time.process_time()
                 res = destripe(f["sci"], layout)

@@ -51,23 +51,14 @@ def test_frame_truth_and_empty_map():
 
 
 def _x_oracle(v: Variant, seed: int = 0) -> tuple[float, float, float]:
-    from benchmarks.metrics import channel_lines, evaluate_prepared, oracle_correct, prepare_truth
+    from benchmarks.independent import truth_and_oracle
+    from benchmarks.metrics import evaluate_prepared
     from jwst1f.destripe import destripe
 
     lay = _layout(v)
     f = make_frame(np.random.default_rng(10_000 + seed), lay, v)
-    truth = prepare_truth(
-        rate_no1f=f["rate_no1f"],
-        scene=f["scene"],
-        sky=f["sky"],
-        empty=f["empty"],
-        dq=None,
-        layout=lay,
-        data=f["sci"],
-    )
-    dq_ref = np.where(lay.reference_mask(), np.uint32(1 << 31), np.uint32(0))
-    orc = oracle_correct(f["sci"], f["scene"], f["empty"], dq_ref, channel_lines(lay, lay.shape))
-    o = evaluate_prepared(orc, truth)
+    truth, oracle = truth_and_oracle(f, lay)
+    o = evaluate_prepared(oracle, truth)
     m = evaluate_prepared(destripe(f["sci"], lay).corrected, truth)
     return m["stripe_rms"] / o["stripe_rms"], m["stripe_gain"], m["bias_pct"] - o["bias_pct"]
 

@@ -93,19 +93,17 @@ class LineSpectrum:
 
 
 @functools.lru_cache(maxsize=16)
-def _bins(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _bins(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bins about ``_BIN_FRAC`` wide in log k of the cosine modes ``k = 1..n-1``.
 
     Returns
     -------
     starts : numpy.ndarray of int, shape (n_bins,)
         Index (into the modes 1..n-1) of each bin's first mode.
-    logk : numpy.ndarray, shape (n_bins,)
-        Log of each bin's geometric-centre mode.
     count : numpy.ndarray, shape (n_bins,)
         Modes per bin.
     pink : numpy.ndarray, shape (len(_ALPHAS), n_bins)
-        ``k**-alpha`` at the bin centres for every alpha of the grid.
+        ``k**-alpha`` at the bins' geometric-centre modes for every alpha of the grid.
     """
     edges = [1]
     while edges[-1] < n:
@@ -114,7 +112,7 @@ def _bins(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     e = np.asarray(edges)
     logk = 0.5 * (np.log(e[:-1]) + np.log(e[1:] - 1.0))
     pink = np.exp(-_ALPHAS[:, None] * logk[None, :])
-    return e[:-1] - 1, logk, np.diff(e).astype(float), pink
+    return e[:-1] - 1, np.diff(e).astype(float), pink
 
 
 def fit_line_spectrum(y: np.ndarray, noise: float) -> LineSpectrum | None:
@@ -138,8 +136,7 @@ def fit_line_spectrum(y: np.ndarray, noise: float) -> LineSpectrum | None:
         None if the series is too short, the noise is unknown, or no stripe power is
         detected above the noise (the filter is then not applied).
     """
-    n = y.shape[0]
-    if n < _MIN_LINES or not np.isfinite(noise) or noise <= 0:
+    if y.shape[0] < _MIN_LINES:
         return None
     return fit_power(dct(y - y.mean(), type=2, norm="ortho")[1:] ** 2, noise)
 
@@ -164,9 +161,9 @@ def fit_power(power: np.ndarray, noise: float, *, n_series: int = 1) -> LineSpec
     n = power.size + 1
     if n < _MIN_LINES or not np.isfinite(noise) or noise <= 0:
         return None
-    starts, _, count, pink = _bins(n)
-    count = count * n_series
-    pbin = np.add.reduceat(power, starts) / (count / n_series)
+    starts, modes, pink = _bins(n)
+    pbin = np.add.reduceat(power, starts) / modes
+    count = modes * n_series  # independent powers behind each bin
     # white noise only: the ML noise scale is the mean power, clipped to the allowed range
     lo, hi = _NOISE_SCALE
     c0 = float(np.clip(power.mean() / noise, lo, hi))
