@@ -103,6 +103,15 @@ VARIANTS: tuple[Variant, ...] = (
         pupil="GRISMR",
         scene="trace",
     ),
+    Variant(  # a faint trace that fills whole channel-lines of the two middle outputs
+        "nircam_subgrism256_4out_trace",
+        subarray="SUBGRISM256",
+        exp_type="NRC_TSGRISM",
+        filter="F444W",
+        pupil="GRISMR",
+        scene="trace",
+        extra={"trace_amp": 3.0},
+    ),
     Variant(
         "nirspec_traces",
         detector="NRS1",
@@ -192,7 +201,8 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
         prof = np.exp(-0.5 * ((slow - 0.45 * n_slow) / 2.0) ** 2) + 0.01 / (
             1 + ((slow - 0.45 * n_slow) / 3.0) ** 2
         )
-        src += 60.0 * prof * ((along > 0.2 * along.max()) & (along < 0.85 * along.max()))
+        amp = float(v.extra.get("trace_amp", 60.0))
+        src += amp * prof * ((along > 0.2 * along.max()) & (along < 0.85 * along.max()))
     if v.scene == "traces":  # spectra along the dispersion (across the NIRSpec columns)
         for _ in range(40):
             y0 = rng.uniform(8, ny - 8)

@@ -34,6 +34,15 @@ _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 _LIT_SIGMA = 5.0
 #: Lower threshold to which flagged runs of lines are grown (hysteresis).
 _LIT_GROW = 3.0
+#: Short running means (lines) for emission that fills channel-lines over a few lines only
+#: (a spectral trace along the lines: its cross-dispersion profile spans a few lines, so a
+#: ``background_box`` mean dilutes it below the threshold).
+_LIT_SHORT_BOXES = (3, 9)
+#: Threshold of the short running means, in units of the per-line scatter of channel
+#: differences: higher than ``_LIT_SIGMA`` because a mean over a few lines is noisier and the
+#: clipped level of a line through a bright compact source (partly rejected by the clip) can
+#: stand out over a few lines; a trace that fills the channel-line is tens of times above it.
+_LIT_SHORT_SIGMA = 10.0
 #: Lines per chunk (at most) of the gap measurement of lit channel-lines (temporary memory).
 _CHUNK = 256
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
@@ -1454,7 +1463,11 @@ def _illuminated_channels(lvl, *, box, nsig):
     minus the lowest such running mean among the channels, exceeds ``nsig`` times the
     line-to-line scatter of the level difference between two channels (the noise of a single
     line, so slow 1/f offsets between outputs are far below it). One-sided: emission is
-    positive.
+    positive. A spectral trace along the lines fills channel-lines over a few lines only (its
+    cross-dispersion profile), which a ``box``-line mean dilutes below the threshold: running
+    means over ``_LIT_SHORT_BOXES`` lines are tested too, at the higher threshold
+    ``_LIT_SHORT_SIGMA``. Each scale grows its detections to the lines above ``_LIT_GROW``
+    (hysteresis) at that scale; the flags of all scales are combined.
 
     Parameters
     ----------
@@ -1463,19 +1476,20 @@ def _illuminated_channels(lvl, *, box, nsig):
     box : int
         Running-mean length, lines.
     nsig : float
-        Threshold in units of the per-line scatter of channel differences.
+        Threshold of the ``box``-line means, in units of the per-line scatter of channel
+        differences.
 
     Returns
     -------
-    lit : numpy.ndarray of bool, shape (n_lines, n_channels), or None for one channel
+    lit : numpy.ndarray of bool, shape (n_lines, n_channels), or None for one channel (or a
+        window too short for a running mean of 3 lines)
     scale : float
         The per-line scatter of channel differences, DN/s (0 when not measured).
     """
     n_lines, nch = lvl.shape
-    if nch < 2 or n_lines < 2 * box:
+    boxes = sorted({b for b in (*_LIT_SHORT_BOXES, box) if 2 * b <= n_lines})
+    if nch < 2 or not boxes:
         return None, 0.0
-    smooth = uniform_filter1d(lvl, size=box, axis=0, mode="nearest")
-    excess = smooth - smooth.min(axis=1, keepdims=True)
     spreads = []
     for j in range(nch):
         for k in range(j + 1, nch):
@@ -1486,14 +1500,19 @@ def _illuminated_channels(lvl, *, box, nsig):
     scale = min(spreads)
     if not np.isfinite(scale) or scale <= 0:
         return None, 0.0
-    # hysteresis: runs of lines above `grow` that reach `nsig` somewhere
-    seeds = excess > nsig * scale
-    if not seeds.any():
-        return seeds, scale
-    grow = excess > _LIT_GROW * scale
-    labels, _ = label(grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
-    hit = np.unique(labels[seeds])
-    return np.isin(labels, hit[hit > 0]), scale
+    lit = np.zeros(lvl.shape, dtype=bool)
+    for b in boxes:
+        smooth = uniform_filter1d(lvl, size=b, axis=0, mode="nearest")
+        excess = smooth - smooth.min(axis=1, keepdims=True)
+        # hysteresis: runs of lines above `grow` that reach `nsig` somewhere
+        seeds = excess > (nsig if b == box else max(nsig, _LIT_SHORT_SIGMA)) * scale
+        if not seeds.any():
+            continue
+        grow = excess > _LIT_GROW * scale
+        labels, _ = label(grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
+        hit = np.unique(labels[seeds])
+        lit |= np.isin(labels, hit[hit > 0])
+    return lit, scale
 
 
 def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False):
