@@ -199,6 +199,28 @@ def test_target_check_and_report(tmp_path):
     assert "**caseB**" in text and "| **jwst1f** | 1.60e+00 | 1.60 |" in text
 
 
+def test_paired_bias_difference_and_its_standard_error():
+    from benchmarks.bench_destripe import _paired_bias, _targets
+
+    per_seed = {
+        "jwst1f": [{"bias_pct": -0.5}, {"bias_pct": 0.3}, {"bias_pct": float("nan")}],
+        "oracle": [{"bias_pct": -0.1}, {"bias_pct": 0.1}, {"bias_pct": 0.0}],
+    }
+    d, se = _paired_bias(per_seed)  # differences -0.4 and +0.2; the NaN seed is left out
+    assert abs(d - (-0.1)) < 1e-12
+    assert abs(se - np.std([-0.4, 0.2], ddof=1) / np.sqrt(2)) < 1e-12
+    d1, se1 = _paired_bias({"jwst1f": per_seed["jwst1f"][:1], "oracle": per_seed["oracle"][:1]})
+    assert abs(d1 - (-0.4)) < 1e-12 and np.isnan(se1)
+    assert all(np.isnan(_paired_bias({})))
+    rows = {
+        "oracle": {"stripe_rms": 1.0, "bias_pct": 0.0},
+        "jwst1f": {"stripe_rms": 1.0, "bias_pct": -0.5, "bias_vs_oracle": -0.5},
+    }
+    rows["jwst1f"]["bias_vs_oracle_se"] = 0.25
+    miss = " ".join(_targets(rows, (64, 64)))
+    assert "bias_pct -0.50%" in miss and "paired difference -0.50 ± 0.25%" in miss
+
+
 def test_stripe_gain_measures_the_fraction_of_stripes_removed():
     d = _scene(1)
     truth = {k: d[k] for k in ("rate_no1f", "scene", "sky", "empty")}
