@@ -112,6 +112,13 @@ VARIANTS: tuple[Variant, ...] = (
         scene="trace",
         extra={"trace_amp": 3.0},
     ),
+    Variant(  # many spectra along the rows (the fast lines) of a 4-output frame
+        "nircam_wfss_traces",
+        exp_type="NRC_WFSS",
+        filter="F444W",
+        pupil="GRISMR",
+        scene="traces",
+    ),
     Variant(
         "nirspec_traces",
         detector="NRS1",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import label, uniform_filter1d
+from scipy.ndimage import label, median_filter, uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
@@ -43,6 +43,16 @@ _LIT_SHORT_BOXES = (3, 9)
 #: clipped level of a line through a bright compact source (partly rejected by the clip) can
 #: stand out over a few lines; a trace that fills the channel-line is tens of times above it.
 _LIT_SHORT_SIGMA = 10.0
+#: Running-median window (lines) of the levels across lines, for channel-lines that stand
+#: far above their neighbouring lines (a thin trace along the lines; it may light every
+#: output, so that no channel is a dark reference): far wider than a trace's
+#: cross-dispersion profile, far shorter than the slow 1/f drifts.
+_BUMP_WINDOW = 33
+#: Such runs of lines are widened on each side by this fraction of their length (at least one
+#: line, at most ``_BUMP_MARGIN_MAX`` lines): the wings of the cross-dispersion profile
+#: still hold light below the detection threshold.
+_BUMP_MARGIN = 0.5
+_BUMP_MARGIN_MAX = 8
 #: Lines per chunk (at most) of the gap measurement of lit channel-lines (temporary memory).
 _CHUNK = 256
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
@@ -1467,7 +1477,9 @@ def _illuminated_channels(lvl, *, box, nsig):
     cross-dispersion profile), which a ``box``-line mean dilutes below the threshold: running
     means over ``_LIT_SHORT_BOXES`` lines are tested too, at the higher threshold
     ``_LIT_SHORT_SIGMA``. Each scale grows its detections to the lines above ``_LIT_GROW``
-    (hysteresis) at that scale; the flags of all scales are combined.
+    (hysteresis) at that scale; the flags of all scales are combined, with those of
+    :func:`_lines_above_neighbours` (traces that light every output, and one-output
+    windows).
 
     Parameters
     ----------
@@ -1481,15 +1493,18 @@ def _illuminated_channels(lvl, *, box, nsig):
 
     Returns
     -------
-    lit : numpy.ndarray of bool, shape (n_lines, n_channels), or None for one channel (or a
-        window too short for a running mean of 3 lines)
+    lit : numpy.ndarray of bool, shape (n_lines, n_channels), or None when nothing can be
+        tested or (one channel, short windows) nothing is found
     scale : float
         The per-line scatter of channel differences, DN/s (0 when not measured).
     """
     n_lines, nch = lvl.shape
     boxes = sorted({b for b in (*_LIT_SHORT_BOXES, box) if 2 * b <= n_lines})
+    bumps = _lines_above_neighbours(lvl)
     if nch < 2 or not boxes:
-        return None, 0.0
+        if bumps is None or not bumps[0].any():
+            return None, 0.0
+        return bumps
     spreads = []
     for j in range(nch):
         for k in range(j + 1, nch):
@@ -1499,7 +1514,7 @@ def _illuminated_channels(lvl, *, box, nsig):
     # few times this, hence the high threshold
     scale = min(spreads)
     if not np.isfinite(scale) or scale <= 0:
-        return None, 0.0
+        return (None, 0.0) if bumps is None or not bumps[0].any() else bumps
     lit = np.zeros(lvl.shape, dtype=bool)
     for b in boxes:
         smooth = uniform_filter1d(lvl, size=b, axis=0, mode="nearest")
@@ -1512,7 +1527,60 @@ def _illuminated_channels(lvl, *, box, nsig):
         labels, _ = label(grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
         hit = np.unique(labels[seeds])
         lit |= np.isin(labels, hit[hit > 0])
+    if bumps is not None:
+        lit |= bumps[0]
     return lit, scale
+
+
+def _lines_above_neighbours(lvl):
+    """Channel-lines whose level stands far above the neighbouring lines' (thin traces).
+
+    A spectral trace along the lines (NIRCam WFSS and grism time series) lights a few
+    consecutive lines over much of their length. Where it covers most of a channel-line, the
+    clip around the line's own level cannot see it, and where it crosses every output, no
+    channel is a dark reference for :func:`_illuminated_channels`. Across lines, though, it
+    is a narrow positive bump on the level series, far above the line-to-line scatter of the
+    stripes and the noise. A channel-line is flagged when its level exceeds the running
+    median over ``_BUMP_WINDOW`` lines by more than ``_LIT_SHORT_SIGMA`` times that scatter
+    (robust, from differences of consecutive lines), grown along the lines to
+    ``_LIT_GROW`` times it (hysteresis), and widened by ``_BUMP_MARGIN`` of the run's length
+    on each side for the profile's wings. One-sided: emission is positive.
+
+    Parameters
+    ----------
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        Clipped levels per channel-line (background subtracted), DN/s.
+
+    Returns
+    -------
+    (lit, scale) or None
+        ``lit``: bool array of shape (n_lines, n_channels); ``scale``: the smallest
+        per-channel line-to-line scatter, DN/s. None for fewer than ``2 * _BUMP_WINDOW``
+        lines.
+    """
+    n_lines, nch = lvl.shape
+    w = _BUMP_WINDOW
+    if n_lines < 2 * w:
+        return None
+    base = median_filter(lvl, size=(w, 1), mode="nearest")
+    excess = lvl - base
+    lit = np.zeros(lvl.shape, dtype=bool)
+    scales = []
+    for k in range(nch):
+        sc = _robust_scale(np.diff(lvl[:, k])) / np.sqrt(2)
+        if not np.isfinite(sc) or sc <= 0:
+            continue
+        scales.append(sc)
+        seeds = excess[:, k] > _LIT_SHORT_SIGMA * sc
+        if not seeds.any():
+            continue
+        grow = excess[:, k] > _LIT_GROW * sc
+        labels, _ = label(grow)
+        hit = np.unique(labels[seeds])
+        for a, b in _runs(np.isin(labels, hit[hit > 0])):
+            m = min(_BUMP_MARGIN_MAX, max(1, int(round(_BUMP_MARGIN * (b - a)))))
+            lit[max(0, a - m) : b + m, k] = True
+    return lit, (min(scales) if scales else 0.0)
 
 
 def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False):
