@@ -1595,7 +1595,9 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     the per-line scatter of channel differences above the mean level of the unlit outputs
     on the same lines (the threshold of the lit detection: gaps are as dark as an unlit
     output; where the darkest part of the output is still emission, the lines stay
-    unmeasured and borrow).
+    unmeasured and borrow), on runs of at least ``2 * background_box`` such lines. A lit run
+    shorter than that (a trace along the lines) is tested on its mean gap level over the run
+    itself instead.
 
     Parameters
     ----------
@@ -1672,6 +1674,15 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     if n_runs:
         length = np.bincount(runs, minlength=n_runs + 1)
         acc &= length[runs] >= 2 * box
+    # lit runs shorter than that (a trace along the lines over a few to tens of lines): the
+    # running mean would mix in the unlit lines around them, so their gaps are tested on the
+    # mean gap level over the run itself (measured on at least half of its lines)
+    for a, b in _runs(lk):
+        ok = okl[a:b]
+        if b - a >= 2 * box or ok.sum() < max(3, (b - a) // 2):
+            continue
+        if gap[a:b][ok].mean() < _LIT_SIGMA * scale:
+            acc[a:b] = ok
     for i0 in range(0, n_lines, chunk):
         ls = slice(i0, min(i0 + chunk, n_lines))
         if not lk[ls].any():
