@@ -1555,12 +1555,12 @@ def _lines_above_neighbours(lvl):
     -------
     (lit, scale) or None
         ``lit``: bool array of shape (n_lines, n_channels); ``scale``: the smallest
-        per-channel line-to-line scatter, DN/s. None for fewer than ``2 * _BUMP_WINDOW``
-        lines.
+        per-channel line-to-line scatter, DN/s. The window is at most half the lines (odd);
+        None for windows of fewer than 18 lines.
     """
     n_lines, nch = lvl.shape
-    w = _BUMP_WINDOW
-    if n_lines < 2 * w:
+    w = min(_BUMP_WINDOW, (n_lines // 2) | 1)
+    if w < 9:
         return None
     base = median_filter(lvl, size=(w, 1), mode="nearest")
     excess = lvl - base
