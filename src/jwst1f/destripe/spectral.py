@@ -26,6 +26,7 @@ returns None) rather than guessing.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy.fft import dct, idct
@@ -45,7 +46,7 @@ _BIN_FRAC = 0.05
 #: Likelihood-ratio statistic (stripes vs white noise alone) needed to filter, ~5 sigma.
 _MIN_LIKELIHOOD_RATIO = 25.0
 #: Elements (alphas x bins) per block of the spectral fit's temporaries (memory).
-_FIT_CHUNK = 1024
+_FIT_CHUNK = 2048
 
 
 class LineSpectrum:
@@ -200,19 +201,27 @@ def fit_power(power: np.ndarray, noise: float, *, n_series: int = 1) -> LineSpec
         sl = slice(i0, i0 + rows)
         pk, a_k, c_k = pink[sl], amp[sl], c[sl]
         for _ in range(_SCORING_STEPS):
-            model = a_k[:, None] * pk + (c_k * noise)[:, None]
-            w = count / model**2
-            s_aa = (w * pk * pk).sum(axis=1)
-            s_ac = (w * pk).sum(axis=1) * noise
+            model = a_k[:, None] * pk
+            model += (c_k * noise)[:, None]
+            w = np.divide(count, np.square(model, out=model), out=model)  # count / model**2
+            wp = w * pk
+            s_aa = (wp * pk).sum(axis=1)
+            s_ac = wp.sum(axis=1) * noise
             s_cc = w.sum(axis=1) * noise * noise
-            t_a = (w * pk * pbin).sum(axis=1)
+            t_a = (wp * pbin).sum(axis=1)
             t_c = (w * pbin).sum(axis=1) * noise
+            del model, w, wp
             det = s_aa * s_cc - s_ac * s_ac
             with np.errstate(invalid="ignore", divide="ignore"):
                 c_k = np.clip(np.where(det > 0, (s_aa * t_c - s_ac * t_a) / det, c_k), lo, hi)
                 a_k = np.maximum((t_a - s_ac * c_k) / s_aa, 0.0)
-        model = a_k[:, None] * pk + (c_k * noise)[:, None]
-        nll[sl] = 0.5 * (count * (np.log(model) + pbin / model)).sum(axis=1)
+        model = a_k[:, None] * pk
+        model += (c_k * noise)[:, None]
+        term = np.log(model)  # count * (log(model) + pbin / model)
+        term += np.divide(pbin, model, out=model)
+        term *= count
+        nll[sl] = 0.5 * term.sum(axis=1)
+        del model, term
         amp[sl], c[sl] = a_k, c_k
     best = int(np.argmin(nll))
     lr = 2.0 * (nll_white - float(nll[best]))
@@ -246,7 +255,7 @@ class Workspace:
     def empty(self, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
         """An uninitialised C-ordered array, in the buffer if it fits (8-byte aligned)."""
         dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         start = -(-self._pos // 8) * 8
         if self._buf is None or start + nbytes > self._buf.size:
             return np.empty(shape, dtype=dtype)

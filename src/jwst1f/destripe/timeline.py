@@ -36,7 +36,9 @@ _MAX_SAMPLES = 1 << 15
 _BLOCK_SAMPLES = 2048
 #: Overlap of neighbouring blocks on each side, fraction of a block.
 _OVERLAP = 0.25
-#: Elements per block of the temporaries of the segment averages and the interpolation.
+#: Pixels per block of lines of the segment averages and of the interpolation to pixels.
+_LINE_BLOCK_ELEMENTS = 8192
+#: Elements per block of the temporaries on segment averages.
 _WORK_ELEMENTS = 2048
 #: Candidate segment lengths, pixels.
 _SEGMENTS = (4, 8, 16, 32, 64)
@@ -250,7 +252,7 @@ def timeline_model(
     ws = Workspace(work)
     means = ws.empty((n_lines, nseg), dtype=np.float32)
     counts = ws.empty((n_lines, nseg), dtype=np.uint8)
-    block = max(1, _WORK_ELEMENTS // max(length, 1))  # lines per block of temporaries
+    block = max(1, _LINE_BLOCK_ELEMENTS // max(length, 1))  # lines per block of temporaries
     for i in range(0, n_lines, block):
         ls = slice(i, i + block)
         c = clean[ls]
@@ -313,7 +315,8 @@ def timeline_model(
     widths64 = widths.astype(np.float64)
     line_mean = np.empty(n_lines)
     variance = np.empty(n_lines)
-    sub = max(1, _WORK_ELEMENTS // length)  # lines per block of the interpolation
+    j1 = j + 1
+    sub = max(1, _LINE_BLOCK_ELEMENTS // length)  # lines per block of the interpolation
 
     def emit(i0, i1, est, post):
         """Write the model of lines ``i0:i1`` (readout order) into ``y``."""
@@ -326,11 +329,14 @@ def timeline_model(
         variance[i0:i1] = (post @ widths64) / length
         if nseg == 1:
             est = np.concatenate([est, est], axis=1)
+        est = np.ascontiguousarray(est)
         for k in range(0, i1 - i0, sub):
             blk = est[k : k + sub]
             out = y[i0 + k : i0 + k + blk.shape[0]]
             np.multiply(blk[:, j], w0, out=out)
-            out += blk[:, j + 1] * w1
+            second = blk[:, j1]
+            second *= w1
+            out += second
 
     spec = _filter_in_blocks(means_t, counts_t, s2, slots, emit, ws)
     if spec is None:
