@@ -141,8 +141,9 @@ def line_offsets(
         partly lit, and a pink prior there measurably hurt.)
     work : numpy.ndarray, optional
         Any C- or Fortran-contiguous array whose contents may be overwritten (e.g. an output
-        buffer not yet written): the Wiener filter's work arrays are kept in it where they
-        fit (peak memory on windows with many short lines).
+        buffer not yet written; not overlapping ``m``, ``n`` or ``channel_prior``): the
+        Wiener filter's work arrays are kept in it where they fit (peak memory on windows
+        with many short lines). The result does not depend on it.
 
     Returns
     -------

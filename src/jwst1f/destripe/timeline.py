@@ -232,8 +232,9 @@ def timeline_model(
         and kept as sky (not modelled as 1/f), lines. 1 disables.
     work : numpy.ndarray, optional
         Any C- or Fortran-contiguous array (e.g. float32 of the shape of ``y``) whose
-        contents may be overwritten: the segment averages and the filter's work arrays are
-        kept in it where they fit (peak memory on small windows), else allocated.
+        contents may be overwritten (not overlapping ``y``, ``clean`` or ``base``): the
+        segment averages and the filter's work arrays are kept in it where they fit (peak
+        memory on small windows), else allocated. The model does not depend on it.
 
     Returns
     -------
