@@ -137,36 +137,41 @@ def _nirspec_fs_layout():
     )
 
 
+def _clock_1f(lay, rng, rms=0.05):
+    """Pink (1/f) noise along the pixel clock of a one-output window, 12 clocks of pause
+    after every line, in DMS orientation."""
+    n_lines, length = lay.shape if lay.fast_axis == 1 else lay.shape[::-1]
+    n = n_lines * (length + 12)
+    f = np.fft.rfftfreq(2 * n)
+    f[0] = f[1]
+    t = np.fft.irfft((rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) / np.sqrt(f))[:n]
+    lines = (rms / t.std()) * t.reshape(n_lines, length + 12)[:, :length]
+    return lines if lay.fast_axis == 1 else lines.T
+
+
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(
-            lambda: nircam_layout(64, 2048, 1, SUBSTRT2=1000),  # one-output strip (timeline)
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="timeline model of one-output windows: 4.4x SCI (main before the "
-                "blockwise merge: 4.9x)",
-            ),
-        ),
+        lambda: nircam_layout(64, 2048, 1, SUBSTRT2=1000),  # one-output strip (timeline)
         lambda: nircam_layout(256, 2048, 4, SUBSTRT2=1000),  # 4-output strip
-        pytest.param(
-            _nirspec_fs_layout,  # stripes along 64-pixel columns (transposed), 2048 lines
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="per-line temporaries of the timeline model, the Wiener line model and "
-                "the sky smoothing on 2048 short lines: 5.0x SCI (main before the blockwise "
-                "merge: 9.2x)",
-            ),
-        ),
+        # one-output corner window, reference pixels on two sides (timeline and anchor)
+        lambda: nircam_layout(640, 640, 1, SUBSTRT1=1409, SUBSTRT2=1409),
+        _nirspec_fs_layout,  # stripes along 64-pixel columns (transposed), 2048 lines
     ],
 )
 def test_small_window_peak_memory(make):
     """Issue 4: peak traced memory of one call at most 4x the float32 SCI array, outputs
-    (3.25x) included, also where per-line and block temporaries are not small."""
+    (3.25x) included, also where per-line and block temporaries are not small: one-output
+    windows carry 1/f along the readout clock, so that their readout-time model runs."""
     lay = make()
     rng = np.random.default_rng(4)
-    sci = (0.3 + rng.normal(0.0, 0.05, lay.shape)).astype(np.float32)
+    sci = 0.3 + rng.normal(0.0, 0.05, lay.shape)
+    if lay.n_channels == 1:
+        sci += _clock_1f(lay, rng)
+    sci = sci.astype(np.float32)
     sci[rng.random(lay.shape) < 1e-3] = 50.0  # a few bright pixels (masked and dilated)
+    if lay.n_channels == 1:
+        assert destripe(sci, lay).metrics["timeline"][0] is not None
     assert _peak(sci, lay) <= 4.0
 
 

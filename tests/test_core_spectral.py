@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jwst1f.destripe.linemodel import choose_smoothing, smooth_lines
-from jwst1f.destripe.spectral import fit_line_spectrum, wiener_lines
+from jwst1f.destripe.spectral import Workspace, fit_line_spectrum, wiener_lines
 
 
 def _pink(rng: np.random.Generator, n: int, alpha: float = 1.0) -> np.ndarray:
@@ -145,3 +145,91 @@ def test_timeline_declines_white_noise():
     before = y.copy()
     assert timeline_model(y, np.ones(y.shape, bool), np.zeros(64), 1.0) is None
     np.testing.assert_array_equal(y, before)
+
+
+def test_workspace_carves_disjoint_arrays_and_falls_back_when_full():
+    buf = np.zeros((10, 7), dtype=np.float32, order="F")  # 280 bytes
+    ws = Workspace(buf)
+    a = ws.empty((3, 4))  # 96 bytes
+    b = ws.empty((5,), dtype=np.uint8)
+    c = ws.empty((2, 2))  # 8-byte aligned after the 5 bytes
+    assert all(np.shares_memory(x, buf) for x in (a, b, c))
+    assert not np.shares_memory(a, b) and not np.shares_memory(b, c)
+    assert c.ctypes.data % 8 == 0
+    mark = ws.mark()
+    big = ws.empty((100,))  # does not fit: allocated
+    assert not np.shares_memory(big, buf) and big.shape == (100,)
+    d = ws.empty((4,))
+    assert np.shares_memory(d, buf)
+    ws.release(mark)
+    assert ws.empty((4,)).ctypes.data == d.ctypes.data  # given back
+    assert not np.shares_memory(Workspace(buf[:, ::2]).empty((2,)), buf)  # not contiguous
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_wiener_lines_in_workspace_is_the_same(given):
+    """The work arrays in a caller's buffer (in-place conjugate gradients) change nothing."""
+    rng = np.random.default_rng(21)
+    n = 700
+    y = np.stack([2.0 * _pink(rng, n) + rng.normal(size=n), rng.normal(size=n)], axis=1)
+    nv = np.ones((n, 2))
+    nv[100:180, 0] = np.inf  # unmeasured lines
+    nv[::7, 1] = 4.0
+    spectra = None
+    if given:
+        spectra = [fit_line_spectrum(y[:, 0], 1.0), fit_line_spectrum(2.0 * _pink(rng, n), 0.1)]
+        assert all(sp is not None for sp in spectra)
+    est0, var0, sp0 = wiener_lines(y, nv, spectra=spectra)
+    buf = np.full(20 * n * 2, np.nan)
+    est1, var1, sp1 = wiener_lines(y, nv, spectra=spectra, work=Workspace(buf))
+    np.testing.assert_array_equal(est1, est0)
+    np.testing.assert_array_equal(var1, var0)
+    assert [s is None for s in sp1] == [s is None for s in sp0]
+    for col in range(2):  # one series (all columns active: no copies)
+        sp = None if spectra is None else [spectra[col]]
+        e0, v0, _ = wiener_lines(y[:, col : col + 1], nv[:, col : col + 1], spectra=sp)
+        e1, v1, _ = wiener_lines(
+            y[:, col : col + 1], nv[:, col : col + 1], spectra=sp, work=Workspace(buf)
+        )
+        np.testing.assert_array_equal(e1, e0)
+        np.testing.assert_array_equal(v1, v0)
+
+
+@pytest.mark.parametrize("work", ["none", "C", "F", "small"])
+def test_timeline_with_work_buffer_is_the_same(work):
+    """Segment averages and filter arrays in a scratch buffer (or not, where it is too
+    small) give exactly the same model; the buffer is the only other array written."""
+    from jwst1f.destripe.timeline import timeline_model
+
+    rng = np.random.default_rng(13)
+    n_lines, length, sigma = 300, 96, 0.02
+    data = _clock_series(rng, n_lines, length) + rng.normal(size=(n_lines, length)) * sigma
+    data = data.astype(np.float32)
+    clean = rng.random(data.shape) > 0.1
+    base = rng.normal(size=n_lines) * 0.01
+    y0 = data.copy()
+    ref = timeline_model(y0, clean, base, sigma, fast_sign=-1, slow_sign=-1)
+    assert ref is not None
+    buf = {
+        "none": None,
+        "C": np.zeros(data.shape, np.float32),
+        "F": np.zeros(data.shape, np.float32, order="F"),
+        "small": np.zeros(64, np.float32),
+    }[work]
+    y1 = data.copy()
+    clean_before = clean.copy()
+    tl = timeline_model(y1, clean, base, sigma, fast_sign=-1, slow_sign=-1, work=buf)
+    np.testing.assert_array_equal(y1, y0)
+    np.testing.assert_array_equal(tl.line_mean, ref.line_mean)
+    np.testing.assert_array_equal(tl.variance, ref.variance)
+    np.testing.assert_array_equal(clean, clean_before)
+    if work in ("C", "F"):
+        assert np.any(buf != 0)  # the buffer was used
+
+
+def test_smooth_lines_weight_sum_is_not_a_view():
+    """The returned weight sum does not keep the kernel moments alive (memory)."""
+    rng = np.random.default_rng(2)
+    n = 300
+    _, wsum = smooth_lines(rng.normal(size=n), np.ones(n), 100.0)  # FFT path
+    assert wsum.base is None and wsum.shape == (n,)

@@ -1088,6 +1088,7 @@ def _destripe_frame(
         min_pixels=params.min_pixels,
         fit_by_channel=params.fit_by_channel,
         wiener=params.line_wiener,
+        work=out_var,  # written in step 5: scratch until then
     )
     offset = lm.offset
     variance = lm.variance
@@ -1107,6 +1108,7 @@ def _destripe_frame(
                 fast_sign=layout.fast_sign[k],
                 slow_sign=layout.slow_sign,
                 profile_lines=params.background_slow_scale,
+                work=out_var[:, sl],  # written in step 5: scratch until then
             )
             if tl is not None:
                 timeline[k] = tl

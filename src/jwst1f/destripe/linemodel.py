@@ -24,7 +24,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 from scipy.ndimage import correlate1d
 
-from jwst1f.destripe.spectral import wiener_lines
+from jwst1f.destripe.spectral import Workspace, wiener_lines
 
 #: Correlation length (lines) of the per-output offsets used when borrowing from neighbours.
 _PRIOR_LINES = 4.0
@@ -88,12 +88,16 @@ def interpolate_lines(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray
     good = np.flatnonzero(valid)
     if good.size == 0:
         return np.zeros(n), np.full(n, float(n))
-    filled = np.where(valid, values, np.interp(idx, good, values[good]))
-    # distance to nearest valid line
+    filled = np.interp(idx, good, values[good])
+    np.copyto(filled, values, where=valid)
+    # distance to nearest valid line (in place: few series of lines at once)
     pos = np.searchsorted(good, idx)
     left = good[np.clip(pos - 1, 0, good.size - 1)]
     right = good[np.clip(pos, 0, good.size - 1)]
-    distance = np.minimum(np.abs(idx - left), np.abs(right - idx)).astype(float)
+    del pos
+    np.abs(np.subtract(idx, left, out=left), out=left)
+    np.abs(np.subtract(right, idx, out=right), out=right)
+    distance = np.minimum(left, right, out=left).astype(float)
     return filled, distance
 
 
@@ -106,6 +110,7 @@ def line_offsets(
     fit_by_channel: bool = True,
     channel_prior: np.ndarray | None = None,
     wiener: bool = True,
+    work: np.ndarray | None = None,
 ) -> LineModel:
     """Combine channel-line means into offsets, borrowing where data are thin.
 
@@ -134,6 +139,11 @@ def line_offsets(
         detectable stripe power, or too short, keeps the per-line estimate. (The per-output
         parts keep their per-line shrinkage: their spectra are not pink where outputs are
         partly lit, and a pink prior there measurably hurt.)
+    work : numpy.ndarray, optional
+        Any C- or Fortran-contiguous array whose contents may be overwritten (e.g. an output
+        buffer not yet written; not overlapping ``m``, ``n`` or ``channel_prior``): the
+        Wiener filter's work arrays are kept in it where they fit (peak memory on windows
+        with many short lines). The result does not depend on it.
 
     Returns
     -------
@@ -168,15 +178,22 @@ def line_offsets(
         mz = np.where(n > 0, mz - ped, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         s_meas = (n * mz).sum(axis=1) / N
-    s, dist = interpolate_lines(np.where(valid_s, s_meas, 0.0), valid_s)
+    shared_only = nch == 1 or not fit_by_channel
+    s_in = np.where(valid_s, s_meas, 0.0)
+    if shared_only:  # (series of lines are not small next to windows of short lines)
+        del mz, s_meas
+    s, dist = interpolate_lines(s_in, valid_s)
+    del s_in
     var_s = np.where(valid_s, s2 / np.maximum(N, 1.0), 0.0)
     n_interp = int((~valid_s).sum())
     spec_s = None
+    noise_s = np.where(valid_s, s2 / np.maximum(N, 1.0), np.inf) if wiener else None
+    del N
     if wiener:
-        noise_s = np.where(valid_s, s2 / np.maximum(N, 1.0), np.inf)
-        est, var, (spec_s,) = wiener_lines(s[:, None], noise_s[:, None])
-        if spec_s is not None:
-            s, var_s = est[:, 0], var[:, 0]
+        est, var, (spec_s,) = wiener_lines(s[:, None], noise_s[:, None], work=Workspace(work))
+        if spec_s is not None:  # (copies: ``est`` and ``var`` may be views of ``work``)
+            s, var_s = est[:, 0].copy(), var[:, 0].copy()
+        del est, var, noise_s
     if n_interp and spec_s is None:
         good = np.flatnonzero(valid_s)
         if good.size >= 2:
@@ -187,7 +204,7 @@ def line_offsets(
             struct, total = s2, s2
         var_s = np.where(valid_s, var_s, np.minimum(struct * np.maximum(dist, 1.0), total) + s2)
 
-    if nch == 1 or not fit_by_channel:
+    if shared_only:
         offset = np.repeat(s[:, None], nch, axis=1)
         variance = np.repeat(var_s[:, None], nch, axis=1)
         return LineModel(offset, variance, n_interp, int((n < min_pixels).sum()), 0.0)
@@ -217,35 +234,63 @@ def line_offsets(
     return LineModel(offset, variance, n_interp, n_borrowed, float(np.sqrt(tau2)))
 
 
-def _moments(w: np.ndarray, wy: np.ndarray, sigma: float, degree: int):
-    """Kernel-weighted moments about every line: ``sum_j w_j K(j-l) ((j-l)/sigma)**k``.
+def _moments(x: np.ndarray, sigma: float, n_moments: int) -> np.ndarray:
+    """Kernel-weighted moments about every line: ``sum_j x_j K(j-l) ((j-l)/sigma)**k``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n,)
+        Series (the weights, or weights times values).
+    sigma : float
+        Gaussian kernel width, lines.
+    n_moments : int
+        Moments ``k = 0 .. n_moments - 1``.
 
     Returns
     -------
-    m : numpy.ndarray, shape (2 * degree + 1, n)
-        Moments of the weights, k = 0..2*degree.
-    t : numpy.ndarray, shape (degree + 1, n)
-        Moments of ``w * y``, k = 0..degree.
+    numpy.ndarray, shape (n_moments, n)
     """
-    n = w.shape[0]
-    # Gaussian kernel of peak 1 (so that m[0] counts data), no wider than the series; zeros
-    # beyond the ends handle edges and any width
+    n = x.shape[0]
+    # Gaussian kernel of peak 1 (so that the moment 0 of the weights counts data), no wider
+    # than the series; zeros beyond the ends handle edges and any width
     radius = int(min(np.ceil(4.0 * sigma), max(n - 1, 1)))
-    d = np.arange(-radius, radius + 1, dtype=float)
-    base = np.exp(-0.5 * (d / sigma) ** 2)
-    kernels = np.stack([base * (d / sigma) ** k for k in range(2 * degree + 1)])
+    out = np.empty((n_moments, n))
     if radius <= 48:
-        m = np.stack([correlate1d(w, kk, mode="constant", cval=0.0) for kk in kernels])
-        t = np.stack(
-            [correlate1d(wy, kk, mode="constant", cval=0.0) for kk in kernels[: degree + 1]]
-        )
-        return m, t
-    # long kernels: by FFT (a correlation is a convolution with the reversed kernel)
+        d = np.arange(-radius, radius + 1, dtype=float)
+        base = np.exp(-0.5 * (d / sigma) ** 2)
+        for k in range(n_moments):
+            out[k] = correlate1d(x, base * (d / sigma) ** k, mode="constant", cval=0.0)
+        return out
+    # long kernels: by FFT (a correlation is a convolution with the reversed kernel), one
+    # kernel at a time, every transform made just before it is used: they are several times
+    # the series' length, and on windows with few pixels per line a series of lines is not
+    # small next to the data (peak memory)
     size = next_fast_len(n + 2 * radius)
-    kf = rfft(kernels[:, ::-1], size, axis=1)
-    m = irfft(rfft(w, size)[None] * kf, size, axis=1)[:, radius : radius + n]
-    t = irfft(rfft(wy, size)[None] * kf[: degree + 1], size, axis=1)[:, radius : radius + n]
-    return m, t
+    for k in range(n_moments):
+        kf = rfft(_reversed_kernel(radius, sigma, k, size))
+        kf *= rfft(x, size)
+        out[k] = irfft(kf, size)[radius : radius + n]
+        del kf
+    return out
+
+
+def _reversed_kernel(radius: int, sigma: float, k: int, size: int) -> np.ndarray:
+    """``exp(-u**2 / 2) * u**k`` at ``u = d / sigma``, ``d = radius .. -radius``, zero-padded.
+
+    Returns
+    -------
+    numpy.ndarray, shape (size,)
+        The reversed kernel of moment ``k``, followed by zeros.
+    """
+    buf = np.zeros(size)
+    u = np.arange(radius, -radius - 1, -1, dtype=float)
+    u /= sigma
+    ker = buf[: u.size]
+    np.square(u, out=ker)
+    ker *= -0.5
+    np.exp(ker, out=ker)
+    ker *= u**k
+    return buf
 
 
 def smooth_lines(
@@ -293,9 +338,14 @@ def smooth_lines(
     if n == 0 or not np.any(w > 0):
         return (np.zeros(n), np.zeros(n), np.zeros(n)) if hat else (np.zeros(n), np.zeros(n))
     sigma = float(min(max(sigma, 0.5), 4.0 * n))
-    m, t = _moments(w, w * y, sigma, degree)
+    # the moments of the data first, then those of the weights (fewer series alive at once)
+    wy = w * y
+    del y
     total = float(w.sum())
-    fallback = float((w * y).sum() / total)
+    fallback = float(wy.sum() / total)
+    t = _moments(wy, sigma, degree + 1)
+    del wy
+    m = _moments(w, sigma, 2 * degree + 1)
     out = np.full(n, fallback)
     inv00 = np.full(n, 1.0 / total)  # (S^-1)_00 of the fallback (the global mean)
     # degree 0, then 1 (, then 2) where the moments constrain it
@@ -324,9 +374,10 @@ def smooth_lines(
             out[ok2] = beta[:, 0]
             inv00[ok2] = cof00[ok2] / det2[ok2]
     out = np.where(np.isfinite(out), out, fallback)
+    wsum = m[0].copy()  # not a view that keeps all the moments alive in the caller
     if not hat:
-        return out, m[0]
-    return out, m[0], np.nan_to_num(w * inv00)
+        return out, wsum
+    return out, wsum, np.nan_to_num(w * inv00)
 
 
 def choose_smoothing(

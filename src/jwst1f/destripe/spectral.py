@@ -26,11 +26,12 @@ returns None) rather than guessing.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy.fft import dct, idct
 
-__all__ = ["LineSpectrum", "fit_line_spectrum", "fit_power", "wiener_lines"]
+__all__ = ["LineSpectrum", "Workspace", "fit_line_spectrum", "fit_power", "wiener_lines"]
 
 #: Fewest lines for which a spectrum is fitted.
 _MIN_LINES = 32
@@ -44,6 +45,8 @@ _NOISE_SCALE = (0.5, 2.0)
 _BIN_FRAC = 0.05
 #: Likelihood-ratio statistic (stripes vs white noise alone) needed to filter, ~5 sigma.
 _MIN_LIKELIHOOD_RATIO = 25.0
+#: Elements (alphas x bins) per block of the spectral fit's temporaries (memory).
+_FIT_CHUNK = 2048
 
 
 class LineSpectrum:
@@ -73,22 +76,31 @@ class LineSpectrum:
         self.significance = float(significance)
         self.length = int(length)
 
-    def power(self, n: int) -> np.ndarray:
+    def power(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
         """Stripe power per cosine mode ``k = 0..n-1`` of a series of ``n`` samples.
 
         The spectrum was fitted on series of ``length`` samples; mode ``k`` of ``n`` samples
         has the frequency of mode ``k * length / n`` there (the power per mode of a
         stationary series depends on frequency only). Mode 0, the mean, is unconstrained.
 
+        Parameters
+        ----------
+        n : int
+            Samples of the series.
+        out : numpy.ndarray of float64, shape (n,), optional
+            Where to write the result.
+
         Returns
         -------
         numpy.ndarray, shape (n,)
             Units of the series squared; ``inf`` for ``k = 0``.
         """
-        k = np.arange(n, dtype=float) * (self.length / n)
-        out = np.empty(n)
+        out = np.empty(n) if out is None else out
+        np.multiply(np.arange(n, dtype=float), self.length / n, out=out)  # k
+        k = out[1:]
+        k **= -self.alpha
+        k *= self.amplitude
         out[0] = np.inf
-        out[1:] = self.amplitude * k[1:] ** (-self.alpha)
         return out
 
 
@@ -141,6 +153,14 @@ def fit_line_spectrum(y: np.ndarray, noise: float) -> LineSpectrum | None:
     return fit_power(dct(y - y.mean(), type=2, norm="ortho")[1:] ** 2, noise)
 
 
+def _fit_filled(y: np.ndarray, noise: float) -> LineSpectrum | None:
+    """:func:`fit_line_spectrum` of a float64 series that may be overwritten (memory)."""
+    if y.shape[0] < _MIN_LINES:
+        return None
+    y -= y.mean()
+    return fit_power(dct(y, type=2, norm="ortho", overwrite_x=True)[1:] ** 2, noise)
+
+
 def fit_power(power: np.ndarray, noise: float, *, n_series: int = 1) -> LineSpectrum | None:
     """The fit of :func:`fit_line_spectrum`, on given cosine-mode powers.
 
@@ -171,27 +191,84 @@ def fit_power(power: np.ndarray, noise: float, *, n_series: int = 1) -> LineSpec
     # For a given alpha the model is linear in (A, c N): Fisher scoring (iteratively
     # reweighted least squares, weights count / P^2) for all alphas of a grid at once,
     # projected on A >= 0 and c in the allowed range after each step.
+    # The alphas are independent: a few at a time, so that the (alphas, bins) temporaries
+    # stay small next to the data of small windows (peak memory).
     amp = np.full(_ALPHAS.size, max(float(pbin[:4].mean()), noise))
     c = np.full(_ALPHAS.size, c0)
-    for _ in range(_SCORING_STEPS):
-        model = amp[:, None] * pink + (c * noise)[:, None]
-        w = count / model**2
-        s_aa = (w * pink * pink).sum(axis=1)
-        s_ac = (w * pink).sum(axis=1) * noise
-        s_cc = w.sum(axis=1) * noise * noise
-        t_a = (w * pink * pbin).sum(axis=1)
-        t_c = (w * pbin).sum(axis=1) * noise
-        det = s_aa * s_cc - s_ac * s_ac
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.clip(np.where(det > 0, (s_aa * t_c - s_ac * t_a) / det, c), lo, hi)
-            amp = np.maximum((t_a - s_ac * c) / s_aa, 0.0)
-    model = amp[:, None] * pink + (c * noise)[:, None]
-    nll = 0.5 * (count * (np.log(model) + pbin / model)).sum(axis=1)
+    nll = np.empty(_ALPHAS.size)
+    rows = max(1, _FIT_CHUNK // pbin.size)
+    for i0 in range(0, _ALPHAS.size, rows):
+        sl = slice(i0, i0 + rows)
+        pk, a_k, c_k = pink[sl], amp[sl], c[sl]
+        for _ in range(_SCORING_STEPS):
+            model = a_k[:, None] * pk
+            model += (c_k * noise)[:, None]
+            w = np.divide(count, np.square(model, out=model), out=model)  # count / model**2
+            wp = w * pk
+            s_aa = (wp * pk).sum(axis=1)
+            s_ac = wp.sum(axis=1) * noise
+            s_cc = w.sum(axis=1) * noise * noise
+            t_a = (wp * pbin).sum(axis=1)
+            t_c = (w * pbin).sum(axis=1) * noise
+            del model, w, wp
+            det = s_aa * s_cc - s_ac * s_ac
+            with np.errstate(invalid="ignore", divide="ignore"):
+                c_k = np.clip(np.where(det > 0, (s_aa * t_c - s_ac * t_a) / det, c_k), lo, hi)
+                a_k = np.maximum((t_a - s_ac * c_k) / s_aa, 0.0)
+        model = a_k[:, None] * pk
+        model += (c_k * noise)[:, None]
+        term = np.log(model)  # count * (log(model) + pbin / model)
+        term += np.divide(pbin, model, out=model)
+        term *= count
+        nll[sl] = 0.5 * term.sum(axis=1)
+        del model, term
+        amp[sl], c[sl] = a_k, c_k
     best = int(np.argmin(nll))
     lr = 2.0 * (nll_white - float(nll[best]))
     if not np.isfinite(lr) or lr < _MIN_LIKELIHOOD_RATIO or amp[best] <= 0:
         return None
     return LineSpectrum(amp[best], _ALPHAS[best], noise, c[best], lr, n)
+
+
+class Workspace:
+    """Arrays carved one after the other from a caller's scratch buffer (memory).
+
+    Where the buffer is too small (or absent), arrays are allocated as usual. Arrays taken
+    after a :meth:`mark` are given back by :meth:`release` (a stack).
+
+    Parameters
+    ----------
+    buf : numpy.ndarray or None
+        Any C- or Fortran-contiguous array whose contents may be overwritten.
+    """
+
+    def __init__(self, buf: np.ndarray | None = None):
+        flat = None
+        if buf is not None:
+            if buf.flags.c_contiguous:
+                flat = buf.reshape(-1).view(np.uint8)
+            elif buf.flags.f_contiguous:
+                flat = buf.T.reshape(-1).view(np.uint8)
+        self._buf = flat
+        self._pos = 0
+
+    def empty(self, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+        """An uninitialised C-ordered array, in the buffer if it fits (8-byte aligned)."""
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        start = -(-self._pos // 8) * 8
+        if self._buf is None or start + nbytes > self._buf.size:
+            return np.empty(shape, dtype=dtype)
+        self._pos = start + nbytes
+        return self._buf[start : start + nbytes].view(dtype).reshape(shape)
+
+    def mark(self) -> int:
+        """Current position, for :meth:`release`."""
+        return self._pos
+
+    def release(self, mark: int) -> None:
+        """Give back the arrays taken since ``mark`` (they must no longer be used)."""
+        self._pos = mark
 
 
 def wiener_lines(
@@ -201,6 +278,7 @@ def wiener_lines(
     max_iter: int = 100,
     tol: float = 1e-5,
     spectra: list[LineSpectrum | None] | None = None,
+    work: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[LineSpectrum | None]]:
     """Wiener (posterior-mean) estimate of stripe series from noisy line measurements.
 
@@ -217,6 +295,9 @@ def wiener_lines(
         Relative residual at which the iterations stop.
     spectra : list of LineSpectrum or None, optional
         Spectra to use (one per series; None: not filtered) instead of fitting them.
+    work : Workspace, optional
+        Scratch memory for the work arrays (each of the shape of ``y``, float64). The
+        returned estimate and variance may then be views of it.
 
     Returns
     -------
@@ -229,18 +310,26 @@ def wiener_lines(
     spectra : list of LineSpectrum or None
         The fitted spectrum of each series (None where not filtered).
     """
+    work = work or Workspace()
     y = np.asarray(y, dtype=np.float64)
     nv = np.asarray(noise_var, dtype=np.float64)
     n, m = y.shape
     valid = np.isfinite(nv) & (nv > 0) & np.isfinite(y)
-    est = np.where(valid, y, 0.0)
-    var = np.where(valid, nv, np.inf)
+    # (the work arrays are filled in place: on short windows the series are not small next
+    # to the data, and the conjugate gradients hold several of them at once)
+    est = work.empty((n, m))
+    est[...] = 0.0
+    np.copyto(est, y, where=valid)
+    var = work.empty((n, m))
+    var[...] = np.inf
+    np.copyto(var, nv, where=valid)
     given = spectra
     spectra = []
-    lam = np.zeros((n, m))
-    weight = np.zeros((n, m))
+    lam = work.empty((n, m))
+    lam[...] = 0.0
+    weight = work.empty((n, m))
+    weight[...] = 0.0
     active = []
-    idx = np.arange(n)
     for j in range(m):
         ok = valid[:, j]
         spec = None
@@ -248,32 +337,57 @@ def wiener_lines(
             spec = given[j] if ok.any() else None
         elif ok.sum() >= max(_MIN_LINES, n // 4):
             good = np.flatnonzero(ok)
-            filled = np.interp(idx, good, y[good, j])
+            filled = np.interp(np.arange(n), good, y[good, j])
+            del good
             nbar = float(nv[ok, j].mean())
-            spec = fit_line_spectrum(filled, nbar)
+            spec = _fit_filled(filled, nbar)  # fit_line_spectrum, in place on our copy
+            del filled
         spectra.append(spec)
         if spec is None:
             good = np.flatnonzero(ok)
             if good.size:
-                est[:, j] = np.interp(idx, good, y[good, j])
+                est[:, j] = np.interp(np.arange(n), good, y[good, j])
                 var[~ok, j] = float(np.var(y[good, j])) if good.size > 1 else 0.0
             continue
         nref = float(nv[ok, j].min())
-        s = spec.power(n)
-        # the fitted noise scale applies to every measurement's variance
-        lam[:, j] = np.where(np.isfinite(s), spec.noise_scale * nref / np.maximum(s, 1e-300), 0.0)
-        weight[:, j] = np.where(ok, nref / np.where(ok, nv[:, j], 1.0), 0.0)
+        mark = work.mark()
+        s = spec.power(n, out=work.empty((n,)))
+        # the fitted noise scale applies to every measurement's variance (in place:
+        # ``where(isfinite(s), scale * nref / maximum(s, 1e-300), 0)``)
+        lam_j = lam[:, j]
+        np.maximum(s, 1e-300, out=lam_j)
+        np.divide(spec.noise_scale * nref, lam_j, out=lam_j)
+        lam_j[~np.isfinite(s)] = 0.0
+        w_j = weight[:, j]  # where(ok, nref / nv, 0)
+        w_j[...] = 1.0
+        np.copyto(w_j, nv[:, j], where=ok)
+        np.divide(nref, w_j, out=w_j)
+        w_j[~ok] = 0.0
         active.append(j)
         # approximate posterior variance: the stationary one for this series' mean noise,
         # combined per line with that line's own measurement
         sk = s[1:]
         nbar = spec.noise_scale * float(nv[ok, j].mean())
-        v_post = float(np.mean(sk * nbar / (sk + nbar)))
+        num, den = work.empty(sk.shape), work.empty(sk.shape)
+        np.multiply(sk, nbar, out=num)
+        np.add(sk, nbar, out=den)
+        v_post = float(np.mean(np.divide(num, den, out=num)))
+        del s, sk, num, den
+        work.release(mark)
         v_prior = 1.0 / max(1.0 / v_post - 1.0 / nbar, 1e-300) if v_post > 0 else 0.0
+        v_j = var[:, j]  # where(ok, 1 / (1 / (scale * nv) + 1 / v_prior), v_prior)
         with np.errstate(divide="ignore"):
-            nvj = spec.noise_scale * nv[:, j]
-            var[:, j] = np.where(ok, 1.0 / (1.0 / nvj + 1.0 / max(v_prior, 1e-300)), v_prior)
+            np.multiply(spec.noise_scale, nv[:, j], out=v_j)
+            np.divide(1.0, v_j, out=v_j)
+            v_j += 1.0 / max(v_prior, 1e-300)
+            np.divide(1.0, v_j, out=v_j)
+        v_j[~ok] = v_prior
     if not active:
+        return est, var, spectra
+    if len(active) == m:  # every series: no copies
+        yw = work.empty((n, m))
+        np.multiply(y, weight > 0, out=yw)
+        est[...] = _pcg(yw, weight, lam, max_iter, tol, work)
         return est, var, spectra
     cols = np.asarray(active)
     x = _pcg(y[:, cols] * (weight[:, cols] > 0), weight[:, cols], lam[:, cols], max_iter, tol)
@@ -281,42 +395,65 @@ def wiener_lines(
     return est, var, spectra
 
 
-def _pcg(y, w, lam, max_iter, tol):
+def _pcg(y, w, lam, max_iter, tol, work=None):
     """Solve ``(L + W) x = W y`` per column; ``L`` diagonal ``lam`` in the cosine basis.
 
     Conjugate gradients carried out in the (orthonormal) cosine basis, preconditioned with
     ``(L + mean(W))^-1`` (diagonal there; exact when all weights are equal): one transform
-    pair per iteration.
+    pair per iteration. ``y`` is overwritten; the work arrays are taken from ``work`` and
+    updated in place (the transforms too), so that few arrays of the series' size exist at
+    once.
     """
+    work = work or Workspace()
+    shape = y.shape
 
-    def fwd(v):
-        return dct(v, type=2, norm="ortho", axis=0)
+    def fwd(v):  # in place
+        return dct(v, type=2, norm="ortho", axis=0, overwrite_x=True)
 
     def inv(v):
-        return idct(v, type=2, norm="ortho", axis=0)
+        return idct(v, type=2, norm="ortho", axis=0, overwrite_x=True)
 
-    def apply_a(vh):
-        return lam * vh + fwd(w * inv(vh))
+    def apply_a(vh, out, tmp):
+        """``lam * vh + fwd(w * inv(vh))`` into ``out`` (``tmp``: scratch)."""
+        np.copyto(out, vh)
+        t = inv(out)
+        t *= w
+        t = fwd(t)
+        np.multiply(lam, vh, out=tmp)
+        np.add(tmp, t, out=out)
+        return out
 
-    pre = 1.0 / (lam + w.mean(axis=0, keepdims=True))
-    b = fwd(w * y)
-    x = pre * b
-    r = b - apply_a(x)
-    z = pre * r
-    p = z.copy()
-    rz = (r * z).sum(axis=0)
-    bnorm = np.sqrt((b * b).sum(axis=0)) + 1e-300
+    pre = work.empty(shape)
+    np.add(lam, w.mean(axis=0, keepdims=True), out=pre)
+    np.divide(1.0, pre, out=pre)
+    y *= w
+    b = fwd(y)
+    x = work.empty(shape)
+    np.multiply(pre, b, out=x)
+    r = work.empty(shape)
+    tmp = work.empty(shape)
+    apply_a(x, r, tmp)
+    np.subtract(b, r, out=r)
+    bnorm = np.sqrt(np.multiply(b, b, out=tmp).sum(axis=0)) + 1e-300
+    del b
+    z = work.empty(shape)
+    np.multiply(pre, r, out=z)
+    p = work.empty(shape)
+    np.copyto(p, z)
+    rz = np.multiply(r, z, out=tmp).sum(axis=0)
+    ap = y  # no longer needed: scratch
     for _ in range(max_iter):
-        if np.all(np.sqrt((r * r).sum(axis=0)) <= tol * bnorm):
+        if np.all(np.sqrt(np.multiply(r, r, out=tmp).sum(axis=0)) <= tol * bnorm):
             break
-        ap = apply_a(p)
-        pap = (p * ap).sum(axis=0)
+        apply_a(p, ap, tmp)
+        pap = np.multiply(p, ap, out=tmp).sum(axis=0)
         alpha = np.where(pap > 0, rz / np.where(pap > 0, pap, 1.0), 0.0)
-        x += alpha * p
-        r -= alpha * ap
-        z = pre * r
-        rz_new = (r * z).sum(axis=0)
+        x += np.multiply(alpha, p, out=tmp)
+        r -= np.multiply(alpha, ap, out=ap)
+        np.multiply(pre, r, out=z)
+        rz_new = np.multiply(r, z, out=tmp).sum(axis=0)
         beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
-        p = z + beta * p
+        p *= beta
+        p += z
         rz = rz_new
     return inv(x)

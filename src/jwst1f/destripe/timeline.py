@@ -23,7 +23,7 @@ import numpy as np
 from scipy.fft import dct
 from scipy.ndimage import uniform_filter1d
 
-from jwst1f.destripe.spectral import fit_power, wiener_lines
+from jwst1f.destripe.spectral import Workspace, fit_power, wiener_lines
 
 __all__ = ["LINE_OVERHEAD", "TimelineModel", "timeline_model"]
 
@@ -36,6 +36,10 @@ _MAX_SAMPLES = 1 << 15
 _BLOCK_SAMPLES = 2048
 #: Overlap of neighbouring blocks on each side, fraction of a block.
 _OVERLAP = 0.25
+#: Pixels per block of lines of the segment averages and of the interpolation to pixels.
+_LINE_BLOCK_ELEMENTS = 8192
+#: Elements per block of the temporaries on segment averages.
+_WORK_ELEMENTS = 2048
 #: Candidate segment lengths, pixels.
 _SEGMENTS = (4, 8, 16, 32, 64)
 
@@ -72,28 +76,65 @@ def _segment_length(n_lines: int, length: int) -> int:
     return min(_SEGMENTS[-1], length)
 
 
-def _series(means, noise, slots):
+def _noise(counts: np.ndarray, s2: np.float32) -> np.ndarray:
+    """White-noise variance of segment means from their pixel counts (``inf`` where none).
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of uint8, shape (n_lines, n_segments)
+    s2 : numpy.float32
+        Per-pixel variance, units of the data squared.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``counts``
+    """
+    c = counts.astype(np.float32)
+    with np.errstate(divide="ignore"):
+        return np.where(c > 0, s2 / c, np.float32(np.inf))
+
+
+def _series(means, counts, s2, slots, work):
     """Lines of segment values, each followed by its pause, as one time series."""
     n, nseg = means.shape
-    series = np.zeros((n, slots))
-    var = np.full((n, slots), np.inf)  # float64: the filter's working precision
+    series = work.empty((n, slots))
+    series[...] = 0.0
+    var = work.empty((n, slots))  # float64: the filter's working precision
+    var[...] = np.inf
     series[:, :nseg] = means
-    var[:, :nseg] = noise
+    var[:, :nseg] = _noise(counts, s2)
     return series.reshape(-1), var.reshape(-1)
 
 
-def _filter_in_blocks(means, noise, slots):
+def _filter_in_blocks(means, counts, s2, slots, emit, work):
     """Wiener filter of the time series, in overlapping blocks of lines (bounded memory).
 
     The spectrum is fitted once on the powers averaged over non-overlapping blocks (Welch);
     each block is then filtered on its own and only its central lines are kept (the
     neighbouring blocks' overlap, ``_OVERLAP`` of a block on each side, absorbs the edges).
+    The kept lines are handed to ``emit`` block by block (no array of the whole series'
+    estimates is kept: on small windows it is not small next to the data).
+
+    Parameters
+    ----------
+    means : numpy.ndarray of float32, shape (n_lines, n_segments)
+        Segment means in readout order (lines as read, segments as read), 0 where empty.
+    counts : numpy.ndarray of uint8, same shape
+        Clean pixels behind each mean.
+    s2 : numpy.float32
+        Per-pixel white-noise variance.
+    slots : int
+        Time samples per line (segments plus the pause).
+    emit : callable
+        ``emit(start, stop, est, post)``: posterior mean and variance (float32, shape
+        (stop - start, n_segments)) of the lines ``start:stop`` of ``means``.
+    work : Workspace
+        Scratch memory of the blocks' series and filter.
 
     Returns
     -------
-    est, post : numpy.ndarray, shape of ``means``
-        Posterior mean and variance per segment.
-    spec : LineSpectrum or None
+    LineSpectrum or None
+        The fitted spectrum; None (``emit`` never called) if no 1/f is detected.
     """
     n, nseg = means.shape
     per_block = max(2, _BLOCK_SAMPLES // slots)
@@ -102,24 +143,38 @@ def _filter_in_blocks(means, noise, slots):
     # spectrum: Welch average over non-overlapping blocks of equal length
     power = None
     count = 0
+    mark = work.mark()
     for a in range(0, n - per_block + 1, per_block):
-        y, v = _series(means[a : a + per_block], noise[a : a + per_block], slots)
+        work.release(mark)  # the previous block's series
+        y, v = _series(means[a : a + per_block], counts[a : a + per_block], s2, slots, work)
         ok = np.isfinite(v)
         if ok.sum() < y.size // 4:
             continue
         good = np.flatnonzero(ok)
         filled = np.interp(np.arange(y.size), good, y[good])
-        p = dct(filled - filled.mean(), type=2, norm="ortho")[1:] ** 2
-        power = p if power is None else power + p
+        del good
+        filled -= filled.mean()
+        p = dct(filled, type=2, norm="ortho", overwrite_x=True)[1:] ** 2
+        del filled
+        if power is None:
+            power = p
+        else:
+            power += p
+        del p
         count += 1
     if power is None:
-        return None, None, None
-    finite = np.isfinite(noise)
-    spec = fit_power(power / count, float(noise[finite].mean()), n_series=count)
+        return None
+    del y, v, ok
+    work.release(mark)
+    # the mean white variance of the measured segments (float32, in readout order)
+    nz = counts[counts > 0]
+    noise = work.empty(nz.shape, dtype=np.float32)
+    noise_mean = float(np.divide(s2, nz, out=noise, dtype=np.float32).mean())
+    del nz, noise
+    work.release(mark)
+    spec = fit_power(power / count, noise_mean, n_series=count)
     if spec is None:
-        return None, None, None
-    est = np.empty((n, nseg), dtype=np.float32)
-    post = np.empty((n, nseg), dtype=np.float32)
+        return None
     margin = 0 if per_block == n else max(1, int(per_block * _OVERLAP))
     core = per_block - 2 * margin
     start = 0
@@ -128,14 +183,19 @@ def _filter_in_blocks(means, noise, slots):
         b = min(n, start + core + margin)
         if b - a < per_block and n >= per_block:  # keep every block full-length
             a, b = (n - per_block, n) if b == n else (a, a + per_block)
-        y, v = _series(means[a:b], noise[a:b], slots)
-        e, pv, _ = wiener_lines(y[:, None], v[:, None], spectra=[spec])
+        mark = work.mark()
+        y, v = _series(means[a:b], counts[a:b], s2, slots, work)
+        e, pv, _ = wiener_lines(y[:, None], v[:, None], spectra=[spec], work=work)
+        del y, v
         stop = min(n, start + core)
         sel = slice(start - a, stop - a)
-        est[start:stop] = e[:, 0].reshape(b - a, slots)[sel, :nseg]
-        post[start:stop] = pv[:, 0].reshape(b - a, slots)[sel, :nseg]
+        est = e[:, 0].reshape(b - a, slots)[sel, :nseg].astype(np.float32)
+        post = pv[:, 0].reshape(b - a, slots)[sel, :nseg].astype(np.float32)
+        del e, pv
+        work.release(mark)
+        emit(start, stop, est, post)
         start = stop
-    return est, post, spec
+    return spec
 
 
 def timeline_model(
@@ -147,6 +207,7 @@ def timeline_model(
     fast_sign: int = 1,
     slow_sign: int = 1,
     profile_lines: float = 32,
+    work: np.ndarray | None = None,
 ) -> TimelineModel | None:
     """Wiener model of the 1/f of one output along its readout time, written into ``y``.
 
@@ -169,6 +230,11 @@ def timeline_model(
     profile_lines : float
         Lines over which a shape along the line that repeats from line to line is averaged
         and kept as sky (not modelled as 1/f), lines. 1 disables.
+    work : numpy.ndarray, optional
+        Any C- or Fortran-contiguous array (e.g. float32 of the shape of ``y``) whose
+        contents may be overwritten (not overlapping ``y``, ``clean`` or ``base``): the
+        segment averages and the filter's work arrays are kept in it where they fit (peak
+        memory on small windows), else allocated. The model does not depend on it.
 
     Returns
     -------
@@ -182,66 +248,98 @@ def timeline_model(
     starts = np.arange(0, length, seg)
     nseg = starts.size
     slots = max(nseg, int(round((length + LINE_OVERHEAD) / seg)))
-    # segment means and counts (float32: these arrays are 1/seg of the data's size)
-    means = np.empty((n_lines, nseg), dtype=np.float32)
-    counts = np.empty((n_lines, nseg), dtype=np.float32)
-    block = max(1, (1 << 13) // max(length, 1))  # lines per block of temporaries
+    # segment means (float32) and clean-pixel counts (uint8: a segment is at most 64 pixels):
+    # these arrays are a fraction 1/seg of the data's size, not small on small windows
+    ws = Workspace(work)
+    means = ws.empty((n_lines, nseg), dtype=np.float32)
+    counts = ws.empty((n_lines, nseg), dtype=np.uint8)
+    block = max(1, _LINE_BLOCK_ELEMENTS // max(length, 1))  # lines per block of temporaries
     for i in range(0, n_lines, block):
         ls = slice(i, i + block)
         c = clean[ls]
-        means[ls] = np.add.reduceat(np.where(c, y[ls], np.float32(0.0)), starts, axis=1)
-        counts[ls] = np.add.reduceat(c.view(np.uint8), starts, axis=1, dtype=np.int32)
-    has = counts > 0
-    np.divide(means, np.maximum(counts, 1.0), out=means)
+        sums = np.add.reduceat(np.where(c, y[ls], np.float32(0.0)), starts, axis=1)
+        cnt = np.add.reduceat(c.view(np.uint8), starts, axis=1, dtype=np.int32)
+        counts[ls] = cnt
+        np.divide(sums, np.maximum(cnt.astype(np.float32), np.float32(1.0)), out=means[ls])
+    del sums, cnt, c
     if profile_lines > 1 and nseg > 1:
         # What has the same shape along the line in many neighbouring lines (sky or faint
         # emission along the slit, trace wings) is not 1/f, whose wander within a line is
         # independent from line to line: the running mean over ``profile_lines`` lines of
         # each segment's deviation from its line's mean is taken out, as sky, before the fit.
         box = int(min(profile_lines, n_lines)) | 1  # odd: centred on each line
-        lm = (means * counts).sum(axis=1) / np.maximum(counts.sum(axis=1), 1.0)
-        dev = (means - lm[:, None].astype(np.float32)) * counts  # 0 where no pixel
-        num = uniform_filter1d(dev, box, axis=0, mode="nearest")
-        del dev
-        den = uniform_filter1d(counts, box, axis=0, mode="nearest")
-        np.maximum(den, np.float32(1e-6), out=den)
-        np.divide(num, den, out=num)
-        means -= num
-        del num, den
-    means += base[:, None].astype(np.float32)
-    means[~has] = 0.0
-    with np.errstate(divide="ignore"):
-        noise = np.where(has, np.float32(sigma**2) / counts, np.float32(np.inf))
-    del counts, has
+        lm = np.empty(n_lines, dtype=np.float32)
+        rows = max(1, _WORK_ELEMENTS // nseg)
+        for i in range(0, n_lines, rows):  # row blocks: the same row sums
+            ls = slice(i, i + rows)
+            cf = counts[ls].astype(np.float32)
+            lm[ls] = (means[ls] * cf).sum(axis=1) / np.maximum(cf.sum(axis=1), 1.0)
+        # the running mean runs across lines: blocks of segments (columns)
+        cols = max(1, _WORK_ELEMENTS // n_lines)
+        for i in range(0, nseg, cols):
+            cs = slice(i, i + cols)
+            cf = counts[:, cs].astype(np.float32)
+            dev = (means[:, cs] - lm[:, None]) * cf  # 0 where no pixel
+            num = uniform_filter1d(dev, box, axis=0, mode="nearest")
+            del dev
+            den = uniform_filter1d(cf, box, axis=0, mode="nearest")
+            np.maximum(den, np.float32(1e-6), out=den)
+            np.divide(num, den, out=num)
+            means[:, cs] -= num
+        del num, den, cf, lm
+    rows = max(1, _WORK_ELEMENTS // nseg)
+    base32 = base.astype(np.float32)
+    for i in range(0, n_lines, rows):
+        ls = slice(i, i + rows)
+        mb = means[ls]
+        mb += base32[ls, None]
+        mb[counts[ls] == 0] = 0.0
+    s2 = np.float32(sigma**2)
     # readout-time order: lines as read, pixels as read, a pause after each line
+    means_t, counts_t = means, counts
     if slow_sign < 0:
-        means, noise = means[::-1], noise[::-1]
+        means_t, counts_t = means_t[::-1], counts_t[::-1]
     if fast_sign < 0:
-        means, noise = means[:, ::-1], noise[:, ::-1]
-    est, post, spec = _filter_in_blocks(means, noise, slots)
-    if spec is None:
-        return None
-    if slow_sign < 0:
-        est, post = est[::-1], post[::-1]
-    if fast_sign < 0:
-        est, post = est[:, ::-1], post[:, ::-1]
-    # linear interpolation from segment centres to pixels, a block of lines at a time
+        means_t, counts_t = means_t[:, ::-1], counts_t[:, ::-1]
+    # linear interpolation from segment centres to pixels
     widths = np.minimum(seg, length - starts)
     centres = starts + 0.5 * (widths - 1)
     px = np.arange(length)
     if nseg == 1:
         j = np.zeros(length, dtype=int)
         w1 = np.zeros(length, dtype=np.float32)
-        est = np.concatenate([est, est], axis=1)
     else:
         j = np.clip(np.searchsorted(centres, px) - 1, 0, nseg - 2)
         t = np.clip((px - centres[j]) / (centres[j + 1] - centres[j]), 0.0, 1.0)
         w1 = t.astype(np.float32)
     w0 = (1.0 - w1).astype(np.float32)
-    for i in range(0, n_lines, block):
-        ls = slice(i, i + block)
-        blk = est[ls]
-        y[ls] = blk[:, j] * w0 + blk[:, j + 1] * w1
-    line_mean = (est[:, :nseg] @ widths.astype(np.float64)) / length
-    variance = (post @ widths.astype(np.float64)) / length
+    widths64 = widths.astype(np.float64)
+    line_mean = np.empty(n_lines)
+    variance = np.empty(n_lines)
+    j1 = j + 1
+    sub = max(1, _LINE_BLOCK_ELEMENTS // length)  # lines per block of the interpolation
+
+    def emit(i0, i1, est, post):
+        """Write the model of lines ``i0:i1`` (readout order) into ``y``."""
+        if fast_sign < 0:
+            est, post = est[:, ::-1], post[:, ::-1]
+        if slow_sign < 0:
+            i0, i1 = n_lines - i1, n_lines - i0
+            est, post = est[::-1], post[::-1]
+        line_mean[i0:i1] = (est @ widths64) / length
+        variance[i0:i1] = (post @ widths64) / length
+        if nseg == 1:
+            est = np.concatenate([est, est], axis=1)
+        est = np.ascontiguousarray(est)
+        for k in range(0, i1 - i0, sub):
+            blk = est[k : k + sub]
+            out = y[i0 + k : i0 + k + blk.shape[0]]
+            np.multiply(blk[:, j], w0, out=out)
+            second = blk[:, j1]
+            second *= w1
+            out += second
+
+    spec = _filter_in_blocks(means_t, counts_t, s2, slots, emit, ws)
+    if spec is None:
+        return None
     return TimelineModel(line_mean, variance, seg, spec)
