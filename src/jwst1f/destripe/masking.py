@@ -134,14 +134,20 @@ def clear_dilated(good: np.ndarray, seeds: np.ndarray, radius: int) -> None:
 
 
 def _median_inplace(d: np.ndarray) -> float:
-    """``np.median`` of a 1-D array, partitioning it in place (no copy)."""
+    """``np.median`` of a 1-D array, partitioning it in place (no copy).
+
+    One selection only (numpy's vectorised single-``kth`` partition is an order of magnitude
+    faster than a partition on two ``kth``): for an even size the lower middle value is the
+    largest of the values before the upper one, the same value a two-``kth`` partition puts
+    there.
+    """
     n = d.size
     h = n // 2
+    d.partition(h)
     if n % 2:
-        d.partition(h)
         return float(np.mean(d[h : h + 1]))
-    d.partition([h - 1, h])
-    return float(np.mean(d[h - 1 : h + 1]))
+    pair = np.array([d[:h].max(), d[h]], dtype=d.dtype)
+    return float(np.mean(pair))
 
 
 def robust_sigma(
