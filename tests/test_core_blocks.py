@@ -10,8 +10,8 @@ import pytest
 from core_helpers import nircam_layout
 
 from jwst1f.destripe import destripe, masking
-from jwst1f.destripe.core import _apply_offsets, _Broadcast, _row_blocks
-from jwst1f.destripe.masking import clear_dilated, dilate, robust_sigma
+from jwst1f.destripe.core import _apply_offsets, _Broadcast, _row_blocks, _Scratch
+from jwst1f.destripe.masking import _median_inplace, clear_dilated, dilate, robust_sigma
 from jwst1f.geometry import layout_from_header
 
 
@@ -51,6 +51,37 @@ def test_robust_sigma_with_work_buffer(transpose):
     assert robust_sigma(data, good) == expected
     np.testing.assert_array_equal(data, before)
     assert np.isfinite(work[: d.size]).all()  # the buffer was used
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 10, 11, 1000, 1001])
+def test_median_inplace_equals_np_median(n):
+    """One single-kth partition gives np.median exactly, for even and odd sizes and ties."""
+    rng = np.random.default_rng(n)
+    for d in (rng.random(n).astype(np.float32), rng.integers(0, 3, n).astype(np.float32)):
+        assert _median_inplace(d.copy()) == float(np.median(d))
+
+
+def test_scratch_views_do_not_overlap():
+    """Work arrays on an output buffer: disjoint, aligned, in the requested memory order, and
+    new arrays once the buffer is full or not contiguous."""
+    buf = np.empty((64, 100), dtype=np.float32)  # 25600 bytes
+    pool = _Scratch(buf.T)  # a transposed view: still one contiguous block
+    a = pool.empty((10, 33), np.float32)
+    b = pool.empty((10, 33), bool, fortran=True)
+    c = pool.empty((7, 5), np.float64)
+    for x in (a, b, c):
+        assert np.shares_memory(x, buf)
+        assert x.ctypes.data % 64 == 0
+    assert a.flags.c_contiguous and b.flags.f_contiguous and b.shape == (10, 33)
+    assert not np.shares_memory(a, b) and not np.shares_memory(b, c)
+    a[...] = 1.0
+    b[...] = True
+    c[...] = 2.0
+    assert (a == 1.0).all() and b.all()  # nothing overwritten by the later arrays
+    big = pool.empty((100, 100), np.float32)  # does not fit: a new array
+    assert not np.shares_memory(big, buf) and big.shape == (100, 100)
+    strided = _Scratch(buf[:, ::2]).empty((4, 4), np.float32)
+    assert not np.shares_memory(strided, buf)
 
 
 @pytest.mark.parametrize("fortran", [False, True])

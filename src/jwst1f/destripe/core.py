@@ -502,6 +502,56 @@ def _flat_view(x: np.ndarray) -> np.ndarray | None:
     return None
 
 
+class _Scratch:
+    """Uninitialised work arrays on the memory of an output buffer that is not written yet.
+
+    The arrays are consecutive, non-overlapping views (at 64-byte aligned addresses) of the
+    buffer's bytes; when the buffer is not contiguous or full, new arrays are allocated.
+    Reusing memory that the output touches anyway saves the page faults of fresh
+    temporaries (a kernel fault per 4 KiB page, which costs more than the work done on it).
+
+    Parameters
+    ----------
+    buf : numpy.ndarray
+        Output buffer whose contents may be overwritten until it is written for real.
+    """
+
+    def __init__(self, buf: np.ndarray):
+        flat = _flat_view(buf)
+        self._raw = None if flat is None else flat.view(np.uint8)
+        self._pos = 0
+
+    def empty(self, shape: tuple[int, ...], dtype, *, fortran: bool = False) -> np.ndarray:
+        """Like ``np.empty(shape, dtype, order="F" if fortran else "C")``.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        dtype : numpy dtype
+        fortran : bool
+            Fortran memory order (2-D: the transpose of a C-ordered array).
+
+        Returns
+        -------
+        numpy.ndarray
+            Uninitialised; a view of the buffer when it has room left.
+        """
+        dtype = np.dtype(dtype)
+        shape = tuple(int(n) for n in shape)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if self._raw is None:
+            return np.empty(shape, dtype, order="F" if fortran else "C")
+        base = self._raw.ctypes.data
+        start = -(-(base + self._pos) // 64) * 64 - base  # 64-byte aligned address
+        if start + nbytes > self._raw.size:
+            return np.empty(shape, dtype, order="F" if fortran else "C")
+        self._pos = start + nbytes
+        view = self._raw[start : start + nbytes].view(dtype)
+        if fortran:
+            return view.reshape(shape[::-1]).T
+        return view.reshape(shape)
+
+
 def _row_blocks(n_lines: int, length: int, fortran: bool):
     """Cache-sized blocks of whole memory rows covering an (n_lines, length) array.
 
@@ -767,9 +817,12 @@ def _destripe_frame(
     # (transposed frames: every `step`-th memory row is read afterwards, a fraction of the
     # data; C-ordered ones: every cache line holds samples, so they are taken in the loop)
     fused = step > 1 and not transposed
-    if fused:
-        a_s = np.empty((n_lines, n_samp), dtype=a.dtype)
-        g_s = np.empty((n_lines, n_samp), dtype=bool)
+    # the work arrays of steps 1-2 live on the variance output, written only in step 5
+    # (fresh memory costs a page fault per 4 KiB, more than the work on it)
+    scratch = _Scratch(out_var)
+    if step > 1:
+        a_s = scratch.empty((n_lines, n_samp), a.dtype)
+        g_s = scratch.empty((n_lines, n_samp), bool)
     check_dq = dq is not None and bool(bitmask)
     bm = np.uint32(bitmask)
     all_finite = True
@@ -792,8 +845,8 @@ def _destripe_frame(
             g_s[lb, q0:q1] = g[:, src]
     del g, ab, fin
     if step > 1 and not fused:
-        a_s = np.ascontiguousarray(a[:, ::step])
-        g_s = np.ascontiguousarray(good[:, ::step])
+        np.copyto(a_s, a[:, ::step])
+        np.copyto(g_s, good[:, ::step])
     sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
         n_good = int(np.count_nonzero(good))
@@ -814,14 +867,15 @@ def _destripe_frame(
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
-    resid_s = np.empty(a_s.shape, dtype=np.float32) if step > 1 else out_model
-    clean_s = np.empty_like(a_s, dtype=bool)  # same memory order as the sub-sample
+    resid_s = scratch.empty(a_s.shape, np.float32) if step > 1 else out_model
+    # same memory order as the sub-sample
+    fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
+    clean_s = scratch.empty(a_s.shape, bool, fortran=fortran_s)
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
     bkg = None
     # Two passes: the clip of the first is slightly asymmetric where the sky has a slope
     # along the line; the second, around level + first background, removes that bias.
     n_samp = a_s.shape[1]
-    fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
     bc_s = _Broadcast(_channel_of(chans_s, n_samp))
     for _ in range(2):
         lvl32 = lvl.astype(np.float32)
@@ -877,7 +931,7 @@ def _destripe_frame(
         if g_s is not good:
             g_s[rows, -(-pe_b[j] // step) : -(-pe_b[j + 1] // step)] = False
     lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s)
-    del a_s, g_s
+    del a_s, g_s, scratch
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
     lit, lit_scale = None, 0.0
@@ -893,7 +947,11 @@ def _destripe_frame(
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
-    seeds = np.empty_like(good) if params.dilate_radius > 0 else None  # every block written
+    # every block written; on the variance output (not written yet; the step-1-2 work arrays
+    # are gone)
+    seeds = None
+    if params.dilate_radius > 0:
+        seeds = _Scratch(out_var).empty(good.shape, bool, fortran=transposed)
     # background (Legendre terms) then each channel-line's level, in one product per block:
     # the same sequence of float32 operations as evaluating the background and adding the
     # level (the level columns are one-hot, so they add it exactly once)
