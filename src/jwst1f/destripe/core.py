@@ -629,6 +629,7 @@ class _Broadcast:
             if starts.size <= max(1, n // 16):  # long runs: repeat pays off
                 reps = np.diff(np.concatenate((starts, [n // 2])))
                 self.plan = (c0[starts], c1[starts], reps)
+        self._equal_runs = self.plan is not None and self.plan[2].min() == self.plan[2].max()
 
     def block(self, vals: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
         """The broadcast on one block of whole memory rows, float32.
@@ -671,7 +672,7 @@ class _Broadcast:
             self._pairs = (vals, pair.view(np.uint64)[..., 0])
         pairs = self._pairs[1][lb]
         words = out.view(np.uint64)
-        if reps.min() == reps.max():  # equal runs (e.g. equal channels): broadcast in place
+        if self._equal_runs:  # equal runs (e.g. equal channels): broadcast in place
             words.reshape(words.shape[0], reps.size, reps[0])[...] = pairs[:, :, None]
         else:
             words[...] = np.repeat(pairs, reps, axis=1)
@@ -1236,7 +1237,8 @@ def _destripe_frame(
         "stripe_rms_before": before,
         "stripe_rms_after": after,
         "noise_floor": floor,
-        "masked_fraction": float(1.0 - np.count_nonzero(clean) / clean.size),
+        # (the channels partition the line: the counts add up to all clean pixels, exactly)
+        "masked_fraction": float(1.0 - counts.sum() / clean.size),
         "sigma": float(sigma),
         "lines_interpolated": lm.n_interpolated,
         "channel_lines_borrowed": lm.n_borrowed,
