@@ -10,7 +10,7 @@ import pytest
 from core_helpers import nircam_layout
 
 from jwst1f.destripe import destripe, masking
-from jwst1f.destripe.core import _apply_offsets, _Broadcast, _row_blocks, _Scratch
+from jwst1f.destripe.core import _apply_offsets, _Broadcast, _flag_runs, _row_blocks, _Scratch
 from jwst1f.destripe.masking import _median_inplace, clear_dilated, dilate, robust_sigma
 from jwst1f.geometry import layout_from_header
 
@@ -59,6 +59,23 @@ def test_median_inplace_equals_np_median(n):
     rng = np.random.default_rng(n)
     for d in (rng.random(n).astype(np.float32), rng.integers(0, 3, n).astype(np.float32)):
         assert _median_inplace(d.copy()) == float(np.median(d))
+
+
+def test_flag_runs_cover_the_flags_exactly():
+    """Runs of flagged blocks: disjoint, maximal, within one channel, covering every flag."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        nbl, nbp = rng.integers(1, 6), rng.integers(1, 12)
+        flag = rng.random((nbl, nbp)) < rng.random()
+        chan = np.sort(rng.integers(-1, 3, nbp))
+        covered = np.zeros_like(flag)
+        for i, j0, j1, k in _flag_runs(flag, chan):
+            assert flag[i, j0:j1].all() and not covered[i, j0:j1].any()
+            assert (chan[j0:j1] == k).all()
+            assert j1 == nbp or not flag[i, j1] or chan[j1] != k  # maximal
+            assert j0 == 0 or not flag[i, j0 - 1] or chan[j0 - 1] != k
+            covered[i, j0:j1] = True
+        np.testing.assert_array_equal(covered, flag)
 
 
 def test_scratch_views_do_not_overlap():

@@ -752,6 +752,65 @@ def _line_sums(x: np.ndarray, parity: int | None = None) -> np.ndarray:
     return sub.sum(axis=1).astype(np.float64)
 
 
+def _block_channels(pe: np.ndarray, chans: list[slice]) -> np.ndarray:
+    """Channel of each block of pixels (that of its first pixel), -1 if in none.
+
+    Parameters
+    ----------
+    pe : numpy.ndarray of int, shape (n_blocks + 1,)
+        Block edges along the line, pixels.
+    chans : list of slice
+        Contiguous channel slices.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_blocks,)
+    """
+    start = np.asarray(pe[:-1])
+    out = np.full(start.size, -1)
+    for k, sl in enumerate(chans):
+        inside = (sl.start <= start) & (start < sl.stop) & (out < 0)  # first channel found
+        out[inside] = k
+    return out
+
+
+def _flag_runs(flag: np.ndarray, chan: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Runs of flagged blocks along each row of blocks, split where the channel changes.
+
+    Masking a run of adjacent flagged blocks at once is the same as masking the blocks one by
+    one (fewer, larger array operations).
+
+    Parameters
+    ----------
+    flag : numpy.ndarray of bool, shape (n_block_rows, n_blocks)
+    chan : numpy.ndarray of int, shape (n_blocks,)
+        Channel of each block (:func:`_block_channels`).
+
+    Returns
+    -------
+    list of (row, first, stop, channel)
+        Block row, first block and one past the last block of the run, its channel.
+    """
+    if not flag.any():
+        return []
+    nbl, nbp = flag.shape
+    f = np.zeros((nbl, nbp + 1), dtype=bool)
+    f[:, 1:] = flag
+    same = np.ones(nbp, dtype=bool)
+    same[1:] = chan[1:] == chan[:-1]
+    begin = flag & ~(f[:, :-1] & same)  # flagged, and not continuing a run of its channel
+    ends = np.zeros((nbl, nbp + 1), dtype=bool)
+    ends[:, :-1] = begin
+    ends[:, -1] = True
+    ends[:, :-1] |= ~flag  # a run stops at the next unflagged block or the next run
+    # each run stops at the first end after its beginning (every row ends with one)
+    ii, jj = np.nonzero(begin)
+    e = np.flatnonzero(ends)
+    first = ii * (nbp + 1) + jj
+    stop = e[np.searchsorted(e, first, side="right")] - ii * (nbp + 1)
+    return list(zip(ii.tolist(), jj.tolist(), stop.tolist(), chan[jj].tolist(), strict=True))
+
+
 def _thresholds(good, seeds, lb, pb, mag, t_seed, t_rej):
     """Source-mask thresholds on one block, in place.
 
@@ -925,12 +984,15 @@ def _destripe_frame(
     # at full resolution they are applied in step 3, after the gaps of lit channel-lines
     # have been found (those are dark even inside blocks flagged for the slices around them)
     defer_ext = g_s is not good
-    for i, j in zip(*np.nonzero(bkg.flag), strict=True):
+    # (the channels matter only for the deferred masking, of contiguous channels)
+    ext_chan = _block_channels(pe_b, chans) if defer_ext else np.zeros(pe_b.size - 1, int)
+    ext_runs = _flag_runs(bkg.flag, ext_chan)
+    for i, j0, j1, _ in ext_runs:
         rows = slice(le_b[i], le_b[i + 1])
         if not defer_ext:
-            good[rows, pe_b[j] : pe_b[j + 1]] = False
+            good[rows, pe_b[j0] : pe_b[j1]] = False
         if g_s is not good:
-            g_s[rows, -(-pe_b[j] // step) : -(-pe_b[j + 1] // step)] = False
+            g_s[rows, -(-pe_b[j0] // step) : -(-pe_b[j1] // step)] = False
     lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s)
     del a_s, g_s, scratch
     # emission that fills whole channel-lines (a level persistently above the other
@@ -1004,12 +1066,11 @@ def _destripe_frame(
         # extended-emission blocks at full resolution, except on the gaps of lit lines
         # (masking both the usable pixels and the seeds is the same as masking the usable
         # pixels before the thresholds)
-        for i, j in zip(*np.nonzero(bkg.flag), strict=True):
-            k = next((k for k, sl in enumerate(chans) if sl.start <= pe_b[j] < sl.stop), None)
-            if k is None:
+        for i, j0, j1, k in ext_runs:  # runs of flagged blocks in one channel
+            if k < 0:  # (outside every channel)
                 continue
             rows = slice(le_b[i], le_b[i + 1])
-            cols = slice(pe_b[j], pe_b[j + 1])
+            cols = slice(pe_b[j0], pe_b[j1])
             og = on_gaps[k]
             for m in (good, seeds):
                 if m is None:
