@@ -31,6 +31,26 @@ def test_clear_dilated_equals_dilate_then_mask(order, radius, shape, monkeypatch
     np.testing.assert_array_equal(good, expected)
 
 
+@pytest.mark.parametrize("finite", [False, True])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_clear_dilated_zeroes_where_not_good(order, finite, monkeypatch):
+    """``zero`` is zeroed exactly where the final mask is False (NaN too unless ``finite``),
+    and kept elsewhere."""
+    monkeypatch.setattr(masking, "_BLOCK", 29)
+    rng = np.random.default_rng(5)
+    shape = (61, 64)
+    seeds = np.asarray(rng.random(shape) < 0.01, order=order)
+    good = np.asarray(rng.random(shape) < 0.9, order=order)
+    vals = np.asarray(rng.normal(size=shape).astype(np.float32), order=order)
+    if not finite:
+        vals[~good] = np.nan  # non-finite values are never good
+    expected_good = good & ~dilate(seeds, 2)
+    zero = vals.copy(order="K")
+    clear_dilated(good, seeds, 2, zero=zero, finite=finite)
+    np.testing.assert_array_equal(good, expected_good)
+    np.testing.assert_array_equal(zero, np.where(expected_good, vals, np.float32(0.0)))
+
+
 @pytest.mark.parametrize("transpose", [False, True])
 def test_robust_sigma_with_work_buffer(transpose):
     """The differences compacted into a scratch buffer give the median of one vectorised pass

@@ -464,8 +464,8 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
                 np.subtract(x, lv[:, None].astype(np.float32), out=r)
                 np.less(np.abs(r, out=w), k_sig, out=kk)
                 kk &= g
-                r *= kk  # finite: the clipped residuals
-                np.copyto(w, kk)
+                np.copyto(w, kk)  # the clip mask as 0/1
+                r *= w  # finite: the clipped residuals (the same products as with ``kk``)
                 n = w @ ones  # exact: integer counts < 2**24
                 s = (r @ ones).astype(np.float64)
                 lv += np.where(n > 0, s / np.maximum(n, 1), 0.0)
@@ -1080,8 +1080,12 @@ def _destripe_frame(
                 else:
                     m[rows, cols] &= og[rows, None]
     del bkg, new
+    zeroed = False  # the residuals zeroed where not clean
     if seeds is not None and seeds.any():
-        clear_dilated(good, seeds, params.dilate_radius)  # good & ~dilated seeds
+        # good & ~dilated seeds; and, from the same blocks, the residuals zeroed where not
+        # clean (the final clean mask)
+        clear_dilated(good, seeds, params.dilate_radius, zero=out_model, finite=all_finite)
+        zeroed = True
     del seeds
     clean = good
     want_eo = params.even_odd != "off" and not layout.interleaved
@@ -1095,15 +1099,16 @@ def _destripe_frame(
         wmat[sl, k] = 1.0
         if want_eo:
             wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
-    # residuals from the levels, zeroed where not clean (cache-sized blocks)
-    for ib, (lb, pb) in enumerate(_row_blocks(n_lines, length, transposed)):
+    # residuals from the levels, zeroed where not clean (cache-sized blocks), unless done
+    blocks = [] if zeroed else _row_blocks(n_lines, length, transposed)
+    for ib, (lb, pb) in enumerate(blocks):
         rc = out_model[lb, pb]
         c = clean[lb, pb]
         if block_finite[ib]:  # (the same blocks as in step 0)
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
-    del rc, c
+        del rc, c
     # emission too faint for the per-pixel clip, found on residuals averaged across lines
     # (one channel at a time: memory)
     for sl in chans:
