@@ -10,7 +10,14 @@ import pytest
 from core_helpers import nircam_layout
 
 from jwst1f.destripe import destripe, masking
-from jwst1f.destripe.core import _apply_offsets, _Broadcast, _flag_runs, _row_blocks, _Scratch
+from jwst1f.destripe.core import (
+    _apply_offsets,
+    _Broadcast,
+    _copy_columns,
+    _flag_runs,
+    _row_blocks,
+    _Scratch,
+)
 from jwst1f.destripe.masking import _median_inplace, clear_dilated, dilate, robust_sigma
 from jwst1f.geometry import layout_from_header
 
@@ -96,6 +103,19 @@ def test_flag_runs_cover_the_flags_exactly():
             assert j0 == 0 or not flag[i, j0 - 1] or chan[j0 - 1] != k
             covered[i, j0:j1] = True
         np.testing.assert_array_equal(covered, flag)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, bool])
+def test_copy_columns_of_transposed_subsample(dtype):
+    """The blockwise transposing copy equals the plain copy (widths not multiples of the
+    block included)."""
+    rng = np.random.default_rng(2)
+    frame = np.asfortranarray(rng.normal(size=(70, 203)) > 0.3).astype(dtype)
+    for step in (1, 3, 8):
+        src = frame[:, ::step]
+        dst = np.empty(src.shape, dtype=dtype)
+        _copy_columns(dst, src)
+        np.testing.assert_array_equal(dst, src)
 
 
 def test_scratch_views_do_not_overlap():

@@ -552,6 +552,28 @@ class _Scratch:
         return view.reshape(shape)
 
 
+#: Columns per block of :func:`_copy_columns`.
+_COPY_COLUMNS = 16
+
+
+def _copy_columns(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src`` by blocks of ``_COPY_COLUMNS`` columns.
+
+    For a C-ordered ``dst`` and a ``src`` whose columns are rows in memory (sub-samples of
+    transposed canonical views), the copy is a transposition: by narrow blocks of columns,
+    the source rows of a block stay in the L1 cache while they are read line by line (5-8x
+    faster than one copy, which reads every source row once per output line).
+
+    Parameters
+    ----------
+    dst : numpy.ndarray, shape (n, m)
+    src : numpy.ndarray, same shape
+    """
+    for p0 in range(0, dst.shape[1], _COPY_COLUMNS):
+        cols = slice(p0, p0 + _COPY_COLUMNS)
+        np.copyto(dst[:, cols], src[:, cols])
+
+
 def _row_blocks(n_lines: int, length: int, fortran: bool):
     """Cache-sized blocks of whole memory rows covering an (n_lines, length) array.
 
@@ -905,8 +927,8 @@ def _destripe_frame(
             g_s[lb, q0:q1] = g[:, src]
     del g, ab, fin
     if step > 1 and not fused:
-        np.copyto(a_s, a[:, ::step])
-        np.copyto(g_s, good[:, ::step])
+        _copy_columns(a_s, a[:, ::step])
+        _copy_columns(g_s, good[:, ::step])
     sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
         n_good = int(np.count_nonzero(good))
