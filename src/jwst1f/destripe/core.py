@@ -17,7 +17,13 @@ from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
-from jwst1f.destripe.masking import clear_dilated, dark_positions, faint_emission, robust_sigma
+from jwst1f.destripe.masking import (
+    _median_inplace,
+    clear_dilated,
+    dark_positions,
+    faint_emission,
+    robust_sigma,
+)
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -1780,8 +1786,9 @@ def _reference_levels(a, ref, layout):
     ok &= np.isfinite(vals)
     if ok.sum() < 8:
         return None
-    med = float(np.median(vals[ok]))
-    sig = 1.4826 * float(np.median(np.abs(vals[ok] - med)))
+    v_ok = vals[ok]  # (a copy: partitioned in place, values as np.median's)
+    med = _median_inplace(v_ok)
+    sig = 1.4826 * _median_inplace(np.abs(v_ok - med, out=v_ok))
     if not np.isfinite(sig) or sig <= 0:
         return None
     ok &= np.abs(vals - med) < 5.0 * sig
