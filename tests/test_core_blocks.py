@@ -15,6 +15,7 @@ from jwst1f.destripe.core import (
     _Broadcast,
     _copy_columns,
     _flag_runs,
+    _robust_scale,
     _row_blocks,
     _Scratch,
 )
@@ -116,6 +117,23 @@ def test_copy_columns_of_transposed_subsample(dtype):
         dst = np.empty(src.shape, dtype=dtype)
         _copy_columns(dst, src)
         np.testing.assert_array_equal(dst, src)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 10, 2047, 2048])
+def test_robust_scale_equals_np_median_form(n):
+    """The partition-based MAD equals the np.median formula (float64, float32, integers
+    with ties) and leaves its input alone; NaN input gives NaN as np.median does."""
+    rng = np.random.default_rng(n)
+    for z in (
+        rng.normal(size=n),
+        rng.normal(size=n).astype(np.float32),
+        rng.integers(0, 3, n),
+    ):
+        before = z.copy()
+        expected = 1.4826 * float(np.median(np.abs(z - np.median(z))))
+        assert _robust_scale(z) == expected
+        np.testing.assert_array_equal(z, before)
+    assert np.isnan(_robust_scale(np.array([1.0, np.nan, 3.0])))
 
 
 def test_scratch_views_do_not_overlap():
