@@ -10,8 +10,16 @@ import pytest
 from core_helpers import nircam_layout
 
 from jwst1f.destripe import destripe, masking
-from jwst1f.destripe.core import _apply_offsets, _Broadcast, _row_blocks
-from jwst1f.destripe.masking import clear_dilated, dilate, robust_sigma
+from jwst1f.destripe.core import (
+    _apply_offsets,
+    _Broadcast,
+    _copy_columns,
+    _flag_runs,
+    _robust_scale,
+    _row_blocks,
+    _Scratch,
+)
+from jwst1f.destripe.masking import _median_inplace, clear_dilated, dilate, robust_sigma
 from jwst1f.geometry import layout_from_header
 
 
@@ -29,6 +37,26 @@ def test_clear_dilated_equals_dilate_then_mask(order, radius, shape, monkeypatch
     expected = good & ~dilate(seeds, radius)
     clear_dilated(good, seeds, radius)
     np.testing.assert_array_equal(good, expected)
+
+
+@pytest.mark.parametrize("finite", [False, True])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_clear_dilated_zeroes_where_not_good(order, finite, monkeypatch):
+    """``zero`` is zeroed exactly where the final mask is False (NaN too unless ``finite``),
+    and kept elsewhere."""
+    monkeypatch.setattr(masking, "_BLOCK", 29)
+    rng = np.random.default_rng(5)
+    shape = (61, 64)
+    seeds = np.asarray(rng.random(shape) < 0.01, order=order)
+    good = np.asarray(rng.random(shape) < 0.9, order=order)
+    vals = np.asarray(rng.normal(size=shape).astype(np.float32), order=order)
+    if not finite:
+        vals[~good] = np.nan  # non-finite values are never good
+    expected_good = good & ~dilate(seeds, 2)
+    zero = vals.copy(order="K")
+    clear_dilated(good, seeds, 2, zero=zero, finite=finite)
+    np.testing.assert_array_equal(good, expected_good)
+    np.testing.assert_array_equal(zero, np.where(expected_good, vals, np.float32(0.0)))
 
 
 @pytest.mark.parametrize("transpose", [False, True])
@@ -51,6 +79,84 @@ def test_robust_sigma_with_work_buffer(transpose):
     assert robust_sigma(data, good) == expected
     np.testing.assert_array_equal(data, before)
     assert np.isfinite(work[: d.size]).all()  # the buffer was used
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 10, 11, 1000, 1001])
+def test_median_inplace_equals_np_median(n):
+    """One single-kth partition gives np.median exactly, for even and odd sizes and ties."""
+    rng = np.random.default_rng(n)
+    for d in (rng.random(n).astype(np.float32), rng.integers(0, 3, n).astype(np.float32)):
+        assert _median_inplace(d.copy()) == float(np.median(d))
+
+
+def test_flag_runs_cover_the_flags_exactly():
+    """Runs of flagged blocks: disjoint, maximal, within one channel, covering every flag."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        nbl, nbp = rng.integers(1, 6), rng.integers(1, 12)
+        flag = rng.random((nbl, nbp)) < rng.random()
+        chan = np.sort(rng.integers(-1, 3, nbp))
+        covered = np.zeros_like(flag)
+        for i, j0, j1, k in _flag_runs(flag, chan):
+            assert flag[i, j0:j1].all() and not covered[i, j0:j1].any()
+            assert (chan[j0:j1] == k).all()
+            assert j1 == nbp or not flag[i, j1] or chan[j1] != k  # maximal
+            assert j0 == 0 or not flag[i, j0 - 1] or chan[j0 - 1] != k
+            covered[i, j0:j1] = True
+        np.testing.assert_array_equal(covered, flag)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, bool])
+def test_copy_columns_of_transposed_subsample(dtype):
+    """The blockwise transposing copy equals the plain copy (widths not multiples of the
+    block included)."""
+    rng = np.random.default_rng(2)
+    frame = np.asfortranarray(rng.normal(size=(70, 203)) > 0.3).astype(dtype)
+    for step in (1, 3, 8):
+        src = frame[:, ::step]
+        dst = np.empty(src.shape, dtype=dtype)
+        _copy_columns(dst, src)
+        np.testing.assert_array_equal(dst, src)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 10, 2047, 2048])
+def test_robust_scale_equals_np_median_form(n):
+    """The partition-based MAD equals the np.median formula (float64, float32, integers
+    with ties) and leaves its input alone; NaN input gives NaN as np.median does."""
+    rng = np.random.default_rng(n)
+    for z in (
+        rng.normal(size=n),
+        rng.normal(size=n).astype(np.float32),
+        rng.integers(0, 3, n),
+    ):
+        before = z.copy()
+        expected = 1.4826 * float(np.median(np.abs(z - np.median(z))))
+        assert _robust_scale(z) == expected
+        np.testing.assert_array_equal(z, before)
+    assert np.isnan(_robust_scale(np.array([1.0, np.nan, 3.0])))
+
+
+def test_scratch_views_do_not_overlap():
+    """Work arrays on an output buffer: disjoint, aligned, in the requested memory order, and
+    new arrays once the buffer is full or not contiguous."""
+    buf = np.empty((64, 100), dtype=np.float32)  # 25600 bytes
+    pool = _Scratch(buf.T)  # a transposed view: still one contiguous block
+    a = pool.empty((10, 33), np.float32)
+    b = pool.empty((10, 33), bool, fortran=True)
+    c = pool.empty((7, 5), np.float64)
+    for x in (a, b, c):
+        assert np.shares_memory(x, buf)
+        assert x.ctypes.data % 64 == 0
+    assert a.flags.c_contiguous and b.flags.f_contiguous and b.shape == (10, 33)
+    assert not np.shares_memory(a, b) and not np.shares_memory(b, c)
+    a[...] = 1.0
+    b[...] = True
+    c[...] = 2.0
+    assert (a == 1.0).all() and b.all()  # nothing overwritten by the later arrays
+    big = pool.empty((100, 100), np.float32)  # does not fit: a new array
+    assert not np.shares_memory(big, buf) and big.shape == (100, 100)
+    strided = _Scratch(buf[:, ::2]).empty((4, 4), np.float32)
+    assert not np.shares_memory(strided, buf)
 
 
 @pytest.mark.parametrize("fortran", [False, True])

@@ -17,7 +17,13 @@ from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
-from jwst1f.destripe.masking import clear_dilated, dark_positions, faint_emission, robust_sigma
+from jwst1f.destripe.masking import (
+    _median_inplace,
+    clear_dilated,
+    dark_positions,
+    faint_emission,
+    robust_sigma,
+)
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -483,8 +489,8 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
                 np.subtract(x, lv[:, None].astype(np.float32), out=r)
                 np.less(np.abs(r, out=w), k_sig, out=kk)
                 kk &= g
-                r *= kk  # finite: the clipped residuals
-                np.copyto(w, kk)
+                np.copyto(w, kk)  # the clip mask as 0/1
+                r *= w  # finite: the clipped residuals (the same products as with ``kk``)
                 n = w @ ones  # exact: integer counts < 2**24
                 s = (r @ ones).astype(np.float64)
                 lv += np.where(n > 0, s / np.maximum(n, 1), 0.0)
@@ -519,6 +525,78 @@ def _flat_view(x: np.ndarray) -> np.ndarray | None:
     if x.T.flags.c_contiguous:
         return x.T.reshape(-1)
     return None
+
+
+class _Scratch:
+    """Uninitialised work arrays on the memory of an output buffer that is not written yet.
+
+    The arrays are consecutive, non-overlapping views (at 64-byte aligned addresses) of the
+    buffer's bytes; when the buffer is not contiguous or full, new arrays are allocated.
+    Reusing memory that the output touches anyway saves the page faults of fresh
+    temporaries (a kernel fault per 4 KiB page, which costs more than the work done on it).
+
+    Parameters
+    ----------
+    buf : numpy.ndarray
+        Output buffer whose contents may be overwritten until it is written for real.
+    """
+
+    def __init__(self, buf: np.ndarray):
+        flat = _flat_view(buf)
+        self._raw = None if flat is None else flat.view(np.uint8)
+        self._pos = 0
+
+    def empty(self, shape: tuple[int, ...], dtype, *, fortran: bool = False) -> np.ndarray:
+        """Like ``np.empty(shape, dtype, order="F" if fortran else "C")``.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        dtype : numpy dtype
+        fortran : bool
+            Fortran memory order (2-D: the transpose of a C-ordered array).
+
+        Returns
+        -------
+        numpy.ndarray
+            Uninitialised; a view of the buffer when it has room left.
+        """
+        dtype = np.dtype(dtype)
+        shape = tuple(int(n) for n in shape)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if self._raw is None:
+            return np.empty(shape, dtype, order="F" if fortran else "C")
+        base = self._raw.ctypes.data
+        start = -(-(base + self._pos) // 64) * 64 - base  # 64-byte aligned address
+        if start + nbytes > self._raw.size:
+            return np.empty(shape, dtype, order="F" if fortran else "C")
+        self._pos = start + nbytes
+        view = self._raw[start : start + nbytes].view(dtype)
+        if fortran:
+            return view.reshape(shape[::-1]).T
+        return view.reshape(shape)
+
+
+#: Columns per block of :func:`_copy_columns`.
+_COPY_COLUMNS = 16
+
+
+def _copy_columns(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src`` by blocks of ``_COPY_COLUMNS`` columns.
+
+    For a C-ordered ``dst`` and a ``src`` whose columns are rows in memory (sub-samples of
+    transposed canonical views), the copy is a transposition: by narrow blocks of columns,
+    the source rows of a block stay in the L1 cache while they are read line by line (5-8x
+    faster than one copy, which reads every source row once per output line).
+
+    Parameters
+    ----------
+    dst : numpy.ndarray, shape (n, m)
+    src : numpy.ndarray, same shape
+    """
+    for p0 in range(0, dst.shape[1], _COPY_COLUMNS):
+        cols = slice(p0, p0 + _COPY_COLUMNS)
+        np.copyto(dst[:, cols], src[:, cols])
 
 
 def _row_blocks(n_lines: int, length: int, fortran: bool):
@@ -598,6 +676,7 @@ class _Broadcast:
             if starts.size <= max(1, n // 16):  # long runs: repeat pays off
                 reps = np.diff(np.concatenate((starts, [n // 2])))
                 self.plan = (c0[starts], c1[starts], reps)
+        self._equal_runs = self.plan is not None and self.plan[2].min() == self.plan[2].max()
 
     def block(self, vals: np.ndarray, lb: slice, pb: slice, fortran: bool, out=None):
         """The broadcast on one block of whole memory rows, float32.
@@ -640,7 +719,7 @@ class _Broadcast:
             self._pairs = (vals, pair.view(np.uint64)[..., 0])
         pairs = self._pairs[1][lb]
         words = out.view(np.uint64)
-        if reps.min() == reps.max():  # equal runs (e.g. equal channels): broadcast in place
+        if self._equal_runs:  # equal runs (e.g. equal channels): broadcast in place
             words.reshape(words.shape[0], reps.size, reps[0])[...] = pairs[:, :, None]
         else:
             words[...] = np.repeat(pairs, reps, axis=1)
@@ -720,6 +799,65 @@ def _line_sums(x: np.ndarray, parity: int | None = None) -> np.ndarray:
     return sub.sum(axis=1).astype(np.float64)
 
 
+def _block_channels(pe: np.ndarray, chans: list[slice]) -> np.ndarray:
+    """Channel of each block of pixels (that of its first pixel), -1 if in none.
+
+    Parameters
+    ----------
+    pe : numpy.ndarray of int, shape (n_blocks + 1,)
+        Block edges along the line, pixels.
+    chans : list of slice
+        Contiguous channel slices.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_blocks,)
+    """
+    start = np.asarray(pe[:-1])
+    out = np.full(start.size, -1)
+    for k, sl in enumerate(chans):
+        inside = (sl.start <= start) & (start < sl.stop) & (out < 0)  # first channel found
+        out[inside] = k
+    return out
+
+
+def _flag_runs(flag: np.ndarray, chan: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Runs of flagged blocks along each row of blocks, split where the channel changes.
+
+    Masking a run of adjacent flagged blocks at once is the same as masking the blocks one by
+    one (fewer, larger array operations).
+
+    Parameters
+    ----------
+    flag : numpy.ndarray of bool, shape (n_block_rows, n_blocks)
+    chan : numpy.ndarray of int, shape (n_blocks,)
+        Channel of each block (:func:`_block_channels`).
+
+    Returns
+    -------
+    list of (row, first, stop, channel)
+        Block row, first block and one past the last block of the run, its channel.
+    """
+    if not flag.any():
+        return []
+    nbl, nbp = flag.shape
+    f = np.zeros((nbl, nbp + 1), dtype=bool)
+    f[:, 1:] = flag
+    same = np.ones(nbp, dtype=bool)
+    same[1:] = chan[1:] == chan[:-1]
+    begin = flag & ~(f[:, :-1] & same)  # flagged, and not continuing a run of its channel
+    ends = np.zeros((nbl, nbp + 1), dtype=bool)
+    ends[:, :-1] = begin
+    ends[:, -1] = True
+    ends[:, :-1] |= ~flag  # a run stops at the next unflagged block or the next run
+    # each run stops at the first end after its beginning (every row ends with one)
+    ii, jj = np.nonzero(begin)
+    e = np.flatnonzero(ends)
+    first = ii * (nbp + 1) + jj
+    stop = e[np.searchsorted(e, first, side="right")] - ii * (nbp + 1)
+    return list(zip(ii.tolist(), jj.tolist(), stop.tolist(), chan[jj].tolist(), strict=True))
+
+
 def _thresholds(good, seeds, lb, pb, mag, t_seed, t_rej):
     """Source-mask thresholds on one block, in place.
 
@@ -786,9 +924,12 @@ def _destripe_frame(
     # (transposed frames: every `step`-th memory row is read afterwards, a fraction of the
     # data; C-ordered ones: every cache line holds samples, so they are taken in the loop)
     fused = step > 1 and not transposed
-    if fused:
-        a_s = np.empty((n_lines, n_samp), dtype=a.dtype)
-        g_s = np.empty((n_lines, n_samp), dtype=bool)
+    # the work arrays of steps 1-2 live on the variance output, written only in step 5
+    # (fresh memory costs a page fault per 4 KiB, more than the work on it)
+    scratch = _Scratch(out_var)
+    if step > 1:
+        a_s = scratch.empty((n_lines, n_samp), a.dtype)
+        g_s = scratch.empty((n_lines, n_samp), bool)
     check_dq = dq is not None and bool(bitmask)
     bm = np.uint32(bitmask)
     all_finite = True
@@ -811,8 +952,8 @@ def _destripe_frame(
             g_s[lb, q0:q1] = g[:, src]
     del g, ab, fin
     if step > 1 and not fused:
-        a_s = np.ascontiguousarray(a[:, ::step])
-        g_s = np.ascontiguousarray(good[:, ::step])
+        _copy_columns(a_s, a[:, ::step])
+        _copy_columns(g_s, good[:, ::step])
     sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
     if not np.isfinite(sigma) or sigma <= 0:
         n_good = int(np.count_nonzero(good))
@@ -833,14 +974,15 @@ def _destripe_frame(
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
-    resid_s = np.empty(a_s.shape, dtype=np.float32) if step > 1 else out_model
-    clean_s = np.empty_like(a_s, dtype=bool)  # same memory order as the sub-sample
+    resid_s = scratch.empty(a_s.shape, np.float32) if step > 1 else out_model
+    # same memory order as the sub-sample
+    fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
+    clean_s = scratch.empty(a_s.shape, bool, fortran=fortran_s)
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
     bkg = None
     # Two passes: the clip of the first is slightly asymmetric where the sky has a slope
     # along the line; the second, around level + first background, removes that bias.
     n_samp = a_s.shape[1]
-    fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
     bc_s = _Broadcast(_channel_of(chans_s, n_samp))
     for _ in range(2):
         lvl32 = lvl.astype(np.float32)
@@ -889,14 +1031,17 @@ def _destripe_frame(
     # at full resolution they are applied in step 3, after the gaps of lit channel-lines
     # have been found (those are dark even inside blocks flagged for the slices around them)
     defer_ext = g_s is not good
-    for i, j in zip(*np.nonzero(bkg.flag), strict=True):
+    # (the channels matter only for the deferred masking, of contiguous channels)
+    ext_chan = _block_channels(pe_b, chans) if defer_ext else np.zeros(pe_b.size - 1, int)
+    ext_runs = _flag_runs(bkg.flag, ext_chan)
+    for i, j0, j1, _ in ext_runs:
         rows = slice(le_b[i], le_b[i + 1])
         if not defer_ext:
-            good[rows, pe_b[j] : pe_b[j + 1]] = False
+            good[rows, pe_b[j0] : pe_b[j1]] = False
         if g_s is not good:
-            g_s[rows, -(-pe_b[j] // step) : -(-pe_b[j + 1] // step)] = False
+            g_s[rows, -(-pe_b[j0] // step) : -(-pe_b[j1] // step)] = False
     lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s)
-    del a_s, g_s
+    del a_s, g_s, scratch
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
     lit, lit_scale = None, 0.0
@@ -912,7 +1057,11 @@ def _destripe_frame(
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
-    seeds = np.empty_like(good) if params.dilate_radius > 0 else None  # every block written
+    # every block written; on the variance output (not written yet; the step-1-2 work arrays
+    # are gone)
+    seeds = None
+    if params.dilate_radius > 0:
+        seeds = _Scratch(out_var).empty(good.shape, bool, fortran=transposed)
     # background (Legendre terms) then each channel-line's level, in one product per block:
     # the same sequence of float32 operations as evaluating the background and adding the
     # level (the level columns are one-hot, so they add it exactly once)
@@ -964,12 +1113,11 @@ def _destripe_frame(
         # extended-emission blocks at full resolution, except on the gaps of lit lines
         # (masking both the usable pixels and the seeds is the same as masking the usable
         # pixels before the thresholds)
-        for i, j in zip(*np.nonzero(bkg.flag), strict=True):
-            k = next((k for k, sl in enumerate(chans) if sl.start <= pe_b[j] < sl.stop), None)
-            if k is None:
+        for i, j0, j1, k in ext_runs:  # runs of flagged blocks in one channel
+            if k < 0:  # (outside every channel)
                 continue
             rows = slice(le_b[i], le_b[i + 1])
-            cols = slice(pe_b[j], pe_b[j + 1])
+            cols = slice(pe_b[j0], pe_b[j1])
             og = on_gaps[k]
             for m in (good, seeds):
                 if m is None:
@@ -979,8 +1127,12 @@ def _destripe_frame(
                 else:
                     m[rows, cols] &= og[rows, None]
     del bkg, new
+    zeroed = False  # the residuals zeroed where not clean
     if seeds is not None and seeds.any():
-        clear_dilated(good, seeds, params.dilate_radius)  # good & ~dilated seeds
+        # good & ~dilated seeds; and, from the same blocks, the residuals zeroed where not
+        # clean (the final clean mask)
+        clear_dilated(good, seeds, params.dilate_radius, zero=out_model, finite=all_finite)
+        zeroed = True
     del seeds
     clean = good
     want_eo = params.even_odd != "off" and not layout.interleaved
@@ -994,15 +1146,16 @@ def _destripe_frame(
         wmat[sl, k] = 1.0
         if want_eo:
             wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
-    # residuals from the levels, zeroed where not clean (cache-sized blocks)
-    for ib, (lb, pb) in enumerate(_row_blocks(n_lines, length, transposed)):
+    # residuals from the levels, zeroed where not clean (cache-sized blocks), unless done
+    blocks = [] if zeroed else _row_blocks(n_lines, length, transposed)
+    for ib, (lb, pb) in enumerate(blocks):
         rc = out_model[lb, pb]
         c = clean[lb, pb]
         if block_finite[ib]:  # (the same blocks as in step 0)
             np.multiply(rc, c, out=rc)
         else:
             np.copyto(rc, 0.0, where=~c)
-    del rc, c
+        del rc, c
     # emission too faint for the per-pixel clip, found on residuals averaged across lines
     # (one channel at a time: memory)
     for sl in chans:
@@ -1199,7 +1352,8 @@ def _destripe_frame(
         "stripe_rms_before": before,
         "stripe_rms_after": after,
         "noise_floor": floor,
-        "masked_fraction": float(1.0 - np.count_nonzero(clean) / clean.size),
+        # (the channels partition the line: the counts add up to all clean pixels, exactly)
+        "masked_fraction": float(1.0 - counts.sum() / clean.size),
         "sigma": float(sigma),
         "lines_interpolated": lm.n_interpolated,
         "channel_lines_borrowed": lm.n_borrowed,
@@ -1303,8 +1457,17 @@ def _apply_offsets(
 
 
 def _robust_scale(z: np.ndarray) -> float:
-    """1.4826 x the median absolute deviation from the median."""
-    return 1.4826 * float(np.median(np.abs(z - np.median(z))))
+    """1.4826 x the median absolute deviation from the median.
+
+    The medians are single-``kth`` partitions of one copy (the values of ``np.median``,
+    several times faster); NaN or empty input takes ``np.median`` itself (NaN).
+    """
+    z = np.asarray(z)
+    if z.size == 0 or np.isnan(z).any():
+        return 1.4826 * float(np.median(np.abs(z - np.median(z))))
+    d = np.array(z, dtype=np.result_type(z.dtype, np.float16))  # own copy, floating
+    med = _median_inplace(d)
+    return 1.4826 * _median_inplace(np.abs(d - med, out=d))
 
 
 def _first_even(chans: list[slice], layout: ReadoutLayout) -> list[int]:
@@ -1763,8 +1926,9 @@ def _reference_levels(a, ref, layout):
     ok &= np.isfinite(vals)
     if ok.sum() < 8:
         return None
-    med = float(np.median(vals[ok]))
-    sig = 1.4826 * float(np.median(np.abs(vals[ok] - med)))
+    v_ok = vals[ok]  # (a copy: partitioned in place, values as np.median's)
+    med = _median_inplace(v_ok)
+    sig = 1.4826 * _median_inplace(np.abs(v_ok - med, out=v_ok))
     if not np.isfinite(sig) or sig <= 0:
         return None
     ok &= np.abs(vals - med) < 5.0 * sig
