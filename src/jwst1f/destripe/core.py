@@ -1823,36 +1823,32 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     numpy.ndarray of bool, shape (n_lines,)
         The lines of channel ``k`` measured on gaps.
     """
-    n_lines = r.shape[0]
-    # lines per chunk of temporaries: at most an eighth of the window's lines (memory)
-    chunk = max(_EMISSION_BLOCK, min(_CHUNK, n_lines // 8))
+    n_lines, width = r.shape
     lk = lit[:, k]
     n_sel = int(params.min_pixels)
     sel = dark_positions(
         r, g, lk, n_sel, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW, finite=finite
     )
+    # the selected positions of each block of lines as indices (the first `n_take` after a
+    # stable sort put them first; fewer where too few positions were measured: `ok_b`), so
+    # that only those pixels of the lit lines are read, not whole lines
+    n_take = int(min(max(n_sel, 1), width))
+    idx_b = np.argsort(~sel, axis=1, kind="stable")[:, :n_take]
+    ok_b = np.take_along_axis(sel, idx_b, axis=1)
+    del sel
+    lines = np.flatnonzero(lk)
     shift = np.zeros(n_lines)
     cnt = np.zeros(n_lines)
-    # the selection on every line, in the memory order of ``g`` (one byte per pixel)
-    if abs(g.strides[0]) < abs(g.strides[1]):  # transposed canonical view
-        sel_lines = np.repeat(sel.T, _EMISSION_BLOCK, axis=1)[:, :n_lines].T
-    else:
-        sel_lines = np.repeat(sel, _EMISSION_BLOCK, axis=0)[:n_lines]
-
-    def rows_of(ls):
-        return sel_lines[ls]
-
-    for i0 in range(0, n_lines, chunk):
-        ls = slice(i0, min(i0 + chunk, n_lines))
-        if not lk[ls].any():
-            continue
-        use = rows_of(ls) & g[ls]
-        use &= lk[ls, None]
-        cnt[ls] = _line_counts(use)
-        if finite:
-            shift[ls] = _line_sums(np.multiply(r[ls], use))
-        else:  # r is NaN where a is
-            shift[ls] = _line_sums(np.where(use, r[ls], np.float32(0.0)))
+    if lines.size:
+        blk = lines // _EMISSION_BLOCK
+        idx = idx_b[blk]
+        use = ok_b[blk] & g[lines[:, None], idx]
+        vals = r[lines[:, None], idx]
+        if not finite:  # r is NaN where a is
+            vals = np.where(use, vals, np.float32(0.0))
+        cnt[lines] = use.sum(axis=1)
+        shift[lines] = np.sum(vals * use, axis=1, dtype=np.float64)
+        del idx, use, vals
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(cnt > 0, shift / np.maximum(cnt, 1), 0.0)
         gap = lvl[:, k] + shift - lvl_unlit  # gap level above the unlit outputs'
@@ -1879,16 +1875,19 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
             continue
         if gap[a:b][ok].mean() < _LIT_SIGMA * scale:
             acc[a:b] = ok
-    for i0 in range(0, n_lines, chunk):
-        ls = slice(i0, min(i0 + chunk, n_lines))
-        if not lk[ls].any():
-            continue
-        gl = g[ls]
-        gl &= ~(lk[ls] & ~acc[ls])[:, None]  # lit lines without dark gaps: not used
-        a_l = acc[ls]
-        if a_l.any():
-            gl &= rows_of(ls) | ~a_l[:, None]
-            r[ls] -= np.where(a_l, shift[ls], 0.0).astype(np.float32)[:, None]
+    if lines.size:
+        # nothing of the lit lines is used, except the gap positions on those measured on
+        # gaps (gathered before, scattered back); broadcasts over the range of lit lines
+        # (whole-line fancy indexing is slow on the transposed views of NIRSpec frames)
+        span = slice(int(lines[0]), int(lines[-1]) + 1)
+        rows = np.flatnonzero(acc)
+        ii = idx_b[rows // _EMISSION_BLOCK]
+        keep = ok_b[rows // _EMISSION_BLOCK] & g[rows[:, None], ii]
+        gs = g[span]
+        np.logical_and(gs, ~lk[span, None], out=gs)
+        g[rows[:, None], ii] = keep
+        if rows.size:
+            r[span] -= np.where(acc[span], shift[span], 0.0).astype(np.float32)[:, None]
     lvl[acc, k] += shift[acc]
     lit[acc, k] = False
     return acc

@@ -454,7 +454,8 @@ def dark_positions(
             s[bs] = 0.0
             c[bs] = 0.0
             continue
-        use = good[ls] & lines[ls, None]
+        # (every line of the chunk averaged: the usable mask itself, no copy)
+        use = good[ls] if lines[ls].all() else good[ls] & lines[ls, None]
         c[bs] = _block_sums(use.view(np.uint8), block, np.uint8)
         if finite:
             masked = np.multiply(resid[ls], use)
