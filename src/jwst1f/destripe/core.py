@@ -1004,7 +1004,7 @@ def _destripe_frame(
             else:
                 np.copyto(r, 0.0, where=~c)
             del work
-        del r, c  # views would keep the work arrays alive
+        del r, c, lvl32, coef32, terms  # views would keep the work arrays alive
         # faint emission below the per-pixel clip (trace and slice wings) would otherwise
         # shape the along-line background and, through it, the outputs' offsets
         _mask_faint_emission(resid_s, clean_s, sigma, params.extended_sigma, chans_s)
@@ -1183,7 +1183,7 @@ def _destripe_frame(
             counts,
             even=(acc_s[:, nch:], acc_n[:, nch:]),
         )
-    del acc_s, acc_n, wmat
+    del acc_s, acc_n, wmat, sums_r
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     del sums
@@ -1231,6 +1231,7 @@ def _destripe_frame(
             scale = 4.0 * n_lines  # the stripes' zero level and slope from the reference pixels
     if trend is None:
         trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale)
+    del line_mean, n_valid, valid  # per-line arrays (memory of short-line windows)
     means = means - trend[:, None]
 
     # 4. line model: shared + per-channel offsets, borrowing where data are thin
@@ -1722,8 +1723,12 @@ def _running_median(x: np.ndarray, w: int, step: int = 4) -> np.ndarray:
     at = np.arange(0, n, step)
     if at[-1] != n - 1:
         at = np.append(at, n - 1)
-    win = np.lib.stride_tricks.sliding_window_view(pad, w, axis=0)[at]  # (m, nch, w)
-    med = np.partition(win, h, axis=-1)[..., h]  # the median of an odd window
+    view = np.lib.stride_tricks.sliding_window_view(pad, w, axis=0)  # (n, nch, w), no copy
+    med = np.empty((at.size, x.shape[1]))
+    for i0 in range(0, at.size, 64):  # copies of 64 windows at a time (memory)
+        win = view[at[i0 : i0 + 64]]
+        win.partition(h, axis=-1)
+        med[i0 : i0 + 64] = win[..., h]  # the median of an odd window
     lines = np.arange(n)
     return np.stack([np.interp(lines, at, med[:, k]) for k in range(x.shape[1])], axis=1)
 
