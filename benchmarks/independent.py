@@ -119,6 +119,16 @@ VARIANTS: tuple[Variant, ...] = (
         pupil="GRISMR",
         scene="traces",
     ),
+    Variant(  # a window without reference pixels in its lines (NIRSpec fixed slits)
+        "nirspec_allslits_traces",
+        detector="NRS1",
+        subarray="ALLSLITS",
+        exp_type="NRS_FIXEDSLIT",
+        filter="F290LP",
+        pupil=None,
+        grating="G395H",
+        scene="traces",
+    ),
     Variant(
         "nirspec_traces",
         detector="NRS1",

@@ -212,3 +212,39 @@ def test_unmeasured_channel_lines_keep_the_output_pedestal():
         return o[:, 1] - o.mean(axis=1)
 
     assert np.allclose(rel(lmp.offset) - rel(lm0.offset), 0.1, atol=1e-3)
+
+
+def test_nirspec_window_without_reference_pixels_removes_a_slope_across_lines():
+    """NIRSpec fixed-slit window, no reference pixels in its lines: outside the slit the
+    detector sees no sky, so a slow 1/f slope across the lines is removed, not kept as sky
+    (a local straight-line sky would keep it)."""
+    from jwst1f.geometry import layout_from_header
+
+    lay = layout_from_header(
+        {
+            "INSTRUME": "NIRSPEC",
+            "DETECTOR": "NRS1",
+            "EXP_TYPE": "NRS_FIXEDSLIT",
+            "SUBARRAY": "SUBS200A1",
+            "SUBSTRT1": 1,
+            "SUBSTRT2": 923,
+            "SUBSIZE1": 2048,
+            "SUBSIZE2": 64,
+            "FASTAXIS": 2,
+            "SLOWAXIS": 1,
+            "NOUTPUTS": 1,
+        }
+    )
+    rng = np.random.default_rng(12)
+    ny, nx = lay.shape  # lines are the 2048 columns of 64 pixels
+    cols = np.arange(nx, dtype=float)
+    stripes = 0.05 * (cols - nx / 2) / nx + rng.normal(0, 0.02, nx)  # slope + white
+    noise = rng.normal(0, 0.05, (ny, nx))
+    sci = (noise + stripes[None, :]).astype(np.float32)
+    sci[:, lay.reference_mask().all(axis=0)] = 0.0  # the reference columns carry no 1/f here
+    r = destripe(sci, lay)
+    assert not r.metrics["reference_anchored"]
+    left = (r.corrected - noise)[:, 8:1024].mean()
+    right = (r.corrected - noise)[:, 1024:2040].mean()
+    # the slope is 0.025 DN/s between the halves; a straight-line sky kept 98 % of it
+    assert abs(right - left) < 0.01

@@ -63,7 +63,7 @@ def test_wiener_leaves_undetected_series_alone():
     np.testing.assert_array_equal(est, y)
 
 
-@pytest.mark.parametrize("degree", [1, 2])
+@pytest.mark.parametrize("degree", [0, 1, 2])
 @pytest.mark.parametrize("width", [6.0, 30.0])  # direct and FFT correlation
 def test_smooth_lines_leverage_matches_hat_matrix(degree, width):
     rng = np.random.default_rng(7)
@@ -89,6 +89,21 @@ def test_smooth_lines_reproduces_polynomials_of_its_degree(degree):
     poly = 0.3 + 0.01 * x + (2e-4 * x**2 if degree == 2 else 0.0)
     out, _ = smooth_lines(poly, w, 10.0, degree=degree)
     np.testing.assert_allclose(out, poly, atol=1e-6)
+
+
+def test_smooth_lines_degree_zero_keeps_constants_not_slopes():
+    """Degree 0 (the sky of NIRSpec windows without reference pixels): a constant is
+    reproduced, a slope across the window is not followed at a width of the whole window."""
+    x = np.arange(300, dtype=float)
+    w = np.ones(300)
+    w[100:140] = 0.0
+    const, _ = smooth_lines(np.full(300, 0.7), w, 50.0, degree=0)
+    np.testing.assert_allclose(const, 0.7, atol=1e-9)
+    slope = 0.001 * (x - 150.0)
+    flat, _ = smooth_lines(slope, w, 4.0 * 300, degree=0)
+    lin, _ = smooth_lines(slope, w, 4.0 * 300, degree=1)
+    np.testing.assert_allclose(lin, slope, atol=1e-6)  # degree 1 keeps the slope
+    assert np.ptp(flat) < 0.1 * np.ptp(slope)  # degree 0 leaves it in the data
 
 
 def test_choose_smoothing_prefers_broad_for_smooth_and_fine_for_structure():

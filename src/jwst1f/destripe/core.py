@@ -1230,7 +1230,16 @@ def _destripe_frame(
             trend, sky_scale = choose_smoothing(d, var_d, cands)
             scale = 4.0 * n_lines  # the stripes' zero level and slope from the reference pixels
     if trend is None:
-        trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale)
+        # NIRSpec windows whose lines hold no reference pixels (fixed slits, BOTS): outside
+        # the slits the detector sees no sky, so the line means of its dark pixels hold the
+        # 1/f, a constant dark level and only the far wings and scattered light of the
+        # spectra: the kept profile is a local constant (a slope across the window is 1/f,
+        # not sky) no finer than half the window (a local straight line elsewhere)
+        degree = 1
+        if refl is None and layout.instrument == "NIRSPEC":
+            degree, scale = 0, max(scale, n_lines / 2.0)
+            sky_scale = scale
+        trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale, degree=degree)
     del line_mean, n_valid, valid  # per-line arrays (memory of short-line windows)
     means = means - trend[:, None]
 

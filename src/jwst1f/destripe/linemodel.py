@@ -303,8 +303,8 @@ def smooth_lines(
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Local-polynomial Gaussian smoothing of a line series (handles gaps and edges).
 
-    At each line, the weighted least-squares polynomial of ``degree`` (1: a straight line, 2:
-    a parabola) through the data with Gaussian kernel weights of width ``sigma`` is
+    At each line, the weighted least-squares polynomial of ``degree`` (0: a constant, 1: a
+    straight line, 2: a parabola) through the data with Gaussian kernel weights of width ``sigma`` is
     evaluated. A polynomial of that degree is reproduced exactly, also at the edges and across
     gaps; degree 2 also follows the curvature of a broad bump without flattening its top.
     Where the data cannot constrain the polynomial, a lower degree is used.
@@ -319,7 +319,7 @@ def smooth_lines(
     hat : bool
         Also return the leverage (see below).
     degree : int
-        1 or 2.
+        0 (a local constant: a slope is not followed), 1 or 2.
 
     Returns
     -------
@@ -353,10 +353,11 @@ def smooth_lines(
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(ok0, t[0] / m[0], out)
         inv00 = np.where(ok0, 1.0 / m[0], inv00)
-        det1 = m[0] * m[2] - m[1] * m[1]
-        ok1 = det1 > 1e-9 * np.maximum(m[0] * m[2], 1e-300)
-        out = np.where(ok1, (m[2] * t[0] - m[1] * t[1]) / det1, out)
-        inv00 = np.where(ok1, m[2] / det1, inv00)
+        if degree >= 1:
+            det1 = m[0] * m[2] - m[1] * m[1]
+            ok1 = det1 > 1e-9 * np.maximum(m[0] * m[2], 1e-300)
+            out = np.where(ok1, (m[2] * t[0] - m[1] * t[1]) / det1, out)
+            inv00 = np.where(ok1, m[2] / det1, inv00)
     if degree >= 2:
         mat = np.stack(
             [
