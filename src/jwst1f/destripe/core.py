@@ -1847,21 +1847,22 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     # stable sort put them first; fewer where too few positions were measured: `ok_b`), so
     # that only those pixels of the lit lines are read, not whole lines
     n_take = int(min(max(n_sel, 1), width))
-    idx_b = np.argsort(~sel, axis=1, kind="stable")[:, :n_take]
+    idx_b = np.argsort(~sel, axis=1, kind="stable")[:, :n_take].astype(np.int32)
     ok_b = np.take_along_axis(sel, idx_b, axis=1)
     del sel
     lines = np.flatnonzero(lk)
     shift = np.zeros(n_lines)
     cnt = np.zeros(n_lines)
-    if lines.size:
-        blk = lines // _EMISSION_BLOCK
+    for i0 in range(0, lines.size, _CHUNK):  # (index arrays of a chunk of lines: memory)
+        ln = lines[i0 : i0 + _CHUNK]
+        blk = ln // _EMISSION_BLOCK
         idx = idx_b[blk]
-        use = ok_b[blk] & g[lines[:, None], idx]
-        vals = r[lines[:, None], idx]
+        use = ok_b[blk] & g[ln[:, None], idx]
+        vals = r[ln[:, None], idx]
         if not finite:  # r is NaN where a is
             vals = np.where(use, vals, np.float32(0.0))
-        cnt[lines] = use.sum(axis=1)
-        shift[lines] = np.sum(vals * use, axis=1, dtype=np.float64)
+        cnt[ln] = use.sum(axis=1)
+        shift[ln] = np.sum(vals * use, axis=1, dtype=np.float64)
         del idx, use, vals
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(cnt > 0, shift / np.maximum(cnt, 1), 0.0)
@@ -1895,11 +1896,16 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
         # (whole-line fancy indexing is slow on the transposed views of NIRSpec frames)
         span = slice(int(lines[0]), int(lines[-1]) + 1)
         rows = np.flatnonzero(acc)
-        ii = idx_b[rows // _EMISSION_BLOCK]
-        keep = ok_b[rows // _EMISSION_BLOCK] & g[rows[:, None], ii]
+        keeps = []
+        for i0 in range(0, rows.size, _CHUNK):
+            rw = rows[i0 : i0 + _CHUNK]
+            keeps.append(ok_b[rw // _EMISSION_BLOCK] & g[rw[:, None], idx_b[rw // _EMISSION_BLOCK]])
         gs = g[span]
         np.logical_and(gs, ~lk[span, None], out=gs)
-        g[rows[:, None], ii] = keep
+        for j, i0 in enumerate(range(0, rows.size, _CHUNK)):
+            rw = rows[i0 : i0 + _CHUNK]
+            g[rw[:, None], idx_b[rw // _EMISSION_BLOCK]] = keeps[j]
+        del keeps
         if rows.size:
             r[span] -= np.where(acc[span], shift[span], 0.0).astype(np.float32)[:, None]
     lvl[acc, k] += shift[acc]

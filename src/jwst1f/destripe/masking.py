@@ -445,8 +445,8 @@ def dark_positions(
         return np.zeros((nb, width), dtype=bool)
     s = np.empty((nb, width), dtype=np.float32)
     c = np.empty((nb, width), dtype=np.float32)
-    # whole blocks of lines at a time, at most 256 lines and an eighth of the lines (memory)
-    chunk = block * max(1, min(256, n_lines // 8) // block)
+    # whole blocks of lines at a time, at most 256 lines and a sixteenth of the lines (memory)
+    chunk = block * max(1, min(256, n_lines // 16) // block)
     for i0 in range(0, n_lines, chunk):
         ls = slice(i0, min(i0 + chunk, n_lines))
         bs = slice(i0 // block, -(-ls.stop // block))
@@ -468,9 +468,11 @@ def dark_positions(
     ok = wcnt >= 4
     prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
     n_sel = int(min(max(n_select, 1), width))
-    order = np.argpartition(prof, n_sel - 1, axis=1)[:, :n_sel]
     sel = np.zeros((nb, width), dtype=bool)
-    np.put_along_axis(sel, order, True, axis=1)
+    for b0 in range(0, nb, 64):  # (64-bit indices of 64 blocks at a time: memory)
+        bs = slice(b0, b0 + 64)
+        order = np.argpartition(prof[bs], n_sel - 1, axis=1)[:, :n_sel]
+        np.put_along_axis(sel[bs], order, True, axis=1)
     sel &= ok
     return sel
 
