@@ -20,3 +20,24 @@ def nircam_layout(ny: int = 512, nx: int = 2048, noutputs: int = 4, **kw) -> Rea
     }
     h.update(kw)
     return layout_from_header(h)
+
+
+def nirspec_fs_layout() -> ReadoutLayout:
+    """A NIRSpec SUBS200A1 fixed-slit window: 64 x 2048 in DMS, stripes along its 2048
+    columns of 64 pixels (a transposed canonical view), one output, no reference pixels in
+    its lines."""
+    return layout_from_header(
+        {
+            "INSTRUME": "NIRSPEC",
+            "DETECTOR": "NRS1",
+            "EXP_TYPE": "NRS_FIXEDSLIT",
+            "SUBARRAY": "SUBS200A1",
+            "SUBSTRT1": 1,
+            "SUBSTRT2": 923,
+            "SUBSIZE1": 2048,
+            "SUBSIZE2": 64,
+            "FASTAXIS": 2,
+            "SLOWAXIS": 1,
+            "NOUTPUTS": 1,
+        }
+    )

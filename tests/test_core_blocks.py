@@ -7,7 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from core_helpers import nircam_layout
+from core_helpers import nircam_layout, nirspec_fs_layout
 
 from jwst1f.destripe import destripe, masking
 from jwst1f.destripe.core import (
@@ -20,7 +20,6 @@ from jwst1f.destripe.core import (
     _Scratch,
 )
 from jwst1f.destripe.masking import _median_inplace, clear_dilated, dilate, robust_sigma
-from jwst1f.geometry import layout_from_header
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -225,24 +224,6 @@ def _peak(sci, lay):
         tracemalloc.stop()
 
 
-def _nirspec_fs_layout():
-    return layout_from_header(
-        {
-            "INSTRUME": "NIRSPEC",
-            "DETECTOR": "NRS1",
-            "EXP_TYPE": "NRS_FIXEDSLIT",
-            "SUBARRAY": "SUBS200A1",
-            "SUBSTRT1": 1,
-            "SUBSTRT2": 923,
-            "SUBSIZE1": 2048,
-            "SUBSIZE2": 64,
-            "FASTAXIS": 2,
-            "SLOWAXIS": 1,
-            "NOUTPUTS": 1,
-        }
-    )
-
-
 def _clock_1f(lay, rng, rms=0.05):
     """Pink (1/f) noise along the pixel clock of a one-output window, 12 clocks of pause
     after every line, in DMS orientation."""
@@ -262,7 +243,7 @@ def _clock_1f(lay, rng, rms=0.05):
         lambda: nircam_layout(256, 2048, 4, SUBSTRT2=1000),  # 4-output strip
         # one-output corner window, reference pixels on two sides (timeline and anchor)
         lambda: nircam_layout(640, 640, 1, SUBSTRT1=1409, SUBSTRT2=1409),
-        _nirspec_fs_layout,  # stripes along 64-pixel columns (transposed), 2048 lines
+        nirspec_fs_layout,  # stripes along 64-pixel columns (transposed), 2048 lines
     ],
 )
 def test_small_window_peak_memory(make):

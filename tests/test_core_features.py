@@ -7,7 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from core_helpers import nircam_layout
+from core_helpers import nircam_layout, nirspec_fs_layout
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,23 +218,7 @@ def test_nirspec_window_without_reference_pixels_removes_a_slope_across_lines():
     """NIRSpec fixed-slit window, no reference pixels in its lines: outside the slit the
     detector sees no sky, so a slow 1/f slope across the lines is removed, not kept as sky
     (a local straight-line sky would keep it)."""
-    from jwst1f.geometry import layout_from_header
-
-    lay = layout_from_header(
-        {
-            "INSTRUME": "NIRSPEC",
-            "DETECTOR": "NRS1",
-            "EXP_TYPE": "NRS_FIXEDSLIT",
-            "SUBARRAY": "SUBS200A1",
-            "SUBSTRT1": 1,
-            "SUBSTRT2": 923,
-            "SUBSIZE1": 2048,
-            "SUBSIZE2": 64,
-            "FASTAXIS": 2,
-            "SLOWAXIS": 1,
-            "NOUTPUTS": 1,
-        }
-    )
+    lay = nirspec_fs_layout()
     rng = np.random.default_rng(12)
     ny, nx = lay.shape  # lines are the 2048 columns of 64 pixels
     cols = np.arange(nx, dtype=float)
