@@ -113,6 +113,18 @@ def test_dark_positions_are_the_gaps_and_handle_empty_input():
     assert sel.shape == (32, width)
     assert sel[:, 10::32].mean() > 0.9 and sel.sum(axis=1).max() <= 4
     assert dark_positions(resid[:, :0], good[:, :0], np.ones(n_lines, bool), 4).shape == (32, 0)
+    # as indices: the same positions, in increasing order, the valid ones first
+    lines = np.zeros(n_lines, bool)
+    lines[:300] = True  # blocks far from these lines are measured on too few lines
+    sel = dark_positions(resid, good, lines, 4)
+    idx, valid = dark_positions(resid, good, lines, 4, indices=True)
+    assert idx.shape == valid.shape == (32, 4) and idx.dtype == np.int32
+    back = np.zeros_like(sel)
+    rows = np.repeat(np.arange(32), 4).reshape(32, 4)
+    back[rows[valid], idx[valid]] = True
+    assert np.array_equal(back, sel) and not valid.all()
+    for i, v in zip(idx, valid, strict=True):
+        assert np.all(np.diff(i[v]) > 0) and np.all(v[: v.sum()])
 
 
 def _trace_run(seed, n_lines, center, cols):

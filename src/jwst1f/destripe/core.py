@@ -1694,14 +1694,8 @@ def _illuminated_channels(lvl, *, box, nsig):
     for b in boxes:
         smooth = uniform_filter1d(lvl, size=b, axis=0, mode="nearest")
         excess = smooth - smooth.min(axis=1, keepdims=True)
-        # hysteresis: runs of lines above `grow` that reach `nsig` somewhere
-        seeds = excess > (nsig if b == box else max(nsig, _LIT_SHORT_SIGMA)) * scale
-        if not seeds.any():
-            continue
-        grow = excess > _LIT_GROW * scale
-        labels, _ = label(grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
-        hit = np.unique(labels[seeds])
-        lit |= np.isin(labels, hit[hit > 0])
+        seed = (nsig if b == box else max(nsig, _LIT_SHORT_SIGMA)) * scale
+        lit |= _hysteresis(excess, seed, _LIT_GROW * scale)
     if bumps is not None:
         lit |= bumps[0]
     return lit, scale
@@ -1772,25 +1766,38 @@ def _lines_above_neighbours(lvl):
     w = min(_BUMP_WINDOW, (n_lines // 2) | 1)
     if w < 9:
         return None
-    base = _running_median(lvl, w)
-    excess = lvl - base
+    excess = lvl - _running_median(lvl, w)
+    sc = np.array([_robust_scale(np.diff(lvl[:, k])) / np.sqrt(2) for k in range(nch)])
+    ok = np.isfinite(sc) & (sc > 0)
+    sc = np.where(ok, sc, np.inf)  # channels without a scatter flag nothing
+    found = _hysteresis(excess, _LIT_SHORT_SIGMA * sc, _LIT_GROW * sc)
     lit = np.zeros(lvl.shape, dtype=bool)
-    scales = []
     for k in range(nch):
-        sc = _robust_scale(np.diff(lvl[:, k])) / np.sqrt(2)
-        if not np.isfinite(sc) or sc <= 0:
-            continue
-        scales.append(sc)
-        seeds = excess[:, k] > _LIT_SHORT_SIGMA * sc
-        if not seeds.any():
-            continue
-        grow = excess[:, k] > _LIT_GROW * sc
-        labels, _ = label(grow)
-        hit = np.unique(labels[seeds])
-        for a, b in _runs(np.isin(labels, hit[hit > 0])):
+        for a, b in _runs(found[:, k]):
             m = min(_BUMP_MARGIN_MAX, max(1, int(round(_BUMP_MARGIN * (b - a)))))
             lit[max(0, a - m) : b + m, k] = True
-    return lit, (min(scales) if scales else 0.0)
+    return lit, (float(sc[ok].min()) if ok.any() else 0.0)
+
+
+def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
+    """Runs of lines above ``grow`` that reach ``seed`` somewhere, per channel.
+
+    Parameters
+    ----------
+    excess : numpy.ndarray, shape (n_lines, n_channels)
+    seed, grow : float or numpy.ndarray of shape (n_channels,)
+        Thresholds, in the units of ``excess``.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_lines, n_channels)
+    """
+    seeds = excess > seed
+    if not seeds.any():
+        return np.zeros(excess.shape, dtype=bool)
+    labels, _ = label(excess > grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
+    hit = np.unique(labels[seeds])
+    return np.isin(labels, hit[hit > 0])
 
 
 def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False):
@@ -1840,16 +1847,18 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     n_lines, width = r.shape
     lk = lit[:, k]
     n_sel = int(params.min_pixels)
-    sel = dark_positions(
-        r, g, lk, n_sel, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW, finite=finite
+    # the selected positions of each block of lines as indices (`ok_b`: measured on enough
+    # lines), so that only those pixels of the lit lines are read, not whole lines
+    idx_b, ok_b = dark_positions(
+        r,
+        g,
+        lk,
+        n_sel,
+        block=_EMISSION_BLOCK,
+        half_window=_EMISSION_HALF_WINDOW,
+        finite=finite,
+        indices=True,
     )
-    # the selected positions of each block of lines as indices (the first `n_take` after a
-    # stable sort put them first; fewer where too few positions were measured: `ok_b`), so
-    # that only those pixels of the lit lines are read, not whole lines
-    n_take = int(min(max(n_sel, 1), width))
-    idx_b = np.argsort(~sel, axis=1, kind="stable")[:, :n_take].astype(np.int32)
-    ok_b = np.take_along_axis(sel, idx_b, axis=1)
-    del sel
     lines = np.flatnonzero(lk)
     shift = np.zeros(n_lines)
     cnt = np.zeros(n_lines)
@@ -1896,15 +1905,15 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
         # (whole-line fancy indexing is slow on the transposed views of NIRSpec frames)
         span = slice(int(lines[0]), int(lines[-1]) + 1)
         rows = np.flatnonzero(acc)
-        keeps = []
+        keeps = []  # (rows, their gap positions, the usable ones among them) per chunk
         for i0 in range(0, rows.size, _CHUNK):
-            rw = rows[i0 : i0 + _CHUNK]
-            keeps.append(ok_b[rw // _EMISSION_BLOCK] & g[rw[:, None], idx_b[rw // _EMISSION_BLOCK]])
+            rw = rows[i0 : i0 + _CHUNK, None]
+            idx = idx_b[rw[:, 0] // _EMISSION_BLOCK]
+            keeps.append((rw, idx, ok_b[rw[:, 0] // _EMISSION_BLOCK] & g[rw, idx]))
         gs = g[span]
         np.logical_and(gs, ~lk[span, None], out=gs)
-        for j, i0 in enumerate(range(0, rows.size, _CHUNK)):
-            rw = rows[i0 : i0 + _CHUNK]
-            g[rw[:, None], idx_b[rw // _EMISSION_BLOCK]] = keeps[j]
+        for rw, idx, keep in keeps:
+            g[rw, idx] = keep
         del keeps
         if rows.size:
             r[span] -= np.where(acc[span], shift[span], 0.0).astype(np.float32)[:, None]

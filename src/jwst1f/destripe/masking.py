@@ -406,7 +406,8 @@ def dark_positions(
     block: int = 16,
     half_window: int = 8,
     finite: bool = False,
-) -> np.ndarray:
+    indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The darkest positions along the line, per block of lines, from neighbouring lines.
 
     Where emission fills most of a channel-line (NIRSpec IFU slices), its few dark pixels are
@@ -432,16 +433,23 @@ def dark_positions(
     finite : bool
         ``resid`` is finite everywhere: masked sums are taken as products with the mask
         (faster; the same sums).
+    indices : bool
+        Return the selection as indices instead of a mask.
 
     Returns
     -------
     numpy.ndarray of bool, shape (n_blocks, width)
-        Selected positions per block of ``block`` lines.
+        Selected positions per block of ``block`` lines; with ``indices``, instead
+        ``(idx, valid)``: int32 and bool arrays of shape (n_blocks, min(n_select, width)),
+        the selected positions of each block in increasing order, those measured on enough
+        lines (``valid``) first.
     """
     n_lines, width = resid.shape
     block = int(min(max(block, 1), 255))
     nb = -(-n_lines // block)
     if nb == 0 or width == 0:
+        if indices:
+            return np.zeros((nb, 0), dtype=np.int32), np.zeros((nb, 0), dtype=bool)
         return np.zeros((nb, width), dtype=bool)
     s = np.empty((nb, width), dtype=np.float32)
     c = np.empty((nb, width), dtype=np.float32)
@@ -468,11 +476,24 @@ def dark_positions(
     ok = wcnt >= 4
     prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
     n_sel = int(min(max(n_select, 1), width))
-    sel = np.zeros((nb, width), dtype=bool)
+    if indices:
+        idx = np.empty((nb, n_sel), dtype=np.int32)
+        valid = np.empty((nb, n_sel), dtype=bool)
+    else:
+        sel = np.zeros((nb, width), dtype=bool)
     for b0 in range(0, nb, 64):  # (64-bit indices of 64 blocks at a time: memory)
         bs = slice(b0, b0 + 64)
         order = np.argpartition(prof[bs], n_sel - 1, axis=1)[:, :n_sel]
-        np.put_along_axis(sel[bs], order, True, axis=1)
+        if not indices:
+            np.put_along_axis(sel[bs], order, True, axis=1)
+            continue
+        order.sort(axis=1)
+        v = np.take_along_axis(ok[bs], order, axis=1)
+        first = np.argsort(~v, axis=1, kind="stable")  # the valid ones first, in order
+        idx[bs] = np.take_along_axis(order, first, axis=1)
+        valid[bs] = np.take_along_axis(v, first, axis=1)
+    if indices:
+        return idx, valid
     sel &= ok
     return sel
 
