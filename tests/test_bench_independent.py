@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def test_frame_truth_and_empty_map():
     ref = lay.reference_mask()
     assert not f["empty"][ref].any() and (f["scene"][ref] == 0).all()
     assert 0.1 < f["empty"].mean() < 0.99
+    # the mimicked reference-pixel step puts a line pattern into the truth; the clean truth
+    # is without it, and is the same truth when the step is not mimicked
+    pattern = (f["rate_no1f"] - f["rate_clean"]).astype(np.float64)
+    canon = pattern if lay.fast_axis == 1 else pattern.T
+    assert np.std(canon.mean(axis=1)) > 1e-3
+    assert np.abs(canon - canon.mean(axis=1, keepdims=True)).max() < 1e-4  # float32
+    g = make_frame(np.random.default_rng(1), lay, dataclasses.replace(v, refpix_step=False))
+    np.testing.assert_array_equal(g["rate_no1f"], g["rate_clean"])
+    np.testing.assert_array_equal(g["rate_clean"], f["rate_clean"])
 
 
 def _x_oracle(v: Variant, seed: int = 0) -> tuple[float, float, float]:
@@ -79,7 +89,10 @@ def test_destriper_on_an_independent_one_output_window():
 )
 def test_destriper_on_independent_full_frames(variant):
     ratio, gain, dbias = _x_oracle(variant)
-    assert ratio < (1.8 if not variant.refpix_step else 1.15)
+    # without the pipeline's reference-pixel step the oracle floor is the white noise
+    # alone; the anchor on the reference pixels then shows (1.50x before the sky scale was
+    # chosen by risk on the outputs with reference pixels, now 1.29x on this seed)
+    assert ratio < (1.35 if not variant.refpix_step else 1.15)
     assert 0.9 < gain < 1.1
     assert abs(dbias) < 2.0
 

@@ -232,3 +232,24 @@ def test_nirspec_window_without_reference_pixels_removes_a_slope_across_lines():
     right = (r.corrected - noise)[:, 1024:2040].mean()
     # the slope is 0.025 DN/s between the halves; a straight-line sky kept 98 % of it
     assert abs(right - left) < 0.01
+
+
+def test_own_reference_difference_cancels_each_outputs_stripes():
+    """Each output with reference pixels minus its own reference level: the sky profile,
+    whatever the outputs' own stripes (the other outputs do not enter)."""
+    from jwst1f.destripe.core import _own_reference_difference
+
+    rng = np.random.default_rng(3)
+    n, nch = 300, 4
+    sky = 0.3 + 0.1 * np.sin(np.arange(n) / 40.0)
+    stripes = rng.normal(size=(n, nch)) * 0.05  # different in every output
+    means = sky[:, None] + stripes
+    rcnt = np.zeros((n, nch))
+    rcnt[:, [0, 3]] = 4.0  # reference pixels in the two outer outputs only
+    rsum = stripes * rcnt
+    valid = np.ones((n, nch), dtype=bool)
+    valid[10, 0] = False  # one channel-line not measured: the other output alone
+    valid[20, [0, 3]] = False  # no output with reference pixels measured
+    d, ok = _own_reference_difference(means, valid, rsum, rcnt)
+    assert not ok[20] and ok.sum() == n - 1
+    np.testing.assert_allclose(d[ok], sky[ok], atol=1e-12)

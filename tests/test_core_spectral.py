@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jwst1f.destripe.linemodel import choose_smoothing, smooth_lines
+from jwst1f.destripe.linemodel import choose_scale, choose_smoothing, smooth_lines
 from jwst1f.destripe.spectral import Workspace, fit_line_spectrum, wiener_lines
 
 
@@ -119,6 +119,22 @@ def test_choose_smoothing_prefers_broad_for_smooth_and_fine_for_structure():
     _, fine = choose_smoothing(band + rng.normal(size=n) * 0.2, var, np.geomspace(4, 4096, 10))
     assert broad > 500
     assert fine < 40
+
+
+def test_choose_scale_on_bins_agrees_with_the_lines():
+    """Binning the series before the risk search (cheaper) picks the same scale."""
+    rng = np.random.default_rng(9)
+    n = 2048
+    x = np.arange(n)
+    var = np.full(n, 0.04)
+    var[:4] = np.inf  # lines without a value
+    cands = np.geomspace(32, 4 * n, 10)
+    for truth in (0.3 + 1e-4 * x, 0.3 + 0.5 * np.exp(-0.5 * ((x - 900) / 40.0) ** 2)):
+        y = truth + rng.normal(size=n) * 0.2
+        full = choose_smoothing(y, var, cands)[1]
+        assert choose_scale(y, var, cands, bin_lines=8) == full
+        assert choose_scale(y, var, cands) == full
+    assert full == cands[0]  # the 40-line band: the finest scale
 
 
 def _clock_series(rng, n_lines, length, overhead=12):

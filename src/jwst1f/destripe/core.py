@@ -16,7 +16,12 @@ import numpy as np
 from scipy.ndimage import label, uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
-from jwst1f.destripe.linemodel import choose_smoothing, line_offsets, smooth_lines
+from jwst1f.destripe.linemodel import (
+    choose_scale,
+    choose_smoothing,
+    line_offsets,
+    smooth_lines,
+)
 from jwst1f.destripe.masking import (
     _median_inplace,
     clear_dilated,
@@ -1219,16 +1224,28 @@ def _destripe_frame(
         okd = (rc > 0) & (n_valid > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             d = np.where(okd, line_mean - rsum.sum(axis=1) / np.maximum(rc, 1), 0.0)
-        # Only where every output has reference pixels in its lines: otherwise the
-        # difference also holds the outputs' own (pink, slowly varying) 1/f differences,
-        # which would be taken for sky structure. (On an independent simulation of 4-output
-        # frames, the risk-chosen sky was worse than the fixed scale in every variant.)
-        all_outputs = bool(np.all(rcnt.sum(axis=0) > 0))
-        var_d = _difference_noise(d, okd) if all_outputs else None
-        if var_d is not None:
-            cands = np.geomspace(scale, max(scale, 4.0 * n_lines), 10)
-            trend, sky_scale = choose_smoothing(d, var_d, cands)
-            scale = 4.0 * n_lines  # the stripes' zero level and slope from the reference pixels
+        cands = np.geomspace(scale, max(scale, 4.0 * n_lines), 10)
+        if bool(np.all(rcnt.sum(axis=0) > 0)):  # every output has reference pixels
+            var_d = _difference_noise(d, okd)
+            if var_d is not None:
+                trend, sky_scale = choose_smoothing(d, var_d, cands)
+                scale = 4.0 * n_lines  # the stripes' zero level and slope from the refs
+        else:
+            # Only some outputs have reference pixels in their lines (full frames: the two
+            # outer ones). The mean over all outputs minus those reference pixels also holds
+            # the other outputs' own slow 1/f, which would look like sky structure; each
+            # output with reference pixels minus its own is the sky profile plus white-like
+            # noise. Its scale of least risk is the scale of the kept sky and of the anchor:
+            # a smooth sky then keeps no slow stripe modes, and the anchor averages the
+            # reference pixels' noise over as many lines as the sky allows (an independent
+            # full frame without the pipeline's reference-pixel step: 1.50 -> 1.18 x oracle).
+            dp, okp = _own_reference_difference(means, valid, rsum, rcnt)
+            var_p = _difference_noise(dp, okp)
+            if var_p is not None:
+                # on bins of a quarter of the finest scale (8 lines): several times cheaper
+                b = max(int(scale // 4), 1)
+                sky_scale = choose_scale(dp, var_p, cands, bin_lines=b)
+                scale = sky_scale
     if trend is None:
         # NIRSpec windows whose lines hold no reference pixels (fixed slits, BOTS): outside
         # the slits the detector sees no sky, so the line means of its dark pixels hold the
@@ -1382,6 +1399,36 @@ def _destripe_frame(
         "sky_scale": float(sky_scale),
         "even_odd": eo is not None,
     }
+
+
+def _own_reference_difference(
+    means: np.ndarray, valid: np.ndarray, rsum: np.ndarray, rcnt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Line means minus the reference level of the same output, averaged over the outputs.
+
+    Parameters
+    ----------
+    means : numpy.ndarray, shape (n_lines, n_channels)
+        Clean-pixel line means (data - background), DN/s.
+    valid : numpy.ndarray of bool, shape (n_lines, n_channels)
+        Channel-lines measured on enough clean pixels.
+    rsum, rcnt : numpy.ndarray, shape (n_lines, n_channels)
+        Sums and counts of the reference pixels in each channel-line.
+
+    Returns
+    -------
+    d : numpy.ndarray, shape (n_lines,)
+        Mean over the outputs with reference pixels of (line mean - reference level), DN/s:
+        the sky profile across lines plus noise, without the stripes (0 where ``ok`` is False).
+    ok : numpy.ndarray of bool, shape (n_lines,)
+        Lines with a value.
+    """
+    use = valid & (rcnt > 0)
+    n = use.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dk = np.where(use, means - rsum / np.maximum(rcnt, 1), 0.0)
+        d = np.where(n > 0, dk.sum(axis=1) / np.maximum(n, 1), 0.0)
+    return d, n > 0
 
 
 def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
