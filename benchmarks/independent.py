@@ -264,8 +264,17 @@ def truth_and_oracle(frame: dict[str, np.ndarray], layout) -> tuple[Any, np.ndar
         For :func:`benchmarks.metrics.evaluate_prepared` (``stripe_gain`` included).
     oracle : numpy.ndarray of float32, shape of the frame
     """
-    truth = prepare_truth(
-        rate_no1f=frame["rate_no1f"],
+    truth = _truth(frame, layout)
+    dq_ref = np.where(layout.reference_mask(), np.uint32(1 << 31), np.uint32(0))
+    lines = channel_lines(layout, layout.shape)
+    oracle = oracle_correct(frame["sci"], frame["scene"], frame["empty"], dq_ref, lines)
+    return truth, oracle
+
+
+def _truth(frame: dict[str, np.ndarray], layout, key: str = "rate_no1f") -> Any:
+    """The benchmark truth of a frame, with ``frame[key]`` as the rate without 1/f."""
+    return prepare_truth(
+        rate_no1f=frame[key],
         scene=frame["scene"],
         sky=frame["sky"],
         empty=frame["empty"],
@@ -273,10 +282,6 @@ def truth_and_oracle(frame: dict[str, np.ndarray], layout) -> tuple[Any, np.ndar
         layout=layout,
         data=frame["sci"],
     )
-    dq_ref = np.where(layout.reference_mask(), np.uint32(1 << 31), np.uint32(0))
-    lines = channel_lines(layout, layout.shape)
-    oracle = oracle_correct(frame["sci"], frame["scene"], frame["empty"], dq_ref, lines)
-    return truth, oracle
 
 
 def _meta(v: Variant) -> dict[str, Any]:
@@ -353,15 +358,7 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
                 truth, oracle = truth_and_oracle(f, layout)
                 clean = None
                 if v.refpix_step:  # the same frame judged against the truth without line noise
-                    clean = prepare_truth(
-                        rate_no1f=f["rate_clean"],
-                        scene=f["scene"],
-                        sky=f["sky"],
-                        empty=f["empty"],
-                        dq=None,
-                        layout=layout,
-                        data=f["sci"],
-                    )
+                    clean = _truth(f, layout, "rate_clean")
                 runs: dict[str, tuple[np.ndarray | None, float]] = {"oracle": (oracle, np.nan)}
                 destripe(f["sci"], layout)  # warm-up
                 t0 = time.process_time()

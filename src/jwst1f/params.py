@@ -71,7 +71,9 @@ class DestripeParams:
         gradients and emission bands broader than this stay; everything narrower is removed
         as stripes. Structure constant along lines is degenerate with the stripes: where the
         lines contain reference pixels, the stripes' own smooth part is measured on them and
-        removed too (see ``use_reference_pixels``); elsewhere stripe modes broader than this
+        removed too (see ``use_reference_pixels``), and the scale actually used is chosen by
+        least estimated risk from this one up to 4x the number of lines (a smooth sky is
+        smoothed broadly; ``metrics["sky_scale"]``); elsewhere stripe modes broader than this
         scale are kept with the sky. Default 32.
     background_slow_scale_noref : float
         The same where the lines hold no reference pixels (subarrays away from the detector
