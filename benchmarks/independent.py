@@ -65,7 +65,8 @@ class Variant:
         Mimic the pipeline's side reference-pixel correction.
     scene : str
         ``"stars"``, ``"band"`` (stars plus a band of emission filling whole lines),
-        ``"narrow_band"``, ``"trace"`` (a bright trace along the lines) or ``"traces"``
+        ``"narrow_band"``, ``"blob"`` (stars plus a broad diffuse nebula over several
+        outputs), ``"trace"`` (a bright trace along the lines) or ``"traces"``
         (NIRSpec-like: many traces across the columns).
     """
 
@@ -94,6 +95,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("nircam_strong_per_output", amp_output=0.05),
     Variant("nircam_emission_band", scene="band"),
     Variant("nircam_narrow_band", scene="narrow_band"),
+    Variant("nircam_diffuse_blob", scene="blob"),
     Variant("nircam_sub640_1out", subarray="SUB640"),
     Variant(
         "nircam_strip_1out_trace",
@@ -209,10 +211,17 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
     src = np.zeros((ny, nx))
     slow = yy if layout.fast_axis == 1 else xx  # position across lines
     n_slow = ny if layout.fast_axis == 1 else nx
-    if v.scene in ("stars", "band", "narrow_band"):
+    if v.scene in ("stars", "band", "narrow_band", "blob"):
         src += _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5)
     if v.scene == "band":  # emission filling whole lines, smooth across lines
         src += 0.4 * np.exp(-0.5 * ((slow - 0.6 * n_slow) / (0.08 * n_slow)) ** 2)
+    if v.scene == "blob":  # a diffuse nebula, brighter in some outputs than in others
+        along = xx if layout.fast_axis == 1 else yy
+        n_along = nx if layout.fast_axis == 1 else ny
+        src += 0.2 * np.exp(
+            -0.5 * ((slow - 0.6 * n_slow) / (0.075 * n_slow)) ** 2
+            - 0.5 * ((along - 0.45 * n_along) / (0.19 * n_along)) ** 2
+        )
     if v.scene == "narrow_band":
         src += 0.3 * np.exp(-0.5 * ((slow - 0.4 * n_slow) / 40.0) ** 2)
     if v.scene == "trace":  # a bright trace along the lines (rows), over part of them
