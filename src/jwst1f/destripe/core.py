@@ -1670,20 +1670,56 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
             shape = (nfull, block, width)
         c3 = np.reshape(cf, shape, copy=False)
         r3 = None if rf is None else np.reshape(rf, shape, copy=False)
-        ib, ip = np.nonzero(flag[:nfull])
-        if ib.size * 16 < flag[:nfull].size:  # sparse flags: only the flagged blocks
+        n_flag = int(np.count_nonzero(flag[:nfull]))
+        if n_flag * 16 < flag[:nfull].size:  # sparse flags: only the flagged blocks
+            ib, ip = np.nonzero(flag[:nfull])
             at = (ip, ib, slice(None)) if lines_inner else (ib, slice(None), ip)
             c3[at] = False
             if r3 is not None:
                 r3[at] = 0.0
-        else:
+        elif lines_inner:
+            # the ``block`` lines of one pixel are contiguous: each flagged block is one
+            # record of ``block`` items, cleared by a boolean assignment of records (a
+            # broadcast over ``block``-long inner loops is ~3x slower)
+            f2 = flag[:nfull].T
+            _clear_records(c3, f2)
+            if r3 is not None:
+                _clear_records(r3, f2)
+        else:  # lines outer: the broadcasts run along whole lines
             c3 &= kf
             if r3 is not None:
-                np.copyto(r3, 0.0, where=ff)
+                # zeroed as bits: ``& 0`` gives +0.0, ``& ~0`` keeps the value (the result
+                # of ``np.copyto(r3, 0.0, where=ff)``, ~3x faster than a masked copy)
+                ut = np.dtype(f"u{r3.dtype.itemsize}")
+                r3u = r3.view(ut)
+                np.bitwise_and(r3u, np.where(kf, ~ut.type(0), ut.type(0)), out=r3u)
     if n_lines > nfull * block:
         c[nfull * block :] &= keep[nfull]
         if r is not None:
             np.copyto(r[nfull * block :], 0.0, where=flag[nfull])
+
+
+def _clear_records(x3: np.ndarray, flag: np.ndarray) -> None:
+    """``x3[flag] = 0`` for every item of the flagged rows of the last axis, in place.
+
+    Parameters
+    ----------
+    x3 : numpy.ndarray, shape (n, m, block)
+        Its last axis contiguous (each ``x3[i, j]`` is one run of ``block`` items in memory).
+    flag : numpy.ndarray of bool, shape (n, m)
+
+    Notes
+    -----
+    The runs are viewed as single records (``np.void`` of ``block`` items) and set to a
+    zero record by one boolean assignment: all-zero bytes are ``False`` and ``+0.0``.
+    """
+    n, m, block = x3.shape
+    rec = np.dtype((np.void, block * x3.dtype.itemsize))
+    if x3.strides[2] != x3.dtype.itemsize or n * m == 0:
+        x3[flag] = 0
+        return
+    view = x3.view(rec)[:, :, 0]  # (n, m) records: the bytes of x3
+    view[flag] = np.zeros((), dtype=rec)
 
 
 def _illuminated_channels(lvl, *, box, nsig):
