@@ -1688,11 +1688,7 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
         else:  # lines outer: the broadcasts run along whole lines
             c3 &= kf
             if r3 is not None:
-                # zeroed as bits: ``& 0`` gives +0.0, ``& ~0`` keeps the value (the result
-                # of ``np.copyto(r3, 0.0, where=ff)``, ~3x faster than a masked copy)
-                ut = np.dtype(f"u{r3.dtype.itemsize}")
-                r3u = r3.view(ut)
-                np.bitwise_and(r3u, np.where(kf, ~ut.type(0), ut.type(0)), out=r3u)
+                np.copyto(r3, 0.0, where=ff)
     if n_lines > nfull * block:
         c[nfull * block :] &= keep[nfull]
         if r is not None:
