@@ -23,6 +23,7 @@ from jwst1f.destripe.linemodel import (
     smooth_lines,
 )
 from jwst1f.destripe.masking import (
+    PairDifferences,
     _median_inplace,
     clear_dilated,
     dark_positions,
@@ -939,6 +940,13 @@ def _destripe_frame(
     bm = np.uint32(bitmask)
     all_finite = True
     block_finite = []  # per block of _row_blocks(n_lines, length, transposed)
+    # ... and the samples of the noise sigma (pairs of pixels along the lines), from the
+    # same blocks (on the corrected output, not yet written)
+    # (transposed frames only: on C-ordered ones the sampled lines are a small part of the
+    # memory, and their own pass is faster than small pieces of every block)
+    pairs = None
+    if transposed:
+        pairs = PairDifferences(n_lines, length, work=_flat_view(out_corrected), dtype=a.dtype)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         g = good[lb, pb]
         ab = a[lb, pb]
@@ -949,6 +957,8 @@ def _destripe_frame(
             g &= fin
         if check_dq:
             g &= np.bitwise_and(dq[lb, pb], bm) == 0
+        if pairs is not None:
+            pairs.add(ab, g, lb, pb)
         if fused:
             p0, p1, _ = pb.indices(length)
             q0, q1 = -(-p0 // step), -(-p1 // step)  # samples q * step inside [p0, p1)
@@ -959,7 +969,11 @@ def _destripe_frame(
     if step > 1 and not fused:
         _copy_columns(a_s, a[:, ::step])
         _copy_columns(g_s, good[:, ::step])
-    sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
+    if pairs is not None and pairs.complete:
+        sigma = pairs.sigma()
+    else:
+        sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
+    del pairs
     if not np.isfinite(sigma) or sigma <= 0:
         n_good = int(np.count_nonzero(good))
         sigma = float(np.std(a[good])) if n_good else 1.0
