@@ -221,6 +221,7 @@ def fit_background(
     slow_order: int = 2,
     step: int = 1,
     length: int | None = None,
+    zeroed: bool = False,
 ) -> SmoothBackground:
     """Fit the along-line background and flag extended emission.
 
@@ -250,6 +251,9 @@ def fit_background(
         Sampling step of ``a`` along the lines.
     length : int, optional
         Full-resolution line length; ``n_samples * step`` when omitted.
+    zeroed : bool
+        ``resid`` is already zero wherever ``clean`` is False (it is then not multiplied
+        by the mask again: the product would change nothing).
 
     Returns
     -------
@@ -276,7 +280,8 @@ def fit_background(
     for i0 in range(0, n_lines, rows):
         lb = slice(i0, i0 + rows)
         r, c = resid[lb], clean[lb]
-        r *= c  # in place: the caller's work array
+        if not zeroed:
+            r *= c  # in place: the caller's work array
         np.matmul(r, ind, out=part[lb])
         np.matmul(c.astype(np.float32), ind, out=part_n[lb])
     sums = np.add.reduceat(part.astype(np.float64), le[:-1], axis=0)

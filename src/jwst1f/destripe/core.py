@@ -1037,6 +1037,7 @@ def _destripe_frame(
             channel_bounds=bounds,
             step=step,
             length=length,
+            zeroed=True,  # above, and where the faint emission was flagged
         )
         if bkg is not None:
             new.line_coef += bkg.line_coef
