@@ -276,8 +276,9 @@ def _moments(x: np.ndarray, sigma: float, n_moments: int) -> np.ndarray:
 
 
 #: Transform length up to which :func:`smooth_lines` takes the moments of the data and of
-#: the weights together (:func:`_moment_pair`); longer series keep fewer transforms alive.
-_PAIR_SIZE = 4096
+#: the weights together (:func:`_moment_pair`: the binned series of :func:`choose_scale`);
+#: longer series keep fewer arrays alive (peak memory of windows with many short lines).
+_PAIR_SIZE = 1024
 
 
 def _kernel_radius(n: int, sigma: float) -> int:
@@ -408,10 +409,11 @@ def smooth_lines(
     fallback = float(wy.sum() / total)
     if _pair_size(n, sigma) <= _PAIR_SIZE:  # short series: each kernel made once for both
         t, m = _moment_pair(wy, w, sigma, degree + 1, 2 * degree + 1)
+        del wy
     else:
         t = _moments(wy, sigma, degree + 1)
+        del wy
         m = _moments(w, sigma, 2 * degree + 1)
-    del wy
     out = np.full(n, fallback)
     inv00 = np.full(n, 1.0 / total)  # (S^-1)_00 of the fallback (the global mean)
     # degree 0, then 1 (, then 2) where the moments constrain it
