@@ -89,7 +89,12 @@ class SmoothBackground:
         return self._vander(sl)
 
     def image(
-        self, sl: slice = slice(None), *, fortran: bool = False, lines: slice = slice(None)
+        self,
+        sl: slice = slice(None),
+        *,
+        fortran: bool = False,
+        lines: slice = slice(None),
+        out: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """The background on the pixels ``sl`` of every line, or None if it is zero.
 
@@ -101,6 +106,8 @@ class SmoothBackground:
             Return a Fortran-ordered array (to match transposed canonical views).
         lines : slice
             Lines to evaluate.
+        out : numpy.ndarray of float32, optional
+            C-ordered output array of the result's shape (not with ``fortran``).
 
         Returns
         -------
@@ -111,7 +118,7 @@ class SmoothBackground:
         coef = self.line_coef[lines].astype(np.float32)
         if fortran:
             return (self._vander(sl) @ coef.T).T
-        return coef @ self._vander(sl).T
+        return np.matmul(coef, self._vander(sl).T, out=out)
 
     def channel_means(self, chans: list[slice]) -> np.ndarray:
         """Mean of the background over each channel's pixels, per line.
