@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from jwst1f.destripe import core, linemodel
+from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.masking import PairDifferences, robust_sigma
+from jwst1f.params import DestripeParams
 
 
 def _frame(rng, n_lines, length, fortran):
@@ -76,3 +78,39 @@ def test_moment_pair_equals_two_moment_calls(n, sigma):
     ma, mb = linemodel._moment_pair(a, b, sigma, 2, 3)
     assert np.array_equal(ma, linemodel._moments(a, sigma, 2))
     assert np.array_equal(mb, linemodel._moments(b, sigma, 3))
+
+
+def test_clip_and_initial_levels_on_scratch_memory_equal_fresh_arrays():
+    """The work arrays of the level steps taken from an output buffer change no value, and
+    do not touch the data."""
+    rng = np.random.default_rng(7)
+    a = rng.normal(0.3, 0.05, (256, 128)).astype(np.float32)
+    a[rng.random(a.shape) < 0.02] += 5.0  # sources
+    good = rng.random(a.shape) > 0.05
+    chans = [slice(0, 32), slice(32, 64), slice(64, 96), slice(96, 128)]
+    params = DestripeParams()
+    a0 = a.copy()
+    lvl = core._initial_levels(a, good, chans, 0.05)
+    out = np.full(a.size * 4, np.nan, dtype=np.float32)  # an output not yet written
+    lvl_s = core._initial_levels(a, good, chans, 0.05, scratch=core._Scratch(out))
+    assert np.array_equal(lvl, lvl_s)
+    ref = core._clip(a, good, chans, lvl, 0.05, params, step=1)
+    got = core._clip(a, good, chans, lvl, 0.05, params, step=1, scratch=core._Scratch(out))
+    assert np.array_equal(ref, got)
+    assert np.array_equal(a, a0)
+    assert not np.isnan(out[: a.size]).all()  # the work arrays did live there
+
+
+def test_background_fit_of_zeroed_residuals_skips_only_a_no_op():
+    """fit_background(zeroed=True) on residuals already zero where not clean = the fit of
+    the plain call (which multiplies by the mask)."""
+    rng = np.random.default_rng(8)
+    r = rng.normal(0.0, 0.05, (512, 256)).astype(np.float32)
+    r += np.linspace(0.0, 0.02, 256, dtype=np.float32)
+    clean = rng.random(r.shape) > 0.1
+    r *= clean
+    kw = dict(box=32, along_order=2, extended_sigma=5.0)
+    plain = fit_background(r.copy(), clean, 0.05, **kw)
+    fast = fit_background(r.copy(), clean, 0.05, zeroed=True, **kw)
+    assert np.array_equal(plain.line_coef, fast.line_coef)
+    assert np.array_equal(plain.flag, fast.flag)
