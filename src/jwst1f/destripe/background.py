@@ -89,7 +89,12 @@ class SmoothBackground:
         return self._vander(sl)
 
     def image(
-        self, sl: slice = slice(None), *, fortran: bool = False, lines: slice = slice(None)
+        self,
+        sl: slice = slice(None),
+        *,
+        fortran: bool = False,
+        lines: slice = slice(None),
+        out: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """The background on the pixels ``sl`` of every line, or None if it is zero.
 
@@ -101,6 +106,8 @@ class SmoothBackground:
             Return a Fortran-ordered array (to match transposed canonical views).
         lines : slice
             Lines to evaluate.
+        out : numpy.ndarray of float32, optional
+            C-ordered output array of the result's shape (not with ``fortran``).
 
         Returns
         -------
@@ -111,7 +118,7 @@ class SmoothBackground:
         coef = self.line_coef[lines].astype(np.float32)
         if fortran:
             return (self._vander(sl) @ coef.T).T
-        return coef @ self._vander(sl).T
+        return np.matmul(coef, self._vander(sl).T, out=out)
 
     def channel_means(self, chans: list[slice]) -> np.ndarray:
         """Mean of the background over each channel's pixels, per line.
@@ -221,6 +228,7 @@ def fit_background(
     slow_order: int = 2,
     step: int = 1,
     length: int | None = None,
+    zeroed: bool = False,
 ) -> SmoothBackground:
     """Fit the along-line background and flag extended emission.
 
@@ -250,6 +258,9 @@ def fit_background(
         Sampling step of ``a`` along the lines.
     length : int, optional
         Full-resolution line length; ``n_samples * step`` when omitted.
+    zeroed : bool
+        ``resid`` is already zero wherever ``clean`` is False (it is then not multiplied
+        by the mask again: the product would change nothing).
 
     Returns
     -------
@@ -276,7 +287,8 @@ def fit_background(
     for i0 in range(0, n_lines, rows):
         lb = slice(i0, i0 + rows)
         r, c = resid[lb], clean[lb]
-        r *= c  # in place: the caller's work array
+        if not zeroed:
+            r *= c  # in place: the caller's work array
         np.matmul(r, ind, out=part[lb])
         np.matmul(c.astype(np.float32), ind, out=part_n[lb])
     sums = np.add.reduceat(part.astype(np.float64), le[:-1], axis=0)

@@ -23,6 +23,7 @@ from jwst1f.destripe.linemodel import (
     smooth_lines,
 )
 from jwst1f.destripe.masking import (
+    PairDifferences,
     _median_inplace,
     clear_dilated,
     dark_positions,
@@ -384,16 +385,18 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- one frame
-def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None):
+def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None, scratch=None):
     """Robust start level per channel-line from a sorted sub-sample.
 
     ``min(median, q25 + 0.674 sigma)``: the median for clean lines, a low-quantile-based
     mode estimate for lines more than half covered by (positive) emission. Lines are
     processed in blocks whose sorted copy is at most 1/16 of ``frame_size`` elements (the
-    full-resolution frame; default ``a.size``).
+    full-resolution frame; default ``a.size``). The sorted copies are made in one work
+    array, from ``scratch`` (a :class:`_Scratch`) when given (no fresh memory per call).
     """
     n_lines = a.shape[0]
     lvl = np.full((n_lines, len(chans)), np.nan)
+    plan = []  # (channel, its slice, sampling step, samples per line, lines per block)
     for k, sl in enumerate(chans):
         width = good[:, sl].shape[1]
         if width == 0:  # a window narrower than the interleaving
@@ -403,11 +406,17 @@ def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None):
         # whole channels on full frames; blocks of lines when the sorted copy would not be
         # small next to the frame (windows with short lines)
         rows = max(1, (frame_size or a.size) // (16 * n_smp))
+        plan.append((k, sl, step, n_smp, rows))
+    size = max([min(rows, n_lines) * n_smp for _, _, _, n_smp, rows in plan] + [0])
+    buf = np.empty(size, a.dtype) if scratch is None else scratch.empty((size,), a.dtype)
+    for k, sl, step, n_smp, rows in plan:
         for i0 in range(0, n_lines, rows):  # lines are independent: blocks (memory)
             lb = slice(i0, min(i0 + rows, n_lines))
             x = a[lb, sl]
             g = good[lb, sl]
-            xs = np.where(g[:, ::step], x[:, ::step], np.inf)
+            xs = buf[: (lb.stop - lb.start) * n_smp].reshape(-1, n_smp)
+            xs[...] = np.inf  # ``np.where(g, x, inf)`` in place
+            np.copyto(xs, x[:, ::step], where=g[:, ::step])
             xs.sort(axis=1)
             n = g[:, ::step].sum(axis=1)
             ok = n >= 3
@@ -448,13 +457,15 @@ def _sample_step(layout, chans, target=64):
     return step
 
 
-def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True):
+def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True, scratch=None):
     """Symmetric iterative clipping around each channel-line's own level.
 
     Works on the sub-sampled copy ``a_s`` (every ``step``-th pixel along the lines). Each
     channel is copied once into a contiguous work array; the per-line sums and counts of the
     iterations are matrix-vector products (BLAS), much faster than row reductions of short
-    rows.
+    rows. The work arrays are made once for all channels, from ``scratch`` (a
+    :class:`_Scratch` on an output not yet written) when given: fresh memory would cost a
+    page fault per 4 KiB on every call.
 
     Returns
     -------
@@ -464,31 +475,33 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True)
     k_sig = np.float32(params.clip_sigma * sigma)
     lvl = lvl.copy()
     n_lines = a_s.shape[0]
+    widths = [g_s[:, ss].shape[1] for ss in chans_s]
+    # lines per block of each channel: small next to the frame
+    blocks = [max(1, (a_s.size * step) // (16 * max(wd, 1))) for wd in widths]
+    size = max([min(nb, n_lines) * wd for nb, wd in zip(blocks, widths, strict=True)] + [0])
+    new = scratch.empty if scratch is not None else (lambda shape, dtype: np.empty(shape, dtype))
+    bx, br, bw = (new((size,), np.float32) for _ in range(3))
+    bk = new((size,), bool)
     for k, ss in enumerate(chans_s):
-        width = g_s[:, ss].shape[1]
+        width = widths[k]
         if width == 0:
             continue
         ones = np.ones(width, dtype=np.float32)
         fs = _full_slice(ss, step)
-        n_blk = max(1, (a_s.size * step) // (16 * width))  # small next to the frame
+        n_blk = blocks[k]
         for i0 in range(0, n_lines, n_blk):  # lines are independent: cache-sized blocks
             lb = slice(i0, min(i0 + n_blk, n_lines))
+            shape = (lb.stop - lb.start, width)
+            x, r, w = (b[: shape[0] * width].reshape(shape) for b in (bx, br, bw))
+            kk = bk[: shape[0] * width].reshape(shape)  # (w: |r|, then the mask as 0/1)
             g = g_s[lb, ss]
-            x = None
-            if bkg is not None:
-                img = bkg.image(fs, lines=lb)
-                if img is not None:
-                    x = np.subtract(a_s[lb, ss], img, out=img)
-                    if not finite:
-                        np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-            if x is None:
-                x = np.ascontiguousarray(a_s[lb, ss])  # a copy unless already contiguous
-                if not finite:  # our own copy: non-finite values (never good) become 0
-                    shared = np.may_share_memory(x, a_s)  # never modify the data
-                    x = np.nan_to_num(x, copy=shared, nan=0.0, posinf=0.0, neginf=0.0)
-            r = np.empty_like(x)
-            w = np.empty_like(x)  # |r|, then the clip mask as 0/1
-            kk = np.empty(x.shape, dtype=bool)
+            img = None if bkg is None else bkg.image(fs, lines=lb, out=x)
+            if img is not None:  # (x holds the background)
+                np.subtract(a_s[lb, ss], x, out=x)
+            else:
+                np.copyto(x, a_s[lb, ss])
+            if not finite:  # our own copy: non-finite values (never good) become 0
+                np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
             lv = lvl[lb, k]
             for _ in range(params.clip_iterations):
                 np.subtract(x, lv[:, None].astype(np.float32), out=r)
@@ -939,6 +952,13 @@ def _destripe_frame(
     bm = np.uint32(bitmask)
     all_finite = True
     block_finite = []  # per block of _row_blocks(n_lines, length, transposed)
+    # ... and the samples of the noise sigma (pairs of pixels along the lines), from the
+    # same blocks (on the corrected output, not yet written)
+    # (transposed frames only: on C-ordered ones the sampled lines are a small part of the
+    # memory, and their own pass is faster than small pieces of every block)
+    pairs = None
+    if transposed:
+        pairs = PairDifferences(n_lines, length, work=_flat_view(out_corrected), dtype=a.dtype)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         g = good[lb, pb]
         ab = a[lb, pb]
@@ -949,6 +969,8 @@ def _destripe_frame(
             g &= fin
         if check_dq:
             g &= np.bitwise_and(dq[lb, pb], bm) == 0
+        if pairs is not None:
+            pairs.add(ab, g, lb, pb)
         if fused:
             p0, p1, _ = pb.indices(length)
             q0, q1 = -(-p0 // step), -(-p1 // step)  # samples q * step inside [p0, p1)
@@ -959,7 +981,11 @@ def _destripe_frame(
     if step > 1 and not fused:
         _copy_columns(a_s, a[:, ::step])
         _copy_columns(g_s, good[:, ::step])
-    sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
+    if pairs is not None and pairs.complete:
+        sigma = pairs.sigma()
+    else:
+        sigma = robust_sigma(a, good, work=_flat_view(out_corrected))  # not yet written
+    del pairs
     if not np.isfinite(sigma) or sigma <= 0:
         n_good = int(np.count_nonzero(good))
         sigma = float(np.std(a[good])) if n_good else 1.0
@@ -974,8 +1000,13 @@ def _destripe_frame(
     else:  # no copies (small or interleaved frames)
         a_s, g_s, chans_s = a, good, chans
     finite_s = all_finite or step > 1  # the sub-sample copy has no non-finite value
-    lvl = _initial_levels(a_s, g_s, chans_s, sigma, frame_size=n_lines * length)
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=finite_s)
+    clip_scratch = scratch if step > 1 else None  # (no sub-sample: no room planned)
+    lvl = _initial_levels(
+        a_s, g_s, chans_s, sigma, frame_size=n_lines * length, scratch=clip_scratch
+    )
+    lvl = _clip(
+        a_s, g_s, chans_s, lvl, sigma, params, step=step, finite=finite_s, scratch=clip_scratch
+    )
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
@@ -1023,6 +1054,7 @@ def _destripe_frame(
             channel_bounds=bounds,
             step=step,
             length=length,
+            zeroed=True,  # above, and where the faint emission was flagged
         )
         if bkg is not None:
             new.line_coef += bkg.line_coef
@@ -1045,8 +1077,11 @@ def _destripe_frame(
             good[rows, pe_b[j0] : pe_b[j1]] = False
         if g_s is not good:
             g_s[rows, -(-pe_b[j0] // step) : -(-pe_b[j1] // step)] = False
-    lvl = _clip(a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s)
-    del a_s, g_s, scratch
+    lvl = _clip(
+        a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s,
+        scratch=clip_scratch,
+    )  # fmt: skip
+    del a_s, g_s, scratch, clip_scratch
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
     lit, lit_scale = None, 0.0
@@ -1670,13 +1705,22 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
             shape = (nfull, block, width)
         c3 = np.reshape(cf, shape, copy=False)
         r3 = None if rf is None else np.reshape(rf, shape, copy=False)
-        ib, ip = np.nonzero(flag[:nfull])
-        if ib.size * 16 < flag[:nfull].size:  # sparse flags: only the flagged blocks
+        n_flag = int(np.count_nonzero(flag[:nfull]))
+        if n_flag * 16 < flag[:nfull].size:  # sparse flags: only the flagged blocks
+            ib, ip = np.nonzero(flag[:nfull])
             at = (ip, ib, slice(None)) if lines_inner else (ib, slice(None), ip)
             c3[at] = False
             if r3 is not None:
                 r3[at] = 0.0
-        else:
+        elif lines_inner:
+            # the ``block`` lines of one pixel are contiguous: each flagged block is one
+            # record of ``block`` items, cleared by a boolean assignment of records (a
+            # broadcast over ``block``-long inner loops is ~3x slower)
+            f2 = flag[:nfull].T
+            _clear_records(c3, f2)
+            if r3 is not None:
+                _clear_records(r3, f2)
+        else:  # lines outer: the broadcasts run along whole lines
             c3 &= kf
             if r3 is not None:
                 np.copyto(r3, 0.0, where=ff)
@@ -1684,6 +1728,29 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
         c[nfull * block :] &= keep[nfull]
         if r is not None:
             np.copyto(r[nfull * block :], 0.0, where=flag[nfull])
+
+
+def _clear_records(x3: np.ndarray, flag: np.ndarray) -> None:
+    """``x3[flag] = 0`` for every item of the flagged rows of the last axis, in place.
+
+    Parameters
+    ----------
+    x3 : numpy.ndarray, shape (n, m, block)
+        Its last axis contiguous (each ``x3[i, j]`` is one run of ``block`` items in memory).
+    flag : numpy.ndarray of bool, shape (n, m)
+
+    Notes
+    -----
+    The runs are viewed as single records (``np.void`` of ``block`` items) and set to a
+    zero record by one boolean assignment: all-zero bytes are ``False`` and ``+0.0``.
+    """
+    n, m, block = x3.shape
+    rec = np.dtype((np.void, block * x3.dtype.itemsize))
+    if x3.strides[2] != x3.dtype.itemsize or n * m == 0:
+        x3[flag] = 0
+        return
+    view = x3.view(rec)[:, :, 0]  # (n, m) records: the bytes of x3
+    view[flag] = np.zeros((), dtype=rec)
 
 
 def _illuminated_channels(lvl, *, box, nsig):

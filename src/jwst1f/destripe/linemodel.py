@@ -253,7 +253,7 @@ def _moments(x: np.ndarray, sigma: float, n_moments: int) -> np.ndarray:
     n = x.shape[0]
     # Gaussian kernel of peak 1 (so that the moment 0 of the weights counts data), no wider
     # than the series; zeros beyond the ends handle edges and any width
-    radius = int(min(np.ceil(4.0 * sigma), max(n - 1, 1)))
+    radius = _kernel_radius(n, sigma)
     out = np.empty((n_moments, n))
     if radius <= 48:
         d = np.arange(-radius, radius + 1, dtype=float)
@@ -273,6 +273,69 @@ def _moments(x: np.ndarray, sigma: float, n_moments: int) -> np.ndarray:
         out[k] = irfft(kf, size)[radius : radius + n]
         del kf
     return out
+
+
+#: Transform length up to which :func:`smooth_lines` takes the moments of the data and of
+#: the weights together (:func:`_moment_pair`: the binned series of :func:`choose_scale`);
+#: longer series keep fewer arrays alive (peak memory of windows with many short lines).
+_PAIR_SIZE = 1024
+
+
+def _kernel_radius(n: int, sigma: float) -> int:
+    """Kernel half-width of :func:`_moments`, lines: 4 sigma, no wider than the series."""
+    return int(min(np.ceil(4.0 * sigma), max(n - 1, 1)))
+
+
+def _pair_size(n: int, sigma: float) -> int:
+    """Transform length of :func:`_moments` for ``n`` lines (``n`` for direct kernels)."""
+    radius = _kernel_radius(n, sigma)
+    return n if radius <= 48 else next_fast_len(n + 2 * radius)
+
+
+def _moment_pair(
+    a: np.ndarray, b: np.ndarray, sigma: float, n_a: int, n_b: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_moments(a, sigma, n_a)`` and ``_moments(b, sigma, n_b)`` (``n_a <= n_b``).
+
+    The same values, bit for bit: the same operations, with each kernel (and its transform)
+    made once for both series instead of once per series (the moments of the data and of the
+    weights of :func:`smooth_lines` share their kernels).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray, shape (n,)
+    sigma : float
+        Gaussian kernel width, lines.
+    n_a, n_b : int
+        Moments of ``a`` and of ``b``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray, shapes (n_a, n) and (n_b, n)
+    """
+    n = a.shape[0]
+    radius = _kernel_radius(n, sigma)
+    out_a, out_b = np.empty((n_a, n)), np.empty((n_b, n))
+    if radius <= 48:
+        d = np.arange(-radius, radius + 1, dtype=float)
+        base = np.exp(-0.5 * (d / sigma) ** 2)
+        for k in range(max(n_a, n_b)):
+            ker = base * (d / sigma) ** k
+            if k < n_a:
+                out_a[k] = correlate1d(a, ker, mode="constant", cval=0.0)
+            if k < n_b:
+                out_b[k] = correlate1d(b, ker, mode="constant", cval=0.0)
+        return out_a, out_b
+    size = next_fast_len(n + 2 * radius)
+    af, bf = rfft(a, size), rfft(b, size)
+    for k in range(max(n_a, n_b)):
+        kf = rfft(_reversed_kernel(radius, sigma, k, size))
+        if k < n_a:
+            out_a[k] = irfft(kf * af, size)[radius : radius + n]
+        if k < n_b:
+            kf *= bf
+            out_b[k] = irfft(kf, size)[radius : radius + n]
+    return out_a, out_b
 
 
 def _reversed_kernel(radius: int, sigma: float, k: int, size: int) -> np.ndarray:
@@ -344,9 +407,13 @@ def smooth_lines(
     del y
     total = float(w.sum())
     fallback = float(wy.sum() / total)
-    t = _moments(wy, sigma, degree + 1)
-    del wy
-    m = _moments(w, sigma, 2 * degree + 1)
+    if _pair_size(n, sigma) <= _PAIR_SIZE:  # short series: each kernel made once for both
+        t, m = _moment_pair(wy, w, sigma, degree + 1, 2 * degree + 1)
+        del wy
+    else:
+        t = _moments(wy, sigma, degree + 1)
+        del wy
+        m = _moments(w, sigma, 2 * degree + 1)
     out = np.full(n, fallback)
     inv00 = np.full(n, 1.0 / total)  # (S^-1)_00 of the fallback (the global mean)
     # degree 0, then 1 (, then 2) where the moments constrain it
