@@ -70,6 +70,27 @@ _CHUNK = 256
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
 _EMISSION_BLOCK = 16
 _EMISSION_HALF_WINDOW = 8
+#: Pixels on each side of an output boundary on which the jump of the 1/f offsets is
+#: measured (a straight line on each side, extrapolated to the boundary): wide enough to
+#: average the white noise, narrow enough that diffuse emission is linear across it.
+_BOUNDARY_WIDTH = 48
+#: Blocks of ``background_box`` lines a frame needs for the jump corrections: the noise of
+#: the block means is measured on their block-to-block differences.
+_BOUNDARY_MIN_BLOCKS = 8
+#: Significance (noise sigmas of the smoothed block means) at which a mismatch between the
+#: jumps and the line model is half-corrected (non-negative garrote; above it, nearly all).
+_BOUNDARY_SIGMA = 3.0
+#: Gaussian widths (blocks) of the smoothing of the mismatch: the blocks themselves (0), then
+#: broad.
+_BOUNDARY_SCALES = (0.0, 3.0)
+#: Lines whose jump mismatch stands out from its running mean over ``_BUMP_WINDOW`` lines
+#: by more than this many per-line noise sigmas are not used (compact light crossing the
+#: boundary: a trace along the lines, a bright star's wings); grown by ``_BOUNDARY_GROW``.
+_BOUNDARY_OUTLIER = 5.0
+#: Excess chi-square (its standard deviations) of a block's mean profile next to a boundary
+#: over a straight line, above which the block is not used (:func:`_structured_blocks`).
+_BOUNDARY_STRUCTURE = 5.0
+_BOUNDARY_GROW = 2
 
 
 @dataclass
@@ -378,6 +399,7 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "reference_anchored": bool(all(m["reference_anchored"] for m in per_int)),
         "reference_offset": float(np.mean([m["reference_offset"] for m in per_int])),
         "even_odd": [m["even_odd"] for m in per_int],
+        "boundary_offsets": rms_over("boundary_offsets"),
     }
     if len(per_int) > 1:
         out["per_integration"] = per_int
@@ -978,6 +1000,8 @@ def _destripe_frame(
             a_s[lb, q0:q1] = ab[:, src]
             g_s[lb, q0:q1] = g[:, src]
     del g, ab, fin
+    # the usable pixels next to the output boundaries, before any source masking (step 8b)
+    strips = _boundary_strips(good, layout, chans, params)
     if step > 1 and not fused:
         _copy_columns(a_s, a[:, ::step])
         _copy_columns(g_s, good[:, ::step])
@@ -1307,6 +1331,15 @@ def _destripe_frame(
     )
     offset = lm.offset
     variance = lm.variance
+    # the relative offsets of neighbouring outputs from the jumps at their boundaries, where
+    # they disagree significantly with the model (diffuse emission brighter in some outputs)
+    boundary_rms = [0.0] * (nch - 1)
+    if strips:
+        corr, corr_var, boundary_rms = _boundary_offsets(a, strips, offset, sigma, params)
+        offset = offset + corr
+        variance = variance + corr_var
+        del corr, corr_var
+    del strips
     # where one output reads a whole line, the 1/f along its readout time (stripes and the
     # wander within lines together) is modelled on the pixel-clock time series instead
     use_lowpass = params.lowpass == "on" or (
@@ -1433,6 +1466,7 @@ def _destripe_frame(
         "reference_offset": mean_offset if anchored else 0.0,
         "sky_scale": float(sky_scale),
         "even_odd": eo is not None,
+        "boundary_offsets": boundary_rms,
     }
 
 
@@ -2085,3 +2119,489 @@ def _reference_levels(a, ref, layout):
             sums[:, k] = v[:, sel].sum(axis=1)
             counts[:, k] = ok[:, sel].sum(axis=1)
     return sums, counts, sig
+
+
+# ------------------------------------------------------------------ output-boundary jumps
+def _boundary_strips(
+    good: np.ndarray, layout: ReadoutLayout, chans: list[slice], params: DestripeParams
+) -> list[tuple[int, int, np.ndarray]]:
+    """Usable pixels on both sides of each output boundary, before any source masking.
+
+    Parameters
+    ----------
+    good : numpy.ndarray of bool, shape (n_lines, length)
+        Usable pixels (finite, not flagged, not reference pixels), canonical orientation.
+    layout : ReadoutLayout
+    chans : list of slice
+        The outputs along the line.
+    params : DestripeParams
+
+    Returns
+    -------
+    list of (k, b, usable)
+        For the boundary between outputs ``k`` and ``k + 1`` at pixel ``b`` (both at least
+        ``_BOUNDARY_WIDTH`` pixels wide): a copy of ``good[:, b - W : b + W]``, shape
+        (n_lines, 2 W). Empty where the jumps are not used (one output, interleaved outputs,
+        no per-output offsets, fewer than ``_BOUNDARY_MIN_BLOCKS`` blocks of lines).
+    """
+    n_lines = good.shape[0]
+    if layout.interleaved or len(chans) < 2 or not params.fit_by_channel:
+        return []
+    if n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box:
+        return []
+    w = _BOUNDARY_WIDTH
+    out = []
+    for k in range(len(chans) - 1):
+        b = chans[k].stop
+        if chans[k + 1].start != b or b - chans[k].start < w or chans[k + 1].stop - b < w:
+            continue
+        out.append((k, b, np.ascontiguousarray(good[:, b - w : b + w])))
+    return out
+
+
+def _dilate_bool(
+    m: np.ndarray, radius: int, d: np.ndarray | None = None, e: np.ndarray | None = None
+) -> np.ndarray:
+    """Square binary dilation of a small 2-D mask by separable shifts.
+
+    ``d`` and ``e`` (same shape, bool) are optional work arrays; the result is ``d``.
+    """
+    d = np.empty_like(m) if d is None else d
+    e = np.empty_like(m) if e is None else e
+    np.copyto(d, m)
+    for s in range(1, radius + 1):
+        d[s:] |= m[:-s]
+        d[:-s] |= m[s:]
+    np.copyto(e, d)
+    for s in range(1, radius + 1):
+        d[:, s:] |= e[:, :-s]
+        d[:, :-s] |= e[:, s:]
+    return d
+
+
+def _boundary_work(n_lines: int) -> dict[str, np.ndarray]:
+    """Work arrays of :func:`_boundary_jumps` for strips of ``n_lines`` lines.
+
+    Returns
+    -------
+    dict
+        ``x`` and ``okf`` (float32), ``ok``, ``seeds``, ``d``, ``e`` (bool), all of shape
+        (n_lines, 2 W).
+    """
+    shape = (n_lines, 2 * _BOUNDARY_WIDTH)
+    work = {k: np.empty(shape, np.float32) for k in ("x", "okf")}
+    work.update({k: np.empty(shape, bool) for k in ("ok", "seeds", "d", "e")})
+    return work
+
+
+def _boundary_blocks(n_lines: int, box: int) -> np.ndarray:
+    """Line edges of blocks of ``box`` lines, the last one taking the remainder.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_blocks + 1,)
+    """
+    n_blocks = max(n_lines // box, 1)
+    edges = np.arange(n_blocks + 1) * box
+    edges[-1] = n_lines
+    return edges
+
+
+def _block_sums(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Sums over the lines of each block of :func:`_boundary_blocks`, float64.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_lines, m)
+    edges : numpy.ndarray of int, shape (n_blocks + 1,)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_blocks, m)
+    """
+    nb = edges.size - 1
+    box = int(edges[1] - edges[0])
+    full = nb * box  # (at most n_lines)
+    out = x[:full].reshape(nb, box, -1).sum(axis=1).astype(np.float64)
+    if full < x.shape[0]:
+        out[-1] += x[full:].sum(axis=0)
+    return out
+
+
+def _boundary_jumps(
+    a: np.ndarray,
+    usable: np.ndarray,
+    b: int,
+    sigma: float,
+    params: DestripeParams,
+    edges: np.ndarray,
+    work: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Jump of the line level across one output boundary, per line.
+
+    On each side a straight line is fitted to the pixels within ``_BOUNDARY_WIDTH`` of the
+    boundary and extrapolated to it; the difference (left minus right) is the difference of
+    the two outputs' 1/f offsets plus noise, because sky and diffuse emission are continuous
+    across the boundary (and linear over that width) while the offsets jump. Compact sources
+    are excluded by a symmetric clip of ``clip_sigma`` sigma around each side's median, with
+    pixels beyond ``clip_sigma + 1`` sigma dilated by ``dilate_radius`` (the full-resolution
+    mask of step 6 without its extended-emission blocks and lit-line rules, which would hide
+    the diffuse emission whose offsets are to be measured).
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (n_lines, length)
+        Data, canonical orientation, DN/s.
+    usable : numpy.ndarray of bool, shape (n_lines, 2 W)
+        Usable pixels of ``a[:, b - W : b + W]``.
+    b : int
+        Boundary pixel (first pixel of the right-hand output).
+    sigma : float
+        Per-pixel white noise, DN/s.
+    params : DestripeParams
+    edges : numpy.ndarray of int, shape (n_blocks + 1,)
+        Line edges of the blocks on which structure along the line is tested
+        (:func:`_structured_blocks`).
+    work : dict, optional
+        Work arrays from :func:`_boundary_work` (reused from boundary to boundary: fresh
+        memory costs page faults, more than the work on it).
+
+    Returns
+    -------
+    jump : numpy.ndarray, shape (n_lines,)
+        Left minus right level at the boundary, DN/s (0 where not measured).
+    var : numpy.ndarray, shape (n_lines,)
+        Its white-noise variance, (DN/s)^2 (inf where not measured).
+    ok : numpy.ndarray of bool, shape (n_lines,)
+        Lines where both sides hold at least a quarter of their pixels after the clip, outside
+        blocks with structure along the line.
+    """
+    w = _BOUNDARY_WIDTH
+    n_lines = a.shape[0]
+    if work is None:
+        work = _boundary_work(n_lines)
+    x, ok, seeds, okf = work["x"], work["ok"], work["seeds"], work["okf"]
+    np.copyto(x, a[:, b - w : b + w])
+    x3 = x.reshape(n_lines, 2, w)
+    us = usable
+    bad = None if us.all() else ~us
+    if bad is not None:
+        np.copyto(x, np.float32(0.0), where=bad)  # (finite everywhere from here on)
+    # each side's median on every third pixel: only the centre of the clip window, whose
+    # noise (0.3 sigma) matters little next to its half-width
+    xs = x3[..., ::3].copy()
+    if bad is not None:  # unusable samples: alternately +inf and -inf (the median moves little)
+        fill = np.where(np.arange(xs.shape[2]) % 2 == 0, np.inf, -np.inf).astype(np.float32)
+        np.copyto(xs, np.broadcast_to(fill, xs.shape), where=bad.reshape(n_lines, 2, w)[..., ::3])
+    half = xs.shape[2] // 2
+    centre = np.partition(xs, half, axis=2)[..., half]
+    np.copyto(centre, np.float32(0.0), where=~np.isfinite(centre))  # (no usable pixel)
+    del xs
+    x3 -= centre[..., None]  # residuals from each side's median
+    ax = np.abs(x, out=okf)
+    np.less(ax, np.float32(params.clip_sigma * sigma), out=ok)
+    ok &= us
+    if params.dilate_radius > 0:
+        np.greater(ax, np.float32((params.clip_sigma + 1.0) * sigma), out=seeds)
+        if seeds.any():
+            ok &= ~_dilate_bool(seeds, params.dilate_radius, work["d"], work["e"])
+    del ax
+    np.copyto(okf, ok)
+    x *= okf  # residuals zeroed where not clean
+    # emission with structure along the line near the boundary (slits, slices, spectra
+    # dispersed across the lines) is not continuous-and-linear there: blocks of lines whose
+    # mean residual profile on either side departs from a straight line beyond its noise
+    # are not used
+    structured = _structured_blocks(x, okf, edges, sigma)
+    # sums per side (counts and positions are exact in float32): n, sum p, sum p^2; sum y,
+    # sum y p, with p the pixel centre's distance from the boundary
+    design_w, design_y = _boundary_designs()
+    sw = (okf @ design_w).astype(np.float64)
+    sy = (x @ design_y).astype(np.float64)
+    del x, x3, ok, okf, seeds
+    levels, var, fit = [], [], []
+    for side in range(2):
+        n, sp, spp = sw[:, 3 * side], sw[:, 3 * side + 1], sw[:, 3 * side + 2]
+        sy0, syp = sy[:, 2 * side], sy[:, 2 * side + 1]
+        nz = np.maximum(n, 1.0)
+        xm, ym = sp / nz, sy0 / nz
+        sxx = spp - n * xm**2
+        f = (n >= w / 4) & (sxx > 0)
+        sxx = np.where(f, sxx, 1.0)
+        levels.append(centre[:, side] + ym - (syp - n * xm * ym) / sxx * xm)
+        var.append(sigma**2 * (1.0 / nz + xm**2 / sxx))
+        fit.append(f)
+    good_line = fit[0] & fit[1]
+    if structured.any():
+        good_line &= ~np.repeat(structured, np.diff(edges))
+    jump = np.where(good_line, levels[0] - levels[1], 0.0)
+    vj = np.where(good_line, var[0] + var[1], np.inf)
+    return jump, vj, good_line
+
+
+def _structured_blocks(
+    r: np.ndarray, ok: np.ndarray, edges: np.ndarray, sigma: float
+) -> np.ndarray:
+    """Blocks of lines whose mean profile next to a boundary is not a straight line.
+
+    The residuals of each line from its side's median are averaged over the lines of a
+    block, per pixel; on each side a straight line is fitted to that profile (weights: the
+    clean-pixel counts). Light that stays at the same place along the line over many lines
+    (a slit, an IFU slice, a spectrum dispersed across the lines) leaves a profile far from a
+    straight line; the noise averages down. A block is flagged when, on either side, the
+    chi-square of the fit exceeds its degrees of freedom by ``_BOUNDARY_STRUCTURE`` standard
+    deviations (white noise ``sigma``).
+
+    Parameters
+    ----------
+    r : numpy.ndarray of float32, shape (n_lines, 2 W)
+        Residuals from each side's median, zero where not clean.
+    ok : numpy.ndarray of float32, shape (n_lines, 2 W)
+        1 on clean pixels, 0 elsewhere.
+    edges : numpy.ndarray of int, shape (n_blocks + 1,)
+        Line edges of the blocks (:func:`_boundary_blocks`).
+    sigma : float
+        Per-pixel white noise, DN/s.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_blocks,)
+    """
+    w = _BOUNDARY_WIDTH
+    s = _block_sums(r, edges)
+    c = _block_sums(ok, edges)  # (exact: counts below 2**24)
+    flag = np.zeros(s.shape[0], dtype=bool)
+    p = np.arange(w, dtype=np.float64)
+    for side in (slice(0, w), slice(w, 2 * w)):
+        cs, ss = c[:, side], s[:, side]
+        n = cs.sum(axis=1)
+        nz = np.maximum(n, 1.0)
+        pm = (cs * p).sum(axis=1) / nz
+        dp = p[None, :] - pm[:, None]
+        prof = np.where(cs > 0, ss / np.maximum(cs, 1.0), 0.0)
+        ym = ss.sum(axis=1) / nz
+        sxx = np.maximum((cs * dp**2).sum(axis=1), 1e-12)
+        slope = (cs * dp * prof).sum(axis=1) / sxx
+        fitted = ym[:, None] + slope[:, None] * dp
+        chi2 = (cs * (prof - fitted) ** 2).sum(axis=1) / sigma**2
+        dof = np.maximum((cs > 0).sum(axis=1) - 2, 1)
+        flag |= chi2 > dof + _BOUNDARY_STRUCTURE * np.sqrt(2.0 * dof)
+    return flag
+
+
+def _boundary_designs() -> tuple[np.ndarray, np.ndarray]:
+    """Indicator and position columns of the two sides of a boundary strip, float32.
+
+    Returns
+    -------
+    design_w : numpy.ndarray, shape (2 W, 6)
+        Per side (left, right): 1, p, p**2 on that side's pixels, 0 elsewhere; ``p`` the
+        pixel centre's signed distance from the boundary, pixels.
+    design_y : numpy.ndarray, shape (2 W, 4)
+        Per side: 1, p.
+    """
+    w = _BOUNDARY_WIDTH
+    p = np.arange(-w, w) + 0.5
+    dw = np.zeros((2 * w, 6), dtype=np.float32)
+    dy = np.zeros((2 * w, 4), dtype=np.float32)
+    for side, sl in enumerate((slice(0, w), slice(w, 2 * w))):
+        dw[sl, 3 * side], dw[sl, 3 * side + 1], dw[sl, 3 * side + 2] = 1.0, p[sl], p[sl] ** 2
+        dy[sl, 2 * side], dy[sl, 2 * side + 1] = 1.0, p[sl]
+    return dw, dy
+
+
+def _garrote_smooth(
+    xb: np.ndarray, vb: np.ndarray, scales: tuple[float, ...], nsig: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Significant smooth part of a noisy block series, scale by scale.
+
+    At each Gaussian width (blocks) the remainder is smoothed (inverse-variance weights) and
+    shrunk by the non-negative garrote ``max(0, 1 - nsig**2 v / m**2)``, ``v`` the noise
+    variance of the smoothed value ``m``: nothing is kept where the smooth is within the
+    noise, nearly all of it where it is far above.
+
+    Parameters
+    ----------
+    xb : numpy.ndarray, shape (n_blocks,)
+    vb : numpy.ndarray, shape (n_blocks,)
+        Noise variance of each block value (inf where there is none); blocks independent.
+    scales : tuple of float
+        Gaussian widths, blocks; 0 for the blocks themselves.
+    nsig : float
+        Threshold of the garrote, noise sigmas.
+
+    Returns
+    -------
+    est : numpy.ndarray, shape (n_blocks,)
+    var : numpy.ndarray, shape (n_blocks,)
+        Approximate noise variance of ``est``.
+    """
+    p = np.where(np.isfinite(vb) & (vb > 0), 1.0 / np.where(np.isfinite(vb), vb, 1.0), 0.0)
+    idx = np.arange(xb.size, dtype=float)
+    rem = np.where(p > 0, xb, 0.0)
+    est = np.zeros_like(rem)
+    var = np.zeros_like(rem)
+    for s in scales:
+        if s <= 0:  # the blocks themselves
+            okd = p > 0
+            m = rem.copy()
+            v = 1.0 / np.where(okd, p, 1.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = np.where(okd, np.clip(1.0 - nsig**2 * v / np.maximum(m**2, 1e-300), 0, 1), 0)
+            est += g * m
+            var += g * g * v
+            rem = rem - g * m
+            continue
+        ker = np.exp(-0.5 * ((idx[:, None] - idx[None, :]) / s) ** 2) * p[None, :]
+        den = ker.sum(axis=1)
+        okd = den > 0
+        den = np.where(okd, den, 1.0)
+        m = (ker @ rem) / den
+        v = (ker**2 / np.where(p > 0, p, 1.0)[None, :]).sum(axis=1) / den**2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = np.where(okd, np.clip(1.0 - nsig**2 * v / np.maximum(m**2, 1e-300), 0, 1), 0)
+        c = g * m
+        est += c
+        var += g * g * v
+        rem = rem - c
+    return est, var
+
+
+def _boundary_offsets(
+    a: np.ndarray,
+    strips: list[tuple[int, int, np.ndarray]],
+    offset: np.ndarray,
+    sigma: float,
+    params: DestripeParams,
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Per-output corrections of the line model from the jumps at the output boundaries.
+
+    Within one output, emission that fills whole channel-lines (a nebula brighter in some
+    outputs than in others) is the same as that output's slow 1/f, so the line model's
+    per-output offsets take up its per-output mean differences. The sky is continuous across
+    an output boundary while the 1/f offsets jump there: the jumps (:func:`_boundary_jumps`)
+    measure the relative offsets of neighbouring outputs, noisily per line but without that
+    degeneracy. Per boundary, the mismatch (jump minus the model's offset difference) is
+    averaged in blocks of ``background_box`` lines (inverse-variance weights). Its noise is
+    the white noise of the fits times a factor measured on the block-to-block differences
+    (robust; the 1/f that wanders within a line is pink, so neighbouring blocks are
+    correlated and the line-to-line scatter alone underestimates it). Only the significant
+    part is kept (:func:`_garrote_smooth`, on the blocks, then smoothed across blocks): on
+    frames without such emission the model, which averages whole outputs, is the better
+    estimate. It is kept only where it moves the model's relative offset towards zero (at
+    most to zero) and by no more than the block's own mismatch. Lines whose mismatch stands
+    out from its running mean (compact light crossing the boundary: a trace along the lines,
+    the wings of a bright star) and blocks with structure along the line next to the
+    boundary (:func:`_structured_blocks`) are not used.
+
+    The corrections of the boundaries are chained into per-output corrections within each
+    run of outputs linked by corrected boundaries, with zero mean over the run in each line
+    (outputs count equally): an output beyond a boundary where the jumps and the model agree
+    is not moved by corrections elsewhere (emission that steps exactly at an output boundary,
+    which no jump can tell from 1/f, makes the jumps agree with the model there: moving the
+    outputs beyond it measurably biased such emission). The reference-pixel anchor of step 10
+    then sets the slow level of the outputs that have reference pixels.
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (n_lines, length)
+        Data, canonical orientation, DN/s.
+    strips : list
+        From :func:`_boundary_strips`.
+    offset : numpy.ndarray, shape (n_lines, n_channels)
+        The line model's offsets, DN/s.
+    sigma : float
+        Per-pixel white noise, DN/s.
+    params : DestripeParams
+
+    Returns
+    -------
+    corr : numpy.ndarray, shape (n_lines, n_channels)
+        To be added to ``offset``, DN/s (zeros where nothing is significant).
+    var : numpy.ndarray, shape (n_lines, n_channels)
+        Its variance, (DN/s)^2.
+    rms : list of float
+        Per boundary (``n_channels - 1``), rms over lines of the correction of the offset
+        difference, DN/s (0 where not measured or not significant).
+    """
+    n_lines, nch = offset.shape
+    box = params.background_box
+    cb = np.zeros((n_lines, nch - 1))
+    vb = np.zeros((n_lines, nch - 1))
+    edges = _boundary_blocks(n_lines, box)
+    centres = 0.5 * (edges[:-1] + edges[1:] - 1)
+    lines = np.arange(n_lines, dtype=float)
+    work = _boundary_work(n_lines) if strips else None
+    for k, b, usable in strips:
+        jump, vj, ok = _boundary_jumps(a, usable, b, sigma, params, edges, work)
+        if ok.sum() < _BOUNDARY_MIN_BLOCKS * box // 2:
+            continue
+        mis = jump - (offset[:, k] - offset[:, k + 1])
+        # compact light crossing the boundary: lines far from their neighbours' mean
+        good_idx = np.flatnonzero(ok)
+        filled = np.interp(lines, good_idx, mis[good_idx])
+        med = uniform_filter1d(filled, _BUMP_WINDOW, mode="nearest")
+        with np.errstate(invalid="ignore"):
+            out = ok & (np.abs(mis - med) > _BOUNDARY_OUTLIER * np.sqrt(vj))
+        if out.any():
+            grown = out.copy()
+            for s in range(1, _BOUNDARY_GROW + 1):
+                grown[s:] |= out[:-s]
+                grown[:-s] |= out[s:]
+            ok &= ~grown
+        wl = np.where(ok, 1.0 / np.where(ok, vj, 1.0), 0.0)
+        prec = np.add.reduceat(wl, edges[:-1])
+        xb = np.add.reduceat(wl * np.where(ok, mis, 0.0), edges[:-1])
+        db = np.add.reduceat(wl * (offset[:, k] - offset[:, k + 1]), edges[:-1])
+        has = prec > 0
+        if has.sum() < _BOUNDARY_MIN_BLOCKS:
+            continue
+        xb = np.where(has, xb / np.where(has, prec, 1.0), 0.0)
+        db = np.where(has, db / np.where(has, prec, 1.0), 0.0)
+        white = np.where(has, 1.0 / np.where(has, prec, 1.0), np.inf)
+        # noise beyond the white noise of the fits (pink 1/f within the lines): the robust
+        # scatter of normalised block-to-block differences, never below 1
+        z = np.diff(xb[has]) / np.sqrt(white[has][1:] + white[has][:-1])
+        excess = max(1.0, (1.4826 * float(np.median(np.abs(z)))) ** 2)
+        est, var = _garrote_smooth(xb, white * excess, _BOUNDARY_SCALES, _BOUNDARY_SIGMA)
+        # only towards a smaller relative offset, at most to zero: the outputs' relative 1/f
+        # offsets are small, so of two estimates the smaller is the more plausible as 1/f.
+        # Light measured in the line means of whole outputs makes the model's the larger one;
+        # emission that steps exactly at the boundary (which no jump can tell from 1/f) makes
+        # the jumps' the larger one, and is then left to the model.
+        est = np.clip(est, np.minimum(-db, 0.0), np.maximum(-db, 0.0))
+        # and no block by more than its own mismatch (the smooth must not spread a
+        # correction into blocks where the jumps and the model agree)
+        est = np.clip(est, np.minimum(xb, 0.0), np.maximum(xb, 0.0))
+        if not np.any(est):
+            continue
+        cb[:, k] = np.interp(lines, centres, est)
+        vb[:, k] = np.interp(lines, centres, var)
+    rms = [float(np.sqrt(np.mean(cb[:, k] ** 2))) for k in range(nch - 1)]
+    if not cb.any():
+        return np.zeros((n_lines, nch)), np.zeros((n_lines, nch)), rms
+    # chained: output j + 1 = output j - (correction of boundary j), within each run of
+    # outputs linked by corrected boundaries (a boundary without a significant mismatch says
+    # nothing new about the offsets on its two sides); then the mean over each run is kept
+    # in each line (outputs count equally, as in the sky profile of step 9)
+    chain = np.zeros((n_lines, nch))
+    chain[:, 1:] = -np.cumsum(cb, axis=1)
+    group = np.zeros((n_lines, nch), dtype=np.int64)
+    group[:, 1:] = np.cumsum(cb == 0, axis=1)  # a new run after every unlinked boundary
+    corr = np.zeros((n_lines, nch))
+    var = np.zeros((n_lines, nch))
+    vsum = np.zeros((n_lines, nch))
+    vsum[:, 1:] = np.cumsum(vb, axis=1)
+    for g in range(nch):
+        member = group == g
+        if not member.any():
+            continue
+        size = member.sum(axis=1)
+        mean = (member * chain).sum(axis=1) / np.maximum(size, 1)
+        corr += member * (chain - mean[:, None])
+        # (approximate: the variance of the chain within the run)
+        first = np.argmax(member, axis=1)
+        last = nch - 1 - np.argmax(member[:, ::-1], axis=1)
+        span = vsum[np.arange(n_lines), last] - vsum[np.arange(n_lines), first]
+        var += member * span[:, None]
+    return corr, var, rms

@@ -1,0 +1,148 @@
+"""Relative offsets of neighbouring outputs from the jumps at their boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from core_helpers import nircam_layout
+
+from jwst1f.destripe import core, destripe
+from jwst1f.params import DestripeParams
+
+SIGMA = 0.05
+
+
+def _frame(lay, rng, *, drift=0.0):
+    """Sky + white noise, and shared plus per-output line offsets (white per line, and a
+    slow per-output drift of rms ``drift``)."""
+    ny, nx = lay.shape
+    img = np.full((ny, nx), 0.5, np.float32)
+    img[lay.reference_mask()] = 0.0
+    img += rng.normal(0, SIGMA, (ny, nx)).astype(np.float32)
+    shared = rng.normal(0, 0.03, ny)
+    stripes = np.zeros((ny, nx), np.float32)
+    t = np.arange(ny) / ny
+    for sl in lay.channel_slices():
+        slow = drift * np.sqrt(2) * np.sin(2 * np.pi * (rng.uniform(0.5, 2) * t + rng.uniform()))
+        stripes[:, sl] = (shared + rng.normal(0, 0.01, ny) + slow)[:, None]
+    return img, stripes
+
+
+def _without_jumps(monkeypatch):
+    monkeypatch.setattr(core, "_boundary_strips", lambda *a, **k: [])
+
+
+def _nebula(lay, amp=0.2, sy=100.0, sx=390.0, x0=922.0):
+    ny, nx = lay.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    neb = amp * np.exp(-0.5 * ((yy - 0.55 * ny) / sy) ** 2 - 0.5 * ((xx - x0) / sx) ** 2)
+    neb[lay.reference_mask()] = 0.0
+    return neb.astype(np.float32)
+
+
+def test_diffuse_emission_brighter_in_some_outputs_keeps_its_flux(monkeypatch):
+    """A smooth nebula over the middle outputs: within one output its channel-line means are
+    the same as that output's slow 1/f, but the sky is continuous across the boundaries. The
+    jumps there restore the nebula's per-output differences that the line model took up."""
+    rng = np.random.default_rng(3)
+    lay = nircam_layout(1024, 2048, 4)
+    img, stripes = _frame(lay, rng)
+    neb = _nebula(lay)
+    data = img + neb + stripes
+    on = destripe(data, lay)
+    assert max(on.metrics["boundary_offsets"]) > 0.005  # corrected where significant
+    rows = slice(300, 830)
+    err_on = float((on.corrected - img - neb)[rows].sum() / neb[rows].sum())
+    # per-output errors over the nebula's lines (relative to their mean over the outputs)
+    chans = lay.channel_slices()
+
+    def per_output(r):
+        e = np.array([(r.corrected - img - neb)[rows, sl].mean() for sl in chans])
+        return e - e.mean()
+
+    _without_jumps(monkeypatch)
+    off = destripe(data, lay)
+    err_off = float((off.corrected - img - neb)[rows].sum() / neb[rows].sum())
+    assert off.metrics["boundary_offsets"] == [0.0, 0.0, 0.0]
+    assert np.abs(per_output(on)).max() < 0.5 * np.abs(per_output(off)).max()
+    assert abs(err_on) < abs(err_off)
+
+
+def test_no_correction_from_noise_alone():
+    """Without emission the model, which averages whole outputs, is the better estimate of
+    the relative offsets: the jumps' noise (white and pink) is not applied as corrections."""
+    lay = nircam_layout(1024, 2048, 4)
+    for seed in (5, 6):
+        img, stripes = _frame(lay, np.random.default_rng(seed), drift=0.01)
+        r = destripe(img + stripes, lay)
+        assert r.metrics["boundary_offsets"] == [0.0, 0.0, 0.0]
+
+
+def test_emission_stepping_at_output_boundaries_is_left_to_the_model(monkeypatch):
+    """Emission uniform inside outputs 1-2 and zero outside steps exactly at two boundaries,
+    where no jump can tell it from 1/f: the jumps must not take it for offsets."""
+    rng = np.random.default_rng(8)
+    lay = nircam_layout(1024, 2048, 4)
+    img, stripes = _frame(lay, rng)
+    ny, nx = lay.shape
+    band = (0.3 * np.exp(-0.5 * ((np.arange(ny) - 560) / 120.0) ** 2))[:, None] * (
+        (np.arange(nx) >= 512) & (np.arange(nx) < 1536)
+    )[None, :]
+    data = (img + band + stripes).astype(np.float32)
+    on = destripe(data, lay)
+    _without_jumps(monkeypatch)
+    off = destripe(data, lay)
+    rows = slice(200, 920)
+    lost_on = float((on.corrected - img - band)[rows].sum() / band[rows].sum())
+    lost_off = float((off.corrected - img - band)[rows].sum() / band[rows].sum())
+    assert abs(lost_on) <= abs(lost_off) + 0.01
+
+
+def test_boundary_jump_recovers_an_offset_under_a_sky_gradient_and_stars():
+    """One boundary: a sky slope across it, a known per-line offset jump, a bright star on
+    the boundary. The straight-line fits on both sides give the jump within its noise."""
+    rng = np.random.default_rng(1)
+    n_lines, length, b = 256, 1024, 512
+    x = np.arange(length)
+    jump = rng.normal(0, 0.05, n_lines)
+    a = 0.3 + 4e-4 * x[None, :] + rng.normal(0, SIGMA, (n_lines, length))
+    a[:, :b] += jump[:, None]
+    yy, xx = np.mgrid[0:n_lines, 0:length]
+    a += 50.0 * np.exp(-0.5 * ((yy - 100) ** 2 + (xx - b - 3) ** 2) / 1.5**2)
+    w = core._BOUNDARY_WIDTH
+    usable = np.ones((n_lines, 2 * w), bool)
+    edges = np.arange(0, n_lines + 1, 64)
+    est, var, ok = core._boundary_jumps(
+        a.astype(np.float32), usable, b, SIGMA, DestripeParams(), edges
+    )
+    assert ok.mean() > 0.95
+    z = (est - jump)[ok] / np.sqrt(var[ok])
+    assert abs(z.mean()) < 4 / np.sqrt(ok.sum())  # unbiased (the slope is extrapolated)
+    assert 0.8 < z.std() < 1.25  # the white-noise variance is right
+    assert np.abs(z).max() < 6  # the star near the boundary is masked
+
+
+def test_structure_along_the_line_is_flagged():
+    """Slits or spectra across the lines next to a boundary (light at fixed positions along
+    the line over many lines) are not continuous-and-linear: their blocks are flagged;
+    noise alone is not."""
+    rng = np.random.default_rng(2)
+    w = core._BOUNDARY_WIDTH
+    n_lines = 512
+    edges = np.arange(0, n_lines + 1, 64)
+    r = rng.normal(0, SIGMA, (n_lines, 2 * w)).astype(np.float32)
+    ok = np.ones(r.shape, np.float32)
+    assert not core._structured_blocks(r, ok, edges, SIGMA).any()
+    r[128:256, 10:16] += 0.05  # a faint slit, one sigma per pixel
+    flags = core._structured_blocks(r, ok, edges, SIGMA)
+    assert flags.tolist() == [False, False, True, True, False, False, False, False]
+
+
+@pytest.mark.parametrize("n_lines", [256, 2048])
+def test_boundary_strips_need_enough_blocks(n_lines):
+    """The noise of the block means is measured on their differences: too few blocks of
+    lines, no jump corrections."""
+    lay = nircam_layout(n_lines, 2048, 4)
+    good = np.ones(lay.shape, bool)
+    strips = core._boundary_strips(good, lay, lay.channel_slices(), DestripeParams())
+    assert len(strips) == (3 if n_lines >= 8 * 64 else 0)
