@@ -1335,7 +1335,14 @@ def _destripe_frame(
     # they disagree significantly with the model (diffuse emission brighter in some outputs)
     boundary_rms = [0.0] * (nch - 1)
     if strips:
-        corr, corr_var, boundary_rms = _boundary_offsets(a, strips, offset, sigma, params)
+        corr, corr_var, boundary_rms = _boundary_offsets(
+            a,
+            strips,
+            offset,
+            sigma,
+            params,
+            work=out_corrected,  # written in step 5
+        )
         offset = offset + corr
         variance = variance + corr_var
         del corr, corr_var
@@ -2183,18 +2190,28 @@ def _dilate_bool(
     return d
 
 
-def _boundary_work(n_lines: int) -> dict[str, np.ndarray]:
+def _boundary_work(n_lines: int, buf: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Work arrays of :func:`_boundary_jumps` for strips of ``n_lines`` lines.
+
+    Parameters
+    ----------
+    n_lines : int
+    buf : numpy.ndarray, optional
+        An output buffer not written yet, whose memory the arrays may use (:class:`_Scratch`:
+        no page faults of fresh memory).
 
     Returns
     -------
     dict
         ``x`` and ``okf`` (float32), ``ok``, ``seeds``, ``d``, ``e`` (bool), all of shape
-        (n_lines, 2 W).
+        (n_lines, 2 W); ``xs`` (float32, (n_lines, 2, ceil(W / 3))).
     """
+    scratch = _Scratch(buf) if buf is not None else None
     shape = (n_lines, 2 * _BOUNDARY_WIDTH)
-    work = {k: np.empty(shape, np.float32) for k in ("x", "okf")}
-    work.update({k: np.empty(shape, bool) for k in ("ok", "seeds", "d", "e")})
+    new = np.empty if scratch is None else scratch.empty
+    work = {k: new(shape, np.float32) for k in ("x", "okf")}
+    work.update({k: new(shape, bool) for k in ("ok", "seeds", "d", "e")})
+    work["xs"] = new((n_lines, 2, len(range(0, _BOUNDARY_WIDTH, 3))), np.float32)
     return work
 
 
@@ -2293,12 +2310,14 @@ def _boundary_jumps(
         np.copyto(x, np.float32(0.0), where=bad)  # (finite everywhere from here on)
     # each side's median on every third pixel: only the centre of the clip window, whose
     # noise (0.3 sigma) matters little next to its half-width
-    xs = x3[..., ::3].copy()
+    xs = work["xs"]
+    np.copyto(xs, x3[..., ::3])
     if bad is not None:  # unusable samples: alternately +inf and -inf (the median moves little)
         fill = np.where(np.arange(xs.shape[2]) % 2 == 0, np.inf, -np.inf).astype(np.float32)
         np.copyto(xs, np.broadcast_to(fill, xs.shape), where=bad.reshape(n_lines, 2, w)[..., ::3])
     half = xs.shape[2] // 2
-    centre = np.partition(xs, half, axis=2)[..., half]
+    xs.partition(half, axis=2)
+    centre = xs[..., half].copy()
     np.copyto(centre, np.float32(0.0), where=~np.isfinite(centre))  # (no usable pixel)
     del xs
     x3 -= centre[..., None]  # residuals from each side's median
@@ -2474,6 +2493,8 @@ def _boundary_offsets(
     offset: np.ndarray,
     sigma: float,
     params: DestripeParams,
+    *,
+    work: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Per-output corrections of the line model from the jumps at the output boundaries.
 
@@ -2514,6 +2535,9 @@ def _boundary_offsets(
     sigma : float
         Per-pixel white noise, DN/s.
     params : DestripeParams
+    work : numpy.ndarray, optional
+        An output buffer not written yet (not overlapping ``a``): the work arrays of the
+        strips are kept in it where they fit. The result does not depend on it.
 
     Returns
     -------
@@ -2532,9 +2556,9 @@ def _boundary_offsets(
     edges = _boundary_blocks(n_lines, box)
     centres = 0.5 * (edges[:-1] + edges[1:] - 1)
     lines = np.arange(n_lines, dtype=float)
-    work = _boundary_work(n_lines) if strips else None
+    bufs = _boundary_work(n_lines, work) if strips else None
     for k, b, usable in strips:
-        jump, vj, ok = _boundary_jumps(a, usable, b, sigma, params, edges, work)
+        jump, vj, ok = _boundary_jumps(a, usable, b, sigma, params, edges, bufs)
         if ok.sum() < _BOUNDARY_MIN_BLOCKS * box // 2:
             continue
         mis = jump - (offset[:, k] - offset[:, k + 1])
