@@ -226,13 +226,7 @@ class PairDifferences:
 
     def sigma(self) -> float:
         """:func:`robust_sigma` of the pairs taken (0.0 if none)."""
-        d = self.buf[: self.pos]
-        if d.size == 0:
-            return 0.0
-        mad = _median_inplace(d)
-        if mad == 0.0:
-            mad = float(np.mean(d))
-        return mad / (0.6744897501960817 * np.sqrt(2.0))
+        return _pair_sigma(self.buf[: self.pos])
 
 
 def _median_inplace(d: np.ndarray) -> float:
@@ -318,7 +312,22 @@ def robust_sigma(
             v = d[gb[:, 1:n2:2] & gb[:, 0:n2:2]]
             np.abs(v, out=buf[pos : pos + v.size])
             pos += v.size
-    d = buf[:pos]
+    return _pair_sigma(buf[:pos])
+
+
+def _pair_sigma(d: np.ndarray) -> float:
+    """Gaussian sigma from absolute differences of pixel pairs (partitioned in place).
+
+    Parameters
+    ----------
+    d : numpy.ndarray, shape (n,)
+        ``|x1 - x2|`` of pairs of neighbouring pixels, DN/s.
+
+    Returns
+    -------
+    float
+        Per-pixel sigma, DN/s (0.0 without pairs).
+    """
     if d.size == 0:
         return 0.0
     mad = _median_inplace(d)
