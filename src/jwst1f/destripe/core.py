@@ -27,6 +27,7 @@ from jwst1f.destripe.masking import (
     _median_inplace,
     clear_dilated,
     dark_positions,
+    dilate,
     faint_emission,
     robust_sigma,
 )
@@ -2166,30 +2167,6 @@ def _boundary_strips(
     return out
 
 
-def _dilate_bool(
-    m: np.ndarray, radius: int, d: np.ndarray | None = None, e: np.ndarray | None = None
-) -> np.ndarray:
-    """Square binary dilation of a small 2-D mask by separable shifts.
-
-    ``d`` and ``e`` (same shape, bool) are optional work arrays; the result is ``d``.
-    """
-    d = np.empty_like(m) if d is None else d
-    e = np.empty_like(m) if e is None else e
-    np.copyto(d, m)
-    # across rows, whole rows at a time: as 8-byte words where the rows allow (same result)
-    rows_m, rows_d = m, d
-    if m.shape[1] % 8 == 0 and m.flags.c_contiguous and d.flags.c_contiguous:
-        rows_m, rows_d = m.view(np.uint64), d.view(np.uint64)
-    for s in range(1, radius + 1):
-        rows_d[s:] |= rows_m[:-s]
-        rows_d[:-s] |= rows_m[s:]
-    np.copyto(e, d)
-    for s in range(1, radius + 1):
-        d[:, s:] |= e[:, :-s]
-        d[:, :-s] |= e[:, s:]
-    return d
-
-
 def _boundary_work(n_lines: int, buf: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Work arrays of :func:`_boundary_jumps` for strips of ``n_lines`` lines.
 
@@ -2203,14 +2180,14 @@ def _boundary_work(n_lines: int, buf: np.ndarray | None = None) -> dict[str, np.
     Returns
     -------
     dict
-        ``x`` and ``okf`` (float32), ``ok``, ``seeds``, ``d``, ``e`` (bool), all of shape
+        ``x`` and ``okf`` (float32), ``ok``, ``seeds`` (bool), all of shape
         (n_lines, 2 W); ``xs`` (float32, (n_lines, 2, ceil(W / 3))).
     """
     scratch = _Scratch(buf) if buf is not None else None
     shape = (n_lines, 2 * _BOUNDARY_WIDTH)
     new = np.empty if scratch is None else scratch.empty
     work = {k: new(shape, np.float32) for k in ("x", "okf")}
-    work.update({k: new(shape, bool) for k in ("ok", "seeds", "d", "e")})
+    work.update({k: new(shape, bool) for k in ("ok", "seeds")})
     work["xs"] = new((n_lines, 2, len(range(0, _BOUNDARY_WIDTH, 3))), np.float32)
     return work
 
@@ -2228,7 +2205,7 @@ def _boundary_blocks(n_lines: int, box: int) -> np.ndarray:
     return edges
 
 
-def _block_sums(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _edge_block_sums(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Sums over the lines of each block of :func:`_boundary_blocks`, float64.
 
     Parameters
@@ -2327,7 +2304,7 @@ def _boundary_jumps(
     if params.dilate_radius > 0:
         np.greater(ax, np.float32((params.clip_sigma + 1.0) * sigma), out=seeds)
         if seeds.any():
-            ok &= ~_dilate_bool(seeds, params.dilate_radius, work["d"], work["e"])
+            ok &= ~dilate(seeds, params.dilate_radius, consume=True)
     del ax
     np.copyto(okf, ok)
     x *= okf  # residuals zeroed where not clean
@@ -2392,8 +2369,8 @@ def _structured_blocks(
     """
     w = _BOUNDARY_WIDTH
     nb = edges.size - 1
-    ss = _block_sums(r, edges).reshape(nb, 2, w)  # (block, side, pixel)
-    cs = _block_sums(ok, edges).reshape(nb, 2, w)  # (exact: counts below 2**24)
+    ss = _edge_block_sums(r, edges).reshape(nb, 2, w)  # (block, side, pixel)
+    cs = _edge_block_sums(ok, edges).reshape(nb, 2, w)  # (exact: counts below 2**24)
     p = np.arange(w, dtype=np.float64)
     n = cs.sum(axis=2)
     nz = np.maximum(n, 1.0)
