@@ -66,8 +66,9 @@ class Variant:
     scene : str
         ``"stars"``, ``"band"`` (stars plus a band of emission filling whole lines),
         ``"narrow_band"``, ``"blob"`` (stars plus a broad diffuse nebula over several
-        outputs), ``"trace"`` (a bright trace along the lines) or ``"traces"``
-        (NIRSpec-like: many traces across the columns).
+        outputs), ``"trace"`` (a bright trace along the lines), ``"traces"``
+        (NIRSpec-like: many traces across the columns) or ``"soss"`` (NIRISS SOSS-like:
+        two broad, curved spectral orders across the lines).
     """
 
     name: str
@@ -130,6 +131,16 @@ VARIANTS: tuple[Variant, ...] = (
         pupil=None,
         grating="G395H",
         scene="traces",
+    ),
+    Variant("niriss_pink", detector="NIS", exp_type="NIS_IMAGE", pupil="CLEARP"),
+    Variant(  # two broad curved orders across the column lines of a one-output strip
+        "niriss_soss_substrip256",
+        detector="NIS",
+        subarray="SUBSTRIP256",
+        exp_type="NIS_SOSS",
+        filter="CLEAR",
+        pupil="GR700XD",
+        scene="soss",
     ),
     Variant(
         "nirspec_traces",
@@ -238,6 +249,18 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
             amp = np.exp(rng.uniform(np.log(0.5), np.log(30.0)))
             prof = np.exp(-0.5 * ((yy - y0) / 1.5) ** 2) + 0.005 / (1 + ((yy - y0) / 3.0) ** 2)
             src += amp * prof * ((xx > x1) & (xx < x2))
+    if v.scene == "soss":  # orders dispersed across the lines, a few tens of pixels wide
+        along = xx if layout.fast_axis == 1 else yy
+        n_along = nx if layout.fast_axis == 1 else ny
+        u = slow / n_slow  # dispersion coordinate, 0..1
+        for centre, curve, amp, lo, hi in (
+            (0.35, 0.15, 50.0, 0.03, 1.0),
+            (0.65, 0.1, 15.0, 0.15, 0.85),
+        ):
+            c = n_along * (centre + curve * ((u - 0.5) / 0.5) ** 2)
+            d = (along - c) / 8.0
+            prof = np.exp(-0.5 * d**4) + 0.002 / (1 + (d * 0.8) ** 2)
+            src += amp * np.clip(1.2 - u, 0.1, 1.0) * prof * ((u > lo) & (u < hi))
     ref = layout.reference_mask()
     scene = np.where(ref, 0.0, sky + src)
     sky = np.where(ref, 0.0, sky)
@@ -299,7 +322,7 @@ def _meta(v: Variant) -> dict[str, Any]:
 
     det = ins.get_detector(v.detector)
     sub = ins.get_subarray(det.detector, v.subarray)
-    readpatt = "RAPID" if det.instrument == "NIRCAM" else "NRSRAPID"
+    readpatt = {"NIRCAM": "RAPID", "NIRISS": "NISRAPID"}.get(det.instrument, "NRSRAPID")
     patt = ins.READOUT_PATTERNS[readpatt]
     return exposure_metadata(
         det=det,
@@ -356,6 +379,7 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
     from jwst1f.simulate.metadata import header_from_meta
 
     results: dict[str, dict[str, Any]] = {}
+    notes: dict[str, str] = {}  # variant -> why a peer gave no result
     with tempfile.TemporaryDirectory(prefix="jwst1f_indep_") as tmp:
         for v in VARIANTS:
             meta = _meta(v)
@@ -386,6 +410,8 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
                     r = run_cfn(path)
                     if r.corrected is not None:
                         runs["cfn"] = (r.corrected, r.seconds)
+                    else:
+                        notes[v.name] = f"CleanFlickerNoiseStep {r.status}"
                 for method, (corr, sec) in runs.items():
                     m = evaluate_prepared(corr, truth)
                     m["seconds"] = sec
@@ -415,6 +441,8 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
                     rows[method]["stripe_rms_clean"] / oc if oc else np.nan
                 )
             rows["_shape"] = layout.shape
+            if v.name in notes:
+                rows["_note"] = notes[v.name]
             results[v.name] = rows
     return results
 
@@ -467,6 +495,9 @@ def markdown(results: dict[str, dict[str, Any]], command: str, seeds: list[int])
             f"{g(rows, 'cfn', 'x_oracle_clean', '.2f')} | {g(rows, 'jwst1f', 'seconds', '.3f')} | "
             f"{g(rows, 'cfn', 'seconds', '.2f')} |"
         )
+    for name, rows in results.items():
+        if "_note" in rows:
+            lines += ["", f"- {name}: {rows['_note']}."]
     return lines + [""]
 
 

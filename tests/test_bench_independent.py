@@ -107,3 +107,27 @@ def test_destriper_on_an_independent_wfss_frame():
     assert ratio < 1.35
     assert 0.7 < gain < 1.1
     assert abs(dbias) < 1.0
+
+
+def test_destriper_on_an_independent_soss_strip():
+    """NIRISS SOSS-like window (SUBSTRIP256, one output, lines are the 256-pixel columns):
+    two broad curved orders across the lines. The geometry is the transposed one, and the
+    orders' light is not taken for stripes."""
+    v = Variant(
+        "soss",
+        detector="NIS",
+        subarray="SUBSTRIP256",
+        exp_type="NIS_SOSS",
+        filter="CLEAR",
+        pupil="GR700XD",
+        scene="soss",
+    )
+    lay = _layout(v)
+    assert lay.fast_axis == 0 and lay.shape == (256, 2048)
+    f = make_frame(np.random.default_rng(3), lay, v)
+    # the orders run across the lines: along each line (column) the light is concentrated
+    lit = f["scene"] - f["sky"] > 1.0
+    assert 0.05 < lit.mean() < 0.3 and lit[:, 1000].sum() < 0.3 * lay.shape[0]
+    ratio, _, dbias = _x_oracle(v)
+    assert ratio < 1.2
+    assert abs(dbias) < 0.3
