@@ -63,12 +63,17 @@ class Variant:
         Pixel clocks of pause after each line.
     refpix_step : bool
         Mimic the pipeline's side reference-pixel correction.
+    row_even_odd : float
+        Rms (DN/s) of an offset alternating in sign from line to line, drawn per output
+        (MIRI's odd/even rows).
     scene : str
         ``"stars"``, ``"band"`` (stars plus a band of emission filling whole lines),
         ``"narrow_band"``, ``"blob"`` (stars plus a broad diffuse nebula over several
         outputs), ``"trace"`` (a bright trace along the lines), ``"traces"``
-        (NIRSpec-like: many traces across the columns) or ``"soss"`` (NIRISS SOSS-like:
-        two broad, curved spectral orders across the lines).
+        (NIRSpec-like: many traces across the columns), ``"soss"`` (NIRISS SOSS-like:
+        two broad, curved spectral orders across the lines) or ``"miri"`` (stars and sky on
+        the imager; the full-frame columns left of ``extra["dark_columns"]`` see no sky,
+        only a faint dark level).
     """
 
     name: str
@@ -83,6 +88,7 @@ class Variant:
     amp_output: float = 0.02
     pause: int = 12
     refpix_step: bool = True
+    row_even_odd: float = 0.0
     scene: str = "stars"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -142,6 +148,17 @@ VARIANTS: tuple[Variant, ...] = (
         pupil="GR700XD",
         scene="soss",
     ),
+    Variant(  # banding of 4 column-interleaved outputs; a dark region on the left
+        "miri_imaging_dark_left",
+        detector="MIRIMAGE",
+        exp_type="MIR_IMAGE",
+        filter="F770W",
+        pupil=None,
+        refpix_step=False,
+        row_even_odd=0.02,
+        scene="miri",
+        extra={"dark_columns": 340},
+    ),
     Variant(
         "nirspec_traces",
         detector="NRS1",
@@ -167,18 +184,21 @@ def _one_over_f(rng, layout, v: Variant) -> np.ndarray:
     """The 1/f component in DMS orientation, laid out along each output's pixel clock."""
     n_lines, length = layout.n_lines, layout.line_length
     chans = layout.channel_slices()
-    width = max(sl.stop - sl.start for sl in chans)
-    period = width + v.pause
+    # pixels of each output in a line (interleaved outputs: every n-th pixel)
+    widths = [len(range(length)[sl]) for sl in chans]
+    period = max(widths) + v.pause
     total = n_lines * period
     common = v.amp_common * _pink(rng, total, v.alpha)
     out = np.empty((n_lines, length))
+    row_sign = np.where(np.arange(n_lines) % 2 == 0, 1.0, -1.0)[:, None]
     for k, sl in enumerate(chans):
         series = common + v.amp_output * _pink(rng, total, v.alpha)
-        w = sl.stop - sl.start
-        block = series.reshape(n_lines, period)[:, :w]  # read order within each line
+        block = series.reshape(n_lines, period)[:, : widths[k]]  # read order within each line
         if layout.fast_sign[k] < 0:
             block = block[:, ::-1]
         out[:, sl] = block
+        if v.row_even_odd:  # an alternating offset of the lines, each output its own
+            out[:, sl] += row_sign * rng.normal(0.0, v.row_even_odd)
     if layout.slow_sign < 0:
         out = out[::-1]
     return out if layout.fast_axis == 1 else out.T
@@ -222,6 +242,10 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
     src = np.zeros((ny, nx))
     slow = yy if layout.fast_axis == 1 else xx  # position across lines
     n_slow = ny if layout.fast_axis == 1 else nx
+    if v.scene == "miri":  # no sky left of the imager's field, only a faint dark level
+        dark = xx < int(v.extra.get("dark_columns", 0))
+        sky = np.where(dark, 0.02, sky)
+        src += np.where(dark, 0.0, _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5))
     if v.scene in ("stars", "band", "narrow_band", "blob"):
         src += _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5)
     if v.scene == "band":  # emission filling whole lines, smooth across lines
@@ -322,7 +346,9 @@ def _meta(v: Variant) -> dict[str, Any]:
 
     det = ins.get_detector(v.detector)
     sub = ins.get_subarray(det.detector, v.subarray)
-    readpatt = {"NIRCAM": "RAPID", "NIRISS": "NISRAPID"}.get(det.instrument, "NRSRAPID")
+    readpatt = {"NIRCAM": "RAPID", "NIRISS": "NISRAPID", "MIRI": "FAST"}.get(
+        det.instrument, "NRSRAPID"
+    )
     patt = ins.READOUT_PATTERNS[readpatt]
     return exposure_metadata(
         det=det,
