@@ -120,8 +120,9 @@ class DestripeParams:
         MIRI imaging: how that dark region is used. ``"separate"``: it is destriped on its
         own (its own level, not sky) and its per-row, per-output banding estimates are
         combined with the imager field's (the banding is common to the row); ``"exclude"``:
-        it is not used for measuring (it is corrected all the same). Default
-        ``"separate"``.
+        it is not used for measuring (it is corrected all the same; measured 1.5-1.8x the
+        perfect-mask oracle instead of 0.99-1.09x, since the banding wanders along a row).
+        Default ``"separate"``.
     """
 
     clip_sigma: float = 3.0
