@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
+from scipy.special import expit
 
 from benchmarks.metrics import channel_lines, evaluate_prepared, oracle_correct, prepare_truth
 from benchmarks.peers.cfn import run_cfn
@@ -159,6 +160,15 @@ VARIANTS: tuple[Variant, ...] = (
         scene="miri",
         extra={"dark_columns": 340},
     ),
+    Variant(  # slice spectra lighting about half of every column
+        "nirspec_ifu_slices",
+        detector="NRS1",
+        exp_type="NRS_IFU",
+        filter="F170LP",
+        pupil=None,
+        grating="G235M",
+        scene="ifu",
+    ),
     Variant(
         "nirspec_traces",
         detector="NRS1",
@@ -273,6 +283,23 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
             amp = np.exp(rng.uniform(np.log(0.5), np.log(30.0)))
             prof = np.exp(-0.5 * ((yy - y0) / 1.5) ** 2) + 0.005 / (1 + ((yy - y0) / 3.0) ** 2)
             src += amp * prof * ((xx > x1) & (xx < x2))
+    if v.scene == "ifu":  # NIRSpec IFU-like: 30 slice spectra across the columns, half lit
+        sky = np.full((ny, nx), 0.02)  # the gaps between the slices see no sky
+        pitch = ny / 31.0
+        rs = np.random.default_rng(77)  # the same slices for every seed
+        for k in range(30):
+            y0 = pitch * (k + 0.75) + 6.0 * ((xx - nx / 2) / (nx / 2)) ** 2
+            y1 = y0 + pitch / 2
+            inside = expit((yy - y0) / 0.7) * expit((y1 - yy) / 0.7)
+            # faint wings into the gaps (0.3 % of the slice's light, falling over 3 pixels)
+            outside = np.maximum(np.maximum(y0 - yy, yy - y1), 0.0)
+            wings = 0.003 * np.exp(-outside / 3.0)
+            level = rs.uniform(0.3, 2.0) * (1.0 + 0.5 * np.sin(xx / nx * rs.uniform(2, 6)))
+            for _ in range(3):  # emission lines
+                level = level + rs.uniform(2, 20) * np.exp(
+                    -0.5 * ((xx - rs.uniform(0, nx)) / 1.5) ** 2
+                )
+            src += level * (inside + wings) * ((xx > 0.05 * nx) & (xx < 0.97 * nx))
     if v.scene == "soss":  # orders dispersed across the lines, a few tens of pixels wide
         along = xx if layout.fast_axis == 1 else yy
         n_along = nx if layout.fast_axis == 1 else ny

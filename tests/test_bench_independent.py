@@ -84,7 +84,20 @@ def test_destriper_on_an_independent_one_output_window():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "variant",
-    [Variant("pink"), Variant("no_refpix_step", refpix_step=False), Variant("band", scene="band")],
+    [
+        Variant("pink"),
+        Variant("no_refpix_step", refpix_step=False),
+        Variant("band", scene="band"),
+        Variant(  # slices lighting about half of every column
+            "ifu",
+            detector="NRS1",
+            exp_type="NRS_IFU",
+            filter="F170LP",
+            pupil=None,
+            grating="G235M",
+            scene="ifu",
+        ),
+    ],
     ids=lambda v: v.name,
 )
 def test_destriper_on_independent_full_frames(variant):
