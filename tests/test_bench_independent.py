@@ -11,9 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.independent import Variant, _meta, _one_over_f, make_frame  # noqa: E402
+from benchmarks.independent import VARIANTS, Variant, _meta, _one_over_f, make_frame  # noqa: E402
 from jwst1f.geometry import layout_from_header  # noqa: E402
 from jwst1f.simulate.metadata import header_from_meta  # noqa: E402
+
+
+def _variant(name: str) -> Variant:
+    """The benchmark's own variant of that name."""
+    return next(v for v in VARIANTS if v.name == name)
 
 
 def _layout(v: Variant):
@@ -88,15 +93,7 @@ def test_destriper_on_an_independent_one_output_window():
         Variant("pink"),
         Variant("no_refpix_step", refpix_step=False),
         Variant("band", scene="band"),
-        Variant(  # slices lighting about half of every column
-            "ifu",
-            detector="NRS1",
-            exp_type="NRS_IFU",
-            filter="F170LP",
-            pupil=None,
-            grating="G235M",
-            scene="ifu",
-        ),
+        _variant("nirspec_ifu_slices"),
     ],
     ids=lambda v: v.name,
 )
@@ -126,15 +123,7 @@ def test_destriper_on_an_independent_soss_strip():
     """NIRISS SOSS-like window (SUBSTRIP256, one output, lines are the 256-pixel columns):
     two broad curved orders across the lines. The geometry is the transposed one, and the
     orders' light is not taken for stripes."""
-    v = Variant(
-        "soss",
-        detector="NIS",
-        subarray="SUBSTRIP256",
-        exp_type="NIS_SOSS",
-        filter="CLEAR",
-        pupil="GR700XD",
-        scene="soss",
-    )
+    v = _variant("niriss_soss_substrip256")
     lay = _layout(v)
     assert lay.fast_axis == 0 and lay.shape == (256, 2048)
     f = make_frame(np.random.default_rng(3), lay, v)
@@ -150,17 +139,7 @@ def test_destriper_on_an_independent_miri_frame():
     """MIRI imager (4 outputs interleaved by column, odd/even rows, no sky left of column
     340): the independent generator lays the banding along each interleaved output's clock,
     and the destriper stays near the perfect-mask oracle."""
-    v = Variant(
-        "miri",
-        detector="MIRIMAGE",
-        exp_type="MIR_IMAGE",
-        filter="F770W",
-        pupil=None,
-        refpix_step=False,
-        row_even_odd=0.02,
-        scene="miri",
-        extra={"dark_columns": 340},
-    )
+    v = _variant("miri_imaging_dark_left")
     lay = _layout(v)
     assert lay.interleaved and lay.shape == (1024, 1032)
     noise = _one_over_f(np.random.default_rng(0), lay, v)
