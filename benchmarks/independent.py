@@ -64,6 +64,9 @@ class Variant:
         Pixel clocks of pause after each line.
     refpix_step : bool
         Mimic the pipeline's side reference-pixel correction.
+    nan_refpix : bool
+        The reference pixels of the data are NaN (as if flagged ``DO_NOT_USE`` and dropped by
+        ramp fitting, or not usable for any reason).
     row_even_odd : float
         Rms (DN/s) of an offset alternating in sign from line to line, drawn per output
         (MIRI's odd/even rows).
@@ -90,6 +93,7 @@ class Variant:
     pause: int = 12
     refpix_step: bool = True
     row_even_odd: float = 0.0
+    nan_refpix: bool = False
     scene: str = "stars"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -103,6 +107,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("nircam_strong_per_output", amp_output=0.05),
     Variant("nircam_emission_band", scene="band"),
     Variant("nircam_narrow_band", scene="narrow_band"),
+    Variant("nircam_emission_band_nan_refpix", scene="band", nan_refpix=True),
     Variant("nircam_diffuse_blob", scene="blob"),
     Variant("nircam_sub640_1out", subarray="SUB640"),
     Variant(
@@ -328,6 +333,8 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
                 side = uniform_filter1d(canon[:, cols].mean(axis=1), 11, mode="nearest")
                 canon -= side[:, None]
     empty = (src < 2e-4) & ~ref
+    if v.nan_refpix:
+        data[ref] = np.nan
     return {
         "sci": data.astype(np.float32),
         "rate_no1f": truth.astype(np.float32),

@@ -92,6 +92,13 @@ _BOUNDARY_OUTLIER = 5.0
 #: over a straight line, above which the block is not used (:func:`_structured_blocks`).
 _BOUNDARY_STRUCTURE = 5.0
 _BOUNDARY_GROW = 2
+#: Without reference pixels in the lines: a bump of the line means above the coarse sky
+#: profile (``background_slow_scale_noref``), smoothed over ``_EXCURSION_SCALE`` lines, that
+#: exceeds this many times the line-to-line scatter of the line means is sky (emission that
+#: fills whole lines), not 1/f; grown down to a quarter of it (:func:`_sky_excursions`).
+_EXCURSION_SIGMA = 7.0
+#: Gaussian width (lines) at which such a bump is followed and kept.
+_EXCURSION_SCALE = 16.0
 
 
 @dataclass
@@ -397,6 +404,7 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
         "timeline": per_int[0]["timeline"],
         "sky_scale": float(np.mean([m["sky_scale"] for m in per_int])),
+        "sky_excursion_lines": int(sum(m["sky_excursion_lines"] for m in per_int)),
         "reference_anchored": bool(all(m["reference_anchored"] for m in per_int)),
         "reference_offset": float(np.mean([m["reference_offset"] for m in per_int])),
         "even_odd": [m["even_odd"] for m in per_int],
@@ -1272,6 +1280,7 @@ def _destripe_frame(
         scale = params.background_slow_scale_noref
     trend = None
     sky_scale = scale
+    n_excursion = 0
     if refl is not None:
         # The line means hold sky + stripes; the reference pixels in the same lines hold the
         # stripes only. Their difference is the sky profile across lines plus noise (the
@@ -1317,6 +1326,8 @@ def _destripe_frame(
             degree, scale = 0, max(scale, n_lines / 2.0)
             sky_scale = scale
         trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale, degree=degree)
+        if refl is None and degree == 1:
+            trend, n_excursion = _sky_excursions(line_mean, n_valid > 0, trend, scale)
     del line_mean, n_valid, valid  # per-line arrays (memory of short-line windows)
     means = means - trend[:, None]
 
@@ -1473,6 +1484,7 @@ def _destripe_frame(
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
         "sky_scale": float(sky_scale),
+        "sky_excursion_lines": n_excursion,
         "even_odd": eo is not None,
         "boundary_offsets": boundary_rms,
     }
@@ -1506,6 +1518,63 @@ def _own_reference_difference(
         dk = np.where(use, means - rsum / np.maximum(rcnt, 1), 0.0)
         d = np.where(n > 0, dk.sum(axis=1) / np.maximum(n, 1), 0.0)
     return d, n > 0
+
+
+def _sky_excursions(
+    line_mean: np.ndarray, ok: np.ndarray, trend: np.ndarray, scale: float
+) -> tuple[np.ndarray, int]:
+    """The sky profile across lines where the lines hold no reference pixels, with its bumps.
+
+    Without reference pixels the line means hold sky plus 1/f, and only their smooth part
+    at ``scale`` lines (512) is kept as sky. Emission that fills whole lines over tens to
+    hundreds of lines (a nebula or galaxy across the frame) then went with the stripes
+    (``nircam_full_extended`` without its reference pixels: 8 x oracle, aperture bias
+    -32 %). Such emission stands out: smoothed over ``_EXCURSION_SCALE`` lines, the line
+    means rise above the coarse profile by many times their line-to-line scatter, which the
+    1/f does not do (pink frames: nothing flagged even at 5 times). Those lines (seeded at
+    ``_EXCURSION_SIGMA`` times the scatter, grown to a quarter of it; positive only, emission
+    is positive) are kept at the fine scale (local quadratic, which follows the top of a
+    bump), and the coarse profile is fitted without them (three passes at most, until the
+    flagged lines settle).
+
+    Parameters
+    ----------
+    line_mean : numpy.ndarray, shape (n_lines,)
+        Mean over the channels of the line means, DN/s.
+    ok : numpy.ndarray of bool, shape (n_lines,)
+        Lines with a mean.
+    trend : numpy.ndarray, shape (n_lines,)
+        The coarse profile: ``line_mean`` smoothed (local linear) at ``scale``, DN/s.
+    scale : float
+        Its Gaussian width, lines.
+
+    Returns
+    -------
+    trend : numpy.ndarray, shape (n_lines,)
+        The sky profile to keep, DN/s (the input where nothing stands out).
+    n_lines : int
+        Lines kept at the fine scale.
+    """
+    if ok.sum() < 8:
+        return trend, 0
+    w = ok.astype(float)
+    noise = _robust_scale(np.diff(line_mean[ok])) / np.sqrt(2.0)
+    if not np.isfinite(noise) or noise <= 0:
+        return trend, 0
+    flags = np.zeros(ok.shape, dtype=bool)
+    coarse = trend
+    for _ in range(3):
+        fine, _ = smooth_lines(line_mean - coarse, w, _EXCURSION_SCALE)
+        seed = _EXCURSION_SIGMA * noise
+        new = _hysteresis(fine[:, None], seed, 0.25 * seed)[:, 0] & ok
+        if not new.any() or np.array_equal(new, flags):
+            break
+        flags = new
+        coarse, _ = smooth_lines(line_mean, w * ~flags, scale)
+    if not flags.any():
+        return trend, 0
+    fine, _ = smooth_lines(line_mean - coarse, w, _EXCURSION_SCALE, degree=2)
+    return coarse + np.where(flags, fine, 0.0), int(flags.sum())
 
 
 def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
