@@ -948,15 +948,12 @@ def _destripe_frame(
     # Non-finite pixels are never used; no copy of the data is made for them (memory):
     # the few places that sum data zero them explicitly.
     # 0. pixels that may be used at all
+    # (set block by block in the pass below, while the block is in the cache)
     good = out_mask
-    if static_bad is not None:
-        np.logical_not(static_bad, out=good)
-    elif params.mask_reference_pixels:
+    use_l = use_p = None
+    if static_bad is None and params.mask_reference_pixels:
         ref_l, ref_p = layout.reference_lines_and_pixels()
-        np.logical_or(ref_l[:, None], ref_p[None, :], out=good)
-        np.logical_not(good, out=good)
-    else:
-        good[...] = True
+        use_l, use_p = ~ref_l[:, None], ~ref_p[None, :]
     # ... and, from the same cache-sized blocks of whole memory rows (the data are read
     # once), the contiguous sub-sample along the lines (every `step`-th pixel) on which the
     # levels are measured (step 1)
@@ -984,6 +981,12 @@ def _destripe_frame(
         pairs = PairDifferences(n_lines, length, work=_flat_view(out_corrected), dtype=a.dtype)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         g = good[lb, pb]
+        if static_bad is not None:
+            np.logical_not(static_bad[lb, pb], out=g)
+        elif use_l is not None:
+            np.logical_and(use_l[lb], use_p[:, pb], out=g)
+        else:
+            g[...] = True
         ab = a[lb, pb]
         fin = np.isfinite(ab)
         block_finite.append(bool(fin.all()))
