@@ -6,6 +6,7 @@ See ``docs/algorithm.md`` for the algorithm, its assumptions and the parameter t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sys
 import time
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import label, uniform_filter1d
+from scipy.ndimage import uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import (
@@ -445,8 +446,8 @@ def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None, scra
             ok = n >= 3
             i50 = np.maximum((n - 1) // 2, 0)
             i25 = np.maximum((n - 1) // 4, 0)
-            q50 = np.take_along_axis(xs, i50[:, None], axis=1)[:, 0]
-            q25 = np.take_along_axis(xs, i25[:, None], axis=1)[:, 0]
+            at = np.arange(xs.shape[0])
+            q50, q25 = xs[at, i50], xs[at, i25]
             with np.errstate(invalid="ignore"):
                 lvl[lb, k] = np.where(ok, np.minimum(q50, q25 + _Q25_OFFSET * sigma), np.nan)
     return _fill_levels(lvl)
@@ -773,6 +774,16 @@ def _channel_of(chans: list[slice], length: int) -> np.ndarray:
     for k, sl in enumerate(chans):
         idx[sl] = k
     return idx
+
+
+def _run_lengths(flags: np.ndarray) -> np.ndarray:
+    """Length of the run of True each element of a 1-D boolean array is in (0 if False)."""
+    f = np.asarray(flags, dtype=bool)
+    d = np.diff(np.concatenate(([0], f.astype(np.int8), [0])))
+    lengths = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+    out = np.zeros(f.size, dtype=np.int64)
+    out[f] = np.repeat(lengths, lengths)
+    return out
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -1997,9 +2008,21 @@ def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
     seeds = excess > seed
     if not seeds.any():
         return np.zeros(excess.shape, dtype=bool)
-    labels, _ = label(excess > grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
-    hit = np.unique(labels[seeds])
-    return np.isin(labels, hit[hit > 0])
+    # runs along each column, numbered in one pass over the columns laid end to end (one
+    # False after each column keeps the runs of neighbouring columns apart)
+    n, m = excess.shape
+    above = np.zeros((m, n + 1), dtype=bool)
+    above[:, :n] = (excess > grow).T
+    hits = np.zeros((m, n + 1), dtype=bool)
+    hits[:, :n] = seeds.T
+    f, h = above.ravel(), hits.ravel()
+    start = f.copy()
+    start[1:] &= ~f[:-1]
+    run = np.cumsum(start)  # run number of each element of a run (from 1)
+    hit = np.zeros(int(run[-1]) + 1, dtype=bool)
+    hit[run[h & f]] = True  # runs that reach a seed
+    keep = f & hit[run]
+    return np.ascontiguousarray(keep.reshape(m, n + 1)[:, :n].T)
 
 
 def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False):
@@ -2088,10 +2111,8 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     acc = okl & (smooth < _LIT_SIGMA * scale)
     # gaps between slices persist over the slices' length; short runs of dark-looking lines
     # are the edges of lit regions (the running mean reaching into unlit lines)
-    runs, n_runs = label(acc)
-    if n_runs:
-        length = np.bincount(runs, minlength=n_runs + 1)
-        acc &= length[runs] >= 2 * box
+    if acc.any():
+        acc &= _run_lengths(acc) >= 2 * box
     # lit runs shorter than that (a trace along the lines over a few to tens of lines): the
     # running mean would mix in the unlit lines around them, so their gaps are tested on the
     # mean gap level over the run itself (measured on at least half of its lines)
@@ -2432,8 +2453,11 @@ def _structured_blocks(
     return flag
 
 
+@functools.cache
 def _boundary_designs() -> tuple[np.ndarray, np.ndarray]:
     """Indicator and position columns of the two sides of a boundary strip, float32.
+
+    Made once (cached); the arrays are read-only.
 
     Returns
     -------
@@ -2450,6 +2474,7 @@ def _boundary_designs() -> tuple[np.ndarray, np.ndarray]:
     for side, sl in enumerate((slice(0, w), slice(w, 2 * w))):
         dw[sl, 3 * side], dw[sl, 3 * side + 1], dw[sl, 3 * side + 2] = 1.0, p[sl], p[sl] ** 2
         dy[sl, 2 * side], dy[sl, 2 * side + 1] = 1.0, p[sl]
+    dw.flags.writeable = dy.flags.writeable = False
     return dw, dy
 
 

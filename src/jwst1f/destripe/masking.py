@@ -477,8 +477,8 @@ def faint_emission(
         srt.sort(axis=1)
         i50 = np.maximum((n_ok - 1) // 2, 0)[:, None]
         i25 = np.maximum((n_ok - 1) // 4, 0)[:, None]
-        q50 = np.take_along_axis(srt, i50, axis=1)[:, 0]
-        q25 = np.take_along_axis(srt, i25, axis=1)[:, 0]
+        rows = np.arange(srt.shape[0])
+        q50, q25 = srt[rows, i50[:, 0]], srt[rows, i25[:, 0]]
         del srt
         with np.errstate(invalid="ignore", divide="ignore"):
             nmean = (noise[:, seg] * ok_s).sum(axis=1) / np.maximum(n_ok, 1)
