@@ -1177,10 +1177,12 @@ def _destripe_frame(
     # second pass; otherwise they are taken from the same cache-resident blocks
     gap_chans = [] if lvl_unlit is None else [k for k in range(nch) if lit[:, k].any()]
     one_pass = not gap_chans
-    # (the other channels' thresholds are taken in the first pass all the same: the pixel
-    # ranges of the channels without gaps, now; the rest of the line, later; the channels
-    # are contiguous here)
+    # (on transposed frames, whose blocks are pixels of one channel, the other channels'
+    # thresholds are taken in the first pass all the same: the pixel ranges of the channels
+    # without gaps, now; the rest of the line, later; the channels are contiguous here. On
+    # C-ordered frames the parts of lines would be many small operations: all later.)
     spans = [range(length)[sl] for k, sl in enumerate(chans) if k not in gap_chans]
+    spans = spans if transposed else []
     now = _merge_spans([(sp.start, sp.stop) for sp in spans if len(sp)])
     edges = [0] + [e for sp in now for e in sp] + [length]
     later = [(e0, e1) for e0, e1 in zip(edges[::2], edges[1::2], strict=True) if e0 < e1]

@@ -454,13 +454,11 @@ def faint_emission(
     nb = edges.size - 1
     if nb == 0 or width == 0:
         return edges, np.zeros((nb, width), dtype=bool)
-    # sums and counts side by side: one pass of the window sums for both
-    sc = np.empty((nb, 2, width), dtype=np.float32)
-    sc[:, 0] = _block_sums(resid, block, resid.dtype)
-    sc[:, 1] = _block_sums(clean.view(np.uint8), block, np.uint8)
-    wsc = _window_sums(sc.reshape(nb, 2 * width), half_window).reshape(nb, 2, width)
-    wsum, wcnt = wsc[:, 0], wsc[:, 1]
-    del sc
+    s = _block_sums(resid, block, resid.dtype)
+    c = _block_sums(clean.view(np.uint8), block, np.uint8)
+    wsum = _window_sums(s, half_window)
+    wcnt = _window_sums(c, half_window)
+    del s, c
     ok = wcnt >= 4
     np.maximum(wcnt, 1.0, out=wcnt)
     prof = np.divide(wsum, wcnt, out=wsum)  # mean residual of the neighbouring blocks
@@ -542,8 +540,8 @@ def dark_positions(
         if indices:
             return np.zeros((nb, 0), dtype=np.int32), np.zeros((nb, 0), dtype=bool)
         return np.zeros((nb, width), dtype=bool)
-    sc = np.empty((nb, 2, width), dtype=np.float32)  # side by side: one window-sum pass
-    s, c = sc[:, 0], sc[:, 1]
+    s = np.empty((nb, width), dtype=np.float32)
+    c = np.empty((nb, width), dtype=np.float32)
     # whole blocks of lines at a time, at most 256 lines and a sixteenth of the lines (memory)
     chunk = block * max(1, min(256, n_lines // 16) // block)
     starts = range(0, n_lines, chunk)
@@ -587,9 +585,9 @@ def dark_positions(
             masked = np.where(use, resid[ls], np.float32(0.0))
         s[bs] = _block_sums(masked, block, np.float32)
         del masked
-    wsc = _window_sums(sc.reshape(nb, 2 * width), half_window).reshape(nb, 2, width)
-    wsum, wcnt = wsc[:, 0], wsc[:, 1]
-    del s, c, sc
+    wsum = _window_sums(s, half_window)
+    wcnt = _window_sums(c, half_window)
+    del s, c
     ok = wcnt >= 4
     prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
     n_sel = int(min(max(n_select, 1), width))
