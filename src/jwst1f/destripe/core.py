@@ -910,27 +910,6 @@ def _flag_runs(flag: np.ndarray, chan: np.ndarray) -> list[tuple[int, int, int, 
     return list(zip(ii.tolist(), jj.tolist(), stop.tolist(), chan[jj].tolist(), strict=True))
 
 
-def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted ``(start, stop)`` ranges with adjacent or overlapping ones merged."""
-    out: list[tuple[int, int]] = []
-    for a0, a1 in sorted(spans):
-        if out and a0 <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], a1))
-        else:
-            out.append((a0, a1))
-    return out
-
-
-def _overlaps(spans: list[tuple[int, int]], rng: tuple[int, int]) -> list[slice]:
-    """The parts of the range ``rng = (start, stop)`` inside ``spans``, as slices."""
-    out = []
-    for a0, a1 in spans:
-        b0, b1 = max(a0, rng[0]), min(a1, rng[1])
-        if b0 < b1:
-            out.append(slice(b0, b1))
-    return out
-
-
 def _thresholds(good, seeds, lb, pb, mag, t_seed, t_rej):
     """Source-mask thresholds on one block, in place.
 
@@ -1177,15 +1156,6 @@ def _destripe_frame(
     # second pass; otherwise they are taken from the same cache-resident blocks
     gap_chans = [] if lvl_unlit is None else [k for k in range(nch) if lit[:, k].any()]
     one_pass = not gap_chans
-    # (on transposed frames, whose blocks are pixels of one channel, the other channels'
-    # thresholds are taken in the first pass all the same: the pixel ranges of the channels
-    # without gaps, now; the rest of the line, later; the channels are contiguous here. On
-    # C-ordered frames the parts of lines would be many small operations: all later.)
-    spans = [range(length)[sl] for k, sl in enumerate(chans) if k not in gap_chans]
-    spans = spans if transposed else []
-    now = _merge_spans([(sp.start, sp.stop) for sp in spans if len(sp)])
-    edges = [0] + [e for sp in now for e in sp] + [length]
-    later = [(e0, e1) for e0, e1 in zip(edges[::2], edges[1::2], strict=True) if e0 < e1]
 
     # residual from background + line level, into the model buffer (scratch), whole memory
     # rows at a time (cache-sized blocks)
@@ -1195,12 +1165,7 @@ def _destripe_frame(
         np.subtract(a[lb, pb], work, out=r)
         if one_pass:  # |r|: NaN stays NaN, neither seed nor kept
             _thresholds(good, seeds, lb, pb, np.abs(r, out=work), t_seed, t_rej)
-            continue
-        p0 = pb.indices(length)[0]
-        for q in _overlaps(now, pb.indices(length)[:2]):  # (as in the one-pass case)
-            qb = slice(q.start - p0, q.stop - p0)  # (within the block)
-            _thresholds(good, seeds, lb, q, np.abs(r[:, qb], out=work[:, qb]), t_seed, t_rej)
-        if not block_finite[ib]:
+        elif not block_finite[ib]:
             # the gaps take masked products of finite residuals; pixels that are not usable
             # are neither seeds nor kept whatever their residual (and are zeroed below)
             np.copyto(r, 0.0, where=~good[lb, pb])
@@ -1221,8 +1186,7 @@ def _destripe_frame(
                 finite=True,
             )
         for lb, pb in _row_blocks(n_lines, length, transposed):
-            for q in _overlaps(later, pb.indices(length)[:2]):
-                _thresholds(good, seeds, lb, q, np.abs(out_model[lb, q]), t_seed, t_rej)
+            _thresholds(good, seeds, lb, pb, np.abs(out_model[lb, pb]), t_seed, t_rej)
     n_extended = bkg.n_extended_blocks
     if defer_ext:
         # extended-emission blocks at full resolution, except on the gaps of lit lines
