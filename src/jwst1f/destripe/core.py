@@ -1172,8 +1172,13 @@ def _destripe_frame(
     del r, work, terms, coef32, design
     on_gaps: list[np.ndarray | None] = [None] * nch
     if not one_pass:
+        # (transposed frames: the gap levels are subtracted from the residuals in the
+        # threshold pass below, whose blocks are whole lines of a few pixels; the same
+        # float32 subtraction without a pass of its own)
+        shifts = []  # (first pixel, stop, float32 shift per line) of the channels
         for k in gap_chans:
             sl = chans[k]
+            s32 = np.empty(n_lines, dtype=np.float32) if transposed else None
             on_gaps[k] = _measure_lit_on_gaps(
                 out_model[:, sl],
                 good[:, sl],
@@ -1184,8 +1189,15 @@ def _destripe_frame(
                 lit_scale,
                 params,
                 finite=True,
+                shift_out=s32,
             )
+            if s32 is not None and on_gaps[k].any():
+                shifts.append((range(length)[sl].start, range(length)[sl].stop, s32[:, None]))
         for lb, pb in _row_blocks(n_lines, length, transposed):
+            b0, b1, _ = pb.indices(length)
+            for p0, p1, s32 in shifts:
+                if max(b0, p0) < min(b1, p1):
+                    out_model[:, max(b0, p0) : min(b1, p1)] -= s32
             _thresholds(good, seeds, lb, pb, np.abs(out_model[lb, pb]), t_seed, t_rej)
     n_extended = bkg.n_extended_blocks
     if defer_ext:
@@ -1991,7 +2003,9 @@ def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
     return np.ascontiguousarray(keep.reshape(m, n + 1)[:, :n].T)
 
 
-def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False):
+def _measure_lit_on_gaps(
+    r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False, shift_out=None
+):
     """Lit channel-lines measured on the dark gaps between slices, where those are dark.
 
     An output lit on most lines (NIRSpec IFU slices) would otherwise take its offset from
@@ -2029,6 +2043,10 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     finite : bool
         ``r`` is finite everywhere: masked sums are taken as products with the masks
         (faster; the same sums).
+    shift_out : numpy.ndarray of float32, shape (n_lines,), optional
+        If given, ``r`` is not shifted: the float32 shift of each line (0 where not
+        measured on gaps) is written here, for the caller to subtract during a later pass
+        (the same values).
 
     Returns
     -------
@@ -2104,8 +2122,14 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
         for rw, idx, keep in keeps:
             g[rw, idx] = keep
         del keeps
-        if rows.size:
+        if shift_out is not None:
+            shift_out[...] = 0.0
+            if rows.size:
+                shift_out[span] = np.where(acc[span], shift[span], 0.0)
+        elif rows.size:
             r[span] -= np.where(acc[span], shift[span], 0.0).astype(np.float32)[:, None]
+    elif shift_out is not None:
+        shift_out[...] = 0.0
     lvl[acc, k] += shift[acc]
     lit[acc, k] = False
     return acc
