@@ -1255,18 +1255,23 @@ def _destripe_frame(
         )
     acc_s = np.zeros((n_lines, ncol))
     acc_n = np.zeros((n_lines, ncol))
-    # (transposed frames: the counts of each channel's memory rows by byte sums, exact and
-    # several times faster than products with the indicator matrix)
-    by_rows = transposed and all((sl.step or 1) == 1 for sl in chans)
-    for lb, pb in _row_blocks(n_lines, length, transposed):
-        acc_s[lb] += out_model[lb, pb] @ wmat[pb]  # float32 sums are accurate enough here
-        if not by_rows:
-            acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
-    if by_rows:
+    # (transposed frames: per channel, the sums as one BLAS product of its memory rows with
+    # ones, and the counts by byte sums of its memory rows, exact: about twice faster than
+    # the products with the indicator matrix)
+    if transposed and all((sl.step or 1) == 1 for sl in chans):
         for k, sl in enumerate(chans):
+            r_k = out_model[:, sl]
+            acc_s[:, k] = r_k @ np.ones(r_k.shape[1], dtype=np.float32)
             acc_n[:, k] = _line_counts(clean[:, sl])
             if want_eo:
+                r_e = r_k[:, first[k] :: 2]  # (no copy: lines stay adjacent in memory)
+                acc_s[:, nch + k] = r_e @ np.ones(r_e.shape[1], dtype=np.float32)
                 acc_n[:, nch + k] = _line_counts(clean[:, sl], parity=first[k])
+            del r_k
+    else:
+        for lb, pb in _row_blocks(n_lines, length, transposed):
+            acc_s[lb] += out_model[lb, pb] @ wmat[pb]  # float32 sums are accurate enough
+            acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
     sums, counts = acc_s[:, :nch].copy(), acc_n[:, :nch].copy()
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
