@@ -384,7 +384,12 @@ def _block_sums(x: np.ndarray, block: int, dtype) -> np.ndarray:
     ):
         # 8 pixels per 64-bit word: each byte lane sums its pixel (at most ``block`` <= 255)
         words = x[: nfull * block].view(np.uint64).reshape(nfull, block, width // 8)
-        acc = np.add.reduce(words, axis=1)  # (integer sums: exact in any order)
+        if nfull * width <= 1 << 14:  # small (chunks of a few blocks): one reduction
+            acc = np.add.reduce(words, axis=1)  # (integer sums: exact in any order)
+        else:  # large: line by line (the reduction's inner loops would be short)
+            acc = words[:, 0].copy()
+            for j in range(1, block):
+                acc += words[:, j]
         out[:nfull] = acc.view(np.uint8).reshape(nfull, width)
     elif nfull:
         out[:nfull] = x[: nfull * block].reshape(nfull, block, width).sum(axis=1, dtype=dtype)
