@@ -20,6 +20,7 @@ background. Its low-order trend along the slow axis is kept as sky by the core (
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -283,6 +284,15 @@ def fit_background(
     ind[np.arange(n_samp), np.repeat(np.arange(nbp), np.diff(pe))] = 1.0
     part = np.empty((n_lines, nbp), dtype=np.float32)
     part_n = np.empty((n_lines, nbp), dtype=np.float32)  # exact: counts < 2**24
+    # where every block is 8 samples (e.g. 64-pixel blocks sampled every 8th pixel), its
+    # mask bytes are one 64-bit word: the count is the top byte of the word times
+    # 0x0101010101010101 (exact; several times faster than the float product)
+    words = (
+        n_samp == 8 * nbp
+        and bool(np.all(np.diff(pe) == 8))
+        and clean.flags.c_contiguous
+        and sys.byteorder == "little"
+    )
     rows = max(1, _BLOCK // max(n_samp, 1))
     for i0 in range(0, n_lines, rows):
         lb = slice(i0, i0 + rows)
@@ -290,7 +300,12 @@ def fit_background(
         if not zeroed:
             r *= c  # in place: the caller's work array
         np.matmul(r, ind, out=part[lb])
-        np.matmul(c.astype(np.float32), ind, out=part_n[lb])
+        if words:
+            w = c.view(np.uint64) * np.uint64(0x0101010101010101)
+            np.right_shift(w, np.uint64(56), out=w)
+            part_n[lb] = w
+        else:
+            np.matmul(c.astype(np.float32), ind, out=part_n[lb])
     sums = np.add.reduceat(part.astype(np.float64), le[:-1], axis=0)
     cnt = np.add.reduceat(part_n.astype(np.float64), le[:-1], axis=0)
     min_count = max(8.0, 0.05 * box * box / step)

@@ -6,6 +6,7 @@ See ``docs/algorithm.md`` for the algorithm, its assumptions and the parameter t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sys
 import time
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import label, uniform_filter1d
+from scipy.ndimage import uniform_filter1d
 
 from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.linemodel import (
@@ -453,8 +454,8 @@ def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None, scra
             ok = n >= 3
             i50 = np.maximum((n - 1) // 2, 0)
             i25 = np.maximum((n - 1) // 4, 0)
-            q50 = np.take_along_axis(xs, i50[:, None], axis=1)[:, 0]
-            q25 = np.take_along_axis(xs, i25[:, None], axis=1)[:, 0]
+            at = np.arange(xs.shape[0])
+            q50, q25 = xs[at, i50], xs[at, i25]
             with np.errstate(invalid="ignore"):
                 lvl[lb, k] = np.where(ok, np.minimum(q50, q25 + _Q25_OFFSET * sigma), np.nan)
     return _fill_levels(lvl)
@@ -783,6 +784,16 @@ def _channel_of(chans: list[slice], length: int) -> np.ndarray:
     return idx
 
 
+def _run_lengths(flags: np.ndarray) -> np.ndarray:
+    """Length of the run of True each element of a 1-D boolean array is in (0 if False)."""
+    f = np.asarray(flags, dtype=bool)
+    d = np.diff(np.concatenate(([0], f.astype(np.int8), [0])))
+    lengths = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+    out = np.zeros(f.size, dtype=np.int64)
+    out[f] = np.repeat(lengths, lengths)
+    return out
+
+
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """``(start, stop)`` of the runs of True in a 1-D boolean array."""
     d = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
@@ -956,15 +967,12 @@ def _destripe_frame(
     # Non-finite pixels are never used; no copy of the data is made for them (memory):
     # the few places that sum data zero them explicitly.
     # 0. pixels that may be used at all
+    # (set block by block in the pass below, while the block is in the cache)
     good = out_mask
-    if static_bad is not None:
-        np.logical_not(static_bad, out=good)
-    elif params.mask_reference_pixels:
+    use_l = use_p = None
+    if static_bad is None and params.mask_reference_pixels:
         ref_l, ref_p = layout.reference_lines_and_pixels()
-        np.logical_or(ref_l[:, None], ref_p[None, :], out=good)
-        np.logical_not(good, out=good)
-    else:
-        good[...] = True
+        use_l, use_p = ~ref_l[:, None], ~ref_p[None, :]
     # ... and, from the same cache-sized blocks of whole memory rows (the data are read
     # once), the contiguous sub-sample along the lines (every `step`-th pixel) on which the
     # levels are measured (step 1)
@@ -992,6 +1000,12 @@ def _destripe_frame(
         pairs = PairDifferences(n_lines, length, work=_flat_view(out_corrected), dtype=a.dtype)
     for lb, pb in _row_blocks(n_lines, length, transposed):
         g = good[lb, pb]
+        if static_bad is not None:
+            np.logical_not(static_bad[lb, pb], out=g)
+        elif use_l is not None:
+            np.logical_and(use_l[lb], use_p[:, pb], out=g)
+        else:
+            g[...] = True
         ab = a[lb, pb]
         fin = np.isfinite(ab)
         block_finite.append(bool(fin.all()))
@@ -1166,8 +1180,13 @@ def _destripe_frame(
     del r, work, terms, coef32, design
     on_gaps: list[np.ndarray | None] = [None] * nch
     if not one_pass:
+        # (transposed frames: the gap levels are subtracted from the residuals in the
+        # threshold pass below, whose blocks are whole lines of a few pixels; the same
+        # float32 subtraction without a pass of its own)
+        shifts = []  # (first pixel, stop, float32 shift per line) of the channels
         for k in gap_chans:
             sl = chans[k]
+            s32 = np.empty(n_lines, dtype=np.float32) if transposed else None
             on_gaps[k] = _measure_lit_on_gaps(
                 out_model[:, sl],
                 good[:, sl],
@@ -1178,8 +1197,15 @@ def _destripe_frame(
                 lit_scale,
                 params,
                 finite=True,
+                shift_out=s32,
             )
+            if s32 is not None and on_gaps[k].any():
+                shifts.append((range(length)[sl].start, range(length)[sl].stop, s32[:, None]))
         for lb, pb in _row_blocks(n_lines, length, transposed):
+            b0, b1, _ = pb.indices(length)
+            for p0, p1, s32 in shifts:
+                if max(b0, p0) < min(b1, p1):
+                    out_model[:, max(b0, p0) : min(b1, p1)] -= s32
             _thresholds(good, seeds, lb, pb, np.abs(out_model[lb, pb]), t_seed, t_rej)
     n_extended = bkg.n_extended_blocks
     if defer_ext:
@@ -1237,9 +1263,23 @@ def _destripe_frame(
         )
     acc_s = np.zeros((n_lines, ncol))
     acc_n = np.zeros((n_lines, ncol))
-    for lb, pb in _row_blocks(n_lines, length, transposed):
-        acc_s[lb] += out_model[lb, pb] @ wmat[pb]  # float32 sums are accurate enough here
-        acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
+    # (transposed frames: per channel, the sums as one BLAS product of its memory rows with
+    # ones, and the counts by byte sums of its memory rows, exact: about twice faster than
+    # the products with the indicator matrix)
+    if transposed and all((sl.step or 1) == 1 for sl in chans):
+        for k, sl in enumerate(chans):
+            r_k = out_model[:, sl]
+            acc_s[:, k] = r_k @ np.ones(r_k.shape[1], dtype=np.float32)
+            acc_n[:, k] = _line_counts(clean[:, sl])
+            if want_eo:
+                r_e = r_k[:, first[k] :: 2]  # (no copy: lines stay adjacent in memory)
+                acc_s[:, nch + k] = r_e @ np.ones(r_e.shape[1], dtype=np.float32)
+                acc_n[:, nch + k] = _line_counts(clean[:, sl], parity=first[k])
+            del r_k
+    else:
+        for lb, pb in _row_blocks(n_lines, length, transposed):
+            acc_s[lb] += out_model[lb, pb] @ wmat[pb]  # float32 sums are accurate enough
+            acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
     sums, counts = acc_s[:, :nch].copy(), acc_n[:, :nch].copy()
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
@@ -1833,7 +1873,12 @@ def _apply_block_flags(c, flag, *, r=None, step=1):
                 _clear_records(r3, f2)
         else:  # lines outer: the broadcasts run along whole lines
             c3 &= kf
-            if r3 is not None:
+            if r3 is not None and r3.dtype == np.float32:
+                # the masked copy as an AND of the bits with an all-ones / all-zeros word
+                # per block position (+0.0 where flagged, bit for bit; 3-5x faster)
+                bits = np.where(kf, np.uint32(0xFFFFFFFF), np.uint32(0))
+                np.bitwise_and(r3.view(np.uint32), bits, out=r3.view(np.uint32))
+            elif r3 is not None:
                 np.copyto(r3, 0.0, where=ff)
     if n_lines > nfull * block:
         c[nfull * block :] &= keep[nfull]
@@ -2020,12 +2065,26 @@ def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
     seeds = excess > seed
     if not seeds.any():
         return np.zeros(excess.shape, dtype=bool)
-    labels, _ = label(excess > grow, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
-    hit = np.unique(labels[seeds])
-    return np.isin(labels, hit[hit > 0])
+    # runs along each column, numbered in one pass over the columns laid end to end (one
+    # False after each column keeps the runs of neighbouring columns apart)
+    n, m = excess.shape
+    above = np.zeros((m, n + 1), dtype=bool)
+    above[:, :n] = (excess > grow).T
+    hits = np.zeros((m, n + 1), dtype=bool)
+    hits[:, :n] = seeds.T
+    f, h = above.ravel(), hits.ravel()
+    start = f.copy()
+    start[1:] &= ~f[:-1]
+    run = np.cumsum(start)  # run number of each element of a run (from 1)
+    hit = np.zeros(int(run[-1]) + 1, dtype=bool)
+    hit[run[h & f]] = True  # runs that reach a seed
+    keep = f & hit[run]
+    return np.ascontiguousarray(keep.reshape(m, n + 1)[:, :n].T)
 
 
-def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False):
+def _measure_lit_on_gaps(
+    r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False, shift_out=None
+):
     """Lit channel-lines measured on the dark gaps between slices, where those are dark.
 
     An output lit on most lines (NIRSpec IFU slices) would otherwise take its offset from
@@ -2063,6 +2122,10 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     finite : bool
         ``r`` is finite everywhere: masked sums are taken as products with the masks
         (faster; the same sums).
+    shift_out : numpy.ndarray of float32, shape (n_lines,), optional
+        If given, ``r`` is not shifted: the float32 shift of each line (0 where not
+        measured on gaps) is written here, for the caller to subtract during a later pass
+        (the same values).
 
     Returns
     -------
@@ -2111,10 +2174,8 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
     acc = okl & (smooth < _LIT_SIGMA * scale)
     # gaps between slices persist over the slices' length; short runs of dark-looking lines
     # are the edges of lit regions (the running mean reaching into unlit lines)
-    runs, n_runs = label(acc)
-    if n_runs:
-        length = np.bincount(runs, minlength=n_runs + 1)
-        acc &= length[runs] >= 2 * box
+    if acc.any():
+        acc &= _run_lengths(acc) >= 2 * box
     # lit runs shorter than that (a trace along the lines over a few to tens of lines): the
     # running mean would mix in the unlit lines around them, so their gaps are tested on the
     # mean gap level over the run itself (measured on at least half of its lines)
@@ -2140,8 +2201,14 @@ def _measure_lit_on_gaps(r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=
         for rw, idx, keep in keeps:
             g[rw, idx] = keep
         del keeps
-        if rows.size:
+        if shift_out is not None:
+            shift_out[...] = 0.0
+            if rows.size:
+                shift_out[span] = np.where(acc[span], shift[span], 0.0)
+        elif rows.size:
             r[span] -= np.where(acc[span], shift[span], 0.0).astype(np.float32)[:, None]
+    elif shift_out is not None:
+        shift_out[...] = 0.0
     lvl[acc, k] += shift[acc]
     lit[acc, k] = False
     return acc
@@ -2455,8 +2522,11 @@ def _structured_blocks(
     return flag
 
 
+@functools.cache
 def _boundary_designs() -> tuple[np.ndarray, np.ndarray]:
     """Indicator and position columns of the two sides of a boundary strip, float32.
+
+    Made once (cached); the arrays are read-only.
 
     Returns
     -------
@@ -2473,6 +2543,7 @@ def _boundary_designs() -> tuple[np.ndarray, np.ndarray]:
     for side, sl in enumerate((slice(0, w), slice(w, 2 * w))):
         dw[sl, 3 * side], dw[sl, 3 * side + 1], dw[sl, 3 * side + 2] = 1.0, p[sl], p[sl] ** 2
         dy[sl, 2 * side], dy[sl, 2 * side + 1] = 1.0, p[sl]
+    dw.flags.writeable = dy.flags.writeable = False
     return dw, dy
 
 

@@ -20,6 +20,8 @@ left NaN.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 from scipy.ndimage import correlate1d
@@ -28,6 +30,10 @@ from jwst1f.destripe.spectral import Workspace, wiener_lines
 
 #: Correlation length (lines) of the per-output offsets used when borrowing from neighbours.
 _PRIOR_LINES = 4.0
+#: Transform lengths up to which the kernel transforms of :func:`_moment_pair` are cached
+#: (the binned series of :func:`choose_scale`: the same few scales for every frame of a
+#: geometry; longer ones are not kept, so that no large array outlives its call).
+_CACHED_KERNEL_SIZE = 1024
 #: Measured lines an output needs for its own frame-constant per-output offset.
 _MIN_MEASURED_LINES = 16
 
@@ -328,14 +334,29 @@ def _moment_pair(
         return out_a, out_b
     size = next_fast_len(n + 2 * radius)
     af, bf = rfft(a, size), rfft(b, size)
+    cached = size <= _CACHED_KERNEL_SIZE
     for k in range(max(n_a, n_b)):
-        kf = rfft(_reversed_kernel(radius, sigma, k, size))
+        if cached:  # (read-only: not multiplied in place)
+            kf = _kernel_transform(radius, float(sigma), k, size)
+        else:
+            kf = rfft(_reversed_kernel(radius, sigma, k, size))
         if k < n_a:
             out_a[k] = irfft(kf * af, size)[radius : radius + n]
         if k < n_b:
-            kf *= bf
+            if cached:
+                kf = kf * bf
+            else:
+                kf *= bf
             out_b[k] = irfft(kf, size)[radius : radius + n]
     return out_a, out_b
+
+
+@functools.lru_cache(maxsize=128)
+def _kernel_transform(radius: int, sigma: float, k: int, size: int) -> np.ndarray:
+    """``rfft`` of :func:`_reversed_kernel` (cached; read-only), shape (size // 2 + 1,)."""
+    kf = rfft(_reversed_kernel(radius, sigma, k, size))
+    kf.flags.writeable = False
+    return kf
 
 
 def _reversed_kernel(radius: int, sigma: float, k: int, size: int) -> np.ndarray:

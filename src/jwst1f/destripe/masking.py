@@ -384,9 +384,12 @@ def _block_sums(x: np.ndarray, block: int, dtype) -> np.ndarray:
     ):
         # 8 pixels per 64-bit word: each byte lane sums its pixel (at most ``block`` <= 255)
         words = x[: nfull * block].view(np.uint64).reshape(nfull, block, width // 8)
-        acc = words[:, 0].copy()
-        for j in range(1, block):
-            acc += words[:, j]
+        if nfull * width <= 1 << 14:  # small (chunks of a few blocks): one reduction
+            acc = np.add.reduce(words, axis=1)  # (integer sums: exact in any order)
+        else:  # large: line by line (the reduction's inner loops would be short)
+            acc = words[:, 0].copy()
+            for j in range(1, block):
+                acc += words[:, j]
         out[:nfull] = acc.view(np.uint8).reshape(nfull, width)
     elif nfull:
         out[:nfull] = x[: nfull * block].reshape(nfull, block, width).sum(axis=1, dtype=dtype)
@@ -477,8 +480,8 @@ def faint_emission(
         srt.sort(axis=1)
         i50 = np.maximum((n_ok - 1) // 2, 0)[:, None]
         i25 = np.maximum((n_ok - 1) // 4, 0)[:, None]
-        q50 = np.take_along_axis(srt, i50, axis=1)[:, 0]
-        q25 = np.take_along_axis(srt, i25, axis=1)[:, 0]
+        rows = np.arange(srt.shape[0])
+        q50, q25 = srt[rows, i50[:, 0]], srt[rows, i25[:, 0]]
         del srt
         with np.errstate(invalid="ignore", divide="ignore"):
             nmean = (noise[:, seg] * ok_s).sum(axis=1) / np.maximum(n_ok, 1)
@@ -546,12 +549,37 @@ def dark_positions(
     c = np.empty((nb, width), dtype=np.float32)
     # whole blocks of lines at a time, at most 256 lines and a sixteenth of the lines (memory)
     chunk = block * max(1, min(256, n_lines // 16) // block)
-    for i0 in range(0, n_lines, chunk):
+    starts = range(0, n_lines, chunk)
+    n_used = sum(bool(lines[i0 : i0 + chunk].any()) for i0 in starts)
+    # (where most chunks hold some of the lines)
+    by_rows = abs(resid.strides[0]) < abs(resid.strides[1]) and n_lines % block == 0
+    by_rows = by_rows and 2 * n_used >= len(starts)
+    if by_rows:
+        # lines adjacent in memory (transposed canonical views): groups of whole memory rows
+        # (pixels) instead, contiguous; the same sums (each block sum of the floats a dot
+        # product of its ``block`` values with ones, as in ``_block_sums``, here in one BLAS
+        # call for the group)
+        ones = np.ones(block, dtype=np.float32)
+        cols = max(1, 4 * _BLOCK // n_lines)
+        for q0 in range(0, width, cols):
+            q = slice(q0, min(q0 + cols, width))
+            use = good[:, q] & lines[:, None]
+            c[:, q] = _block_sums(use.view(np.uint8), block, np.uint8)
+            if finite:
+                masked = np.multiply(resid[:, q], use)
+            else:
+                masked = np.where(use, resid[:, q], np.float32(0.0))
+            mt = np.ascontiguousarray(masked.T)  # (pixels, lines): no copy
+            s[:, q] = (mt.reshape(-1, block) @ ones).reshape(mt.shape[0], nb).T
+            del use, masked, mt
+    for i0 in starts:
         ls = slice(i0, min(i0 + chunk, n_lines))
         bs = slice(i0 // block, -(-ls.stop // block))
         if not lines[ls].any():  # nothing to average here
             s[bs] = 0.0
             c[bs] = 0.0
+            continue
+        if by_rows:  # (summed above)
             continue
         # (every line of the chunk averaged: the usable mask itself, no copy)
         use = good[ls] if lines[ls].all() else good[ls] & lines[ls, None]
@@ -564,6 +592,7 @@ def dark_positions(
         del masked
     wsum = _window_sums(s, half_window)
     wcnt = _window_sums(c, half_window)
+    del s, c
     ok = wcnt >= 4
     prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
     n_sel = int(min(max(n_select, 1), width))

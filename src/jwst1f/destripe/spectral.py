@@ -442,17 +442,28 @@ def _pcg(y, w, lam, max_iter, tol, work=None):
     np.copyto(p, z)
     rz = np.multiply(r, z, out=tmp).sum(axis=0)
     ap = y  # no longer needed: scratch
+    # one series (the callers' case): the per-series scalars as Python floats, the same
+    # IEEE operations as the array expressions below, without their per-call overhead
+    one = shape[1] == 1
+    _add = np.add.reduce  # (what ``ndarray.sum`` calls)
     for _ in range(max_iter):
-        if np.all(np.sqrt(np.multiply(r, r, out=tmp).sum(axis=0)) <= tol * bnorm):
+        rr = _add(np.multiply(r, r, out=tmp), axis=0)
+        if (math.sqrt(rr[0]) <= tol * bnorm[0]) if one else np.all(np.sqrt(rr) <= tol * bnorm):
             break
         apply_a(p, ap, tmp)
-        pap = np.multiply(p, ap, out=tmp).sum(axis=0)
-        alpha = np.where(pap > 0, rz / np.where(pap > 0, pap, 1.0), 0.0)
+        pap = _add(np.multiply(p, ap, out=tmp), axis=0)
+        if one:
+            alpha = float(rz[0] / pap[0]) if pap[0] > 0 else 0.0
+        else:
+            alpha = np.where(pap > 0, rz / np.where(pap > 0, pap, 1.0), 0.0)
         x += np.multiply(alpha, p, out=tmp)
         r -= np.multiply(alpha, ap, out=ap)
         np.multiply(pre, r, out=z)
-        rz_new = np.multiply(r, z, out=tmp).sum(axis=0)
-        beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
+        rz_new = _add(np.multiply(r, z, out=tmp), axis=0)
+        if one:
+            beta = float(rz_new[0] / rz[0]) if rz[0] > 0 else 0.0
+        else:
+            beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
         p *= beta
         p += z
         rz = rz_new
