@@ -79,12 +79,15 @@ _HALO_SCALES = (1, 3, 5)
 #: One-sided threshold of that search, in robust standard deviations of the window sums. A
 #: window flagged by noise costs clean pixels and brings nothing; the window sums have
 #: heavier tails than a Gaussian (1/f along the lines, faint sources), so the threshold is
-#: high (at 3.5 instead of 4: star-field flux bias -0.17 -> -0.15 % below the oracle's, but
-#: SUB640 1.174 -> 1.183 and MIRI 0.994 -> 0.996 x oracle; at 3.0 MIRI 1.006, SUB640 1.196).
+#: high (without the shared wander removed, at 3.5 instead of 4: SUB640 1.174 -> 1.183 and
+#: MIRI 0.994 -> 0.996 x oracle; at 3.0 MIRI 1.006, SUB640 1.196).
 _HALO_SIGMA = 4.0
-#: Blocks by which those flags are grown (the light continues below the threshold beyond
-#: the windows that find it; without: star-field flux bias -0.17 -> -0.20 %).
-_HALO_GROW = 1
+#: Blocks by which those flags are grown: none. (With the shared 1/f wander removed the
+#: search reaches further into the halos itself; grown by one block, the star-field flux
+#: bias went -0.14 -> -0.12 % below the oracle's, but NIRISS stripes 1.011 -> 1.014 x
+#: oracle, and at a threshold of 4.5 an independent frame without the reference-pixel step
+#: 1.181 -> 1.198.)
+_HALO_GROW = 0
 #: Pixels on each side of an output boundary on which the jump of the 1/f offsets is
 #: measured (a straight line on each side, extrapolated to the boundary): wide enough to
 #: average the white noise, narrow enough that diffuse emission is linear across it.
@@ -1271,6 +1274,7 @@ def _destripe_frame(
         grow=_HALO_GROW,
         segments=None if layout.interleaved else chans,
         sums=(bsum, bcnt),
+        directions=None if layout.interleaved else tuple(layout.fast_sign),
     )
     del bsum, bcnt
     _apply_block_flags(clean, halo, r=out_model)
