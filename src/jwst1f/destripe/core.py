@@ -511,6 +511,10 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True,
     # lines per block of each channel: small next to the frame
     blocks = [max(1, (a_s.size * step) // (16 * max(wd, 1))) for wd in widths]
     size = max([min(nb, n_lines) * wd for nb, wd in zip(blocks, widths, strict=True)] + [0])
+    # work arrays in the memory order of the sub-sample: a transposed (Fortran-ordered)
+    # sub-sample keeps each channel's lines contiguous, so the per-line levels broadcast
+    # along long inner loops
+    fortran = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
     new = scratch.empty if scratch is not None else (lambda shape, dtype: np.empty(shape, dtype))
     bx, br, bw = (new((size,), np.float32) for _ in range(3))
     bk = new((size,), bool)
@@ -524,10 +528,14 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True,
         for i0 in range(0, n_lines, n_blk):  # lines are independent: cache-sized blocks
             lb = slice(i0, min(i0 + n_blk, n_lines))
             shape = (lb.stop - lb.start, width)
-            x, r, w = (b[: shape[0] * width].reshape(shape) for b in (bx, br, bw))
-            kk = bk[: shape[0] * width].reshape(shape)  # (w: |r|, then the mask as 0/1)
+            x, r, w, kk = (  # (w: |r|, then the mask as 0/1)
+                b[: shape[0] * width].reshape(shape[::-1]).T
+                if fortran
+                else b[: shape[0] * width].reshape(shape)
+                for b in (bx, br, bw, bk)
+            )
             g = g_s[lb, ss]
-            img = None if bkg is None else bkg.image(fs, lines=lb, out=x)
+            img = None if bkg is None else bkg.image(fs, lines=lb, out=x, fortran=fortran)
             if img is not None:  # (x holds the background)
                 np.subtract(a_s[lb, ss], x, out=x)
             else:
@@ -985,8 +993,8 @@ def _destripe_frame(
     # (fresh memory costs a page fault per 4 KiB, more than the work on it)
     scratch = _Scratch(out_var)
     if step > 1:
-        a_s = scratch.empty((n_lines, n_samp), a.dtype)
-        g_s = scratch.empty((n_lines, n_samp), bool)
+        a_s = scratch.empty((n_lines, n_samp), a.dtype, fortran=True)
+        g_s = scratch.empty((n_lines, n_samp), bool, fortran=True)
     check_dq = dq is not None and bool(bitmask)
     bm = np.uint32(bitmask)
     all_finite = True
@@ -1026,8 +1034,8 @@ def _destripe_frame(
     # the usable pixels next to the output boundaries, before any source masking (step 8b)
     strips = _boundary_strips(good, layout, chans, params)
     if step > 1 and not fused:
-        _copy_columns(a_s, a[:, ::step])
-        _copy_columns(g_s, good[:, ::step])
+        np.copyto(a_s, a[:, ::step])
+        np.copyto(g_s, good[:, ::step])
     if pairs is not None and pairs.complete:
         sigma = pairs.sigma()
     else:
@@ -1057,9 +1065,9 @@ def _destripe_frame(
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
-    resid_s = scratch.empty(a_s.shape, np.float32) if step > 1 else out_model
     # same memory order as the sub-sample
     fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
+    resid_s = scratch.empty(a_s.shape, np.float32, fortran=fortran_s) if step > 1 else out_model
     clean_s = scratch.empty(a_s.shape, bool, fortran=fortran_s)
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
     bkg = None
