@@ -440,17 +440,35 @@ def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None, scra
         rows = max(1, (frame_size or a.size) // (16 * n_smp))
         plan.append((k, sl, step, n_smp, rows))
     size = max([min(rows, n_lines) * n_smp for _, _, _, n_smp, rows in plan] + [0])
-    buf = np.empty(size, a.dtype) if scratch is None else scratch.empty((size,), a.dtype)
+    new = np.empty if scratch is None else scratch.empty
+    buf = new((size,), a.dtype)
+    # a transposed float32 sub-sample (lines contiguous in memory) is copied by bits
+    lines_inner = a.dtype == np.float32 and a.strides[0] == 4 and good.strides[0] == 1
+    bits = new((size,), np.uint32) if lines_inner else None
     for k, sl, step, n_smp, rows in plan:
         for i0 in range(0, n_lines, rows):  # lines are independent: blocks (memory)
             lb = slice(i0, min(i0 + rows, n_lines))
             x = a[lb, sl]
             g = good[lb, sl]
             xs = buf[: (lb.stop - lb.start) * n_smp].reshape(-1, n_smp)
-            xs[...] = np.inf  # ``np.where(g, x, inf)`` in place
-            np.copyto(xs, x[:, ::step], where=g[:, ::step])
-            xs.sort(axis=1)
-            n = g[:, ::step].sum(axis=1)
+            if lines_inner and step == 1:
+                # unusable samples become NaN (sorted last, as inf would be) by an OR of
+                # their bits with a quiet NaN's, along the memory rows; then one blocked
+                # transposing copy (3x faster than a masked copy across the rows)
+                t = bits[: xs.size].reshape(n_smp, -1)  # (samples, lines)
+                gt = g.T.view(np.uint8)
+                np.copyto(t, gt)
+                t -= np.uint32(1)  # 0 where usable, all ones where not
+                t &= np.uint32(0x7FC00000)
+                t |= x.T.view(np.uint32)
+                _copy_columns(xs, t.T.view(np.float32))
+                xs.sort(axis=1)
+                n = np.add.reduce(gt, axis=0, dtype=np.uint16).astype(np.intp)
+            else:
+                xs[...] = np.inf  # ``np.where(g, x, inf)`` in place
+                np.copyto(xs, x[:, ::step], where=g[:, ::step])
+                xs.sort(axis=1)
+                n = g[:, ::step].sum(axis=1)
             ok = n >= 3
             i50 = np.maximum((n - 1) // 2, 0)
             i25 = np.maximum((n - 1) // 4, 0)
