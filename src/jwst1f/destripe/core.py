@@ -556,6 +556,8 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True,
             img = None if bkg is None else bkg.image(fs, lines=lb, out=x, fortran=fortran)
             if img is not None:  # (x holds the background)
                 np.subtract(a_s[lb, ss], x, out=x)
+            elif finite:  # read only: no copy
+                x = a_s[lb, ss]
             else:
                 np.copyto(x, a_s[lb, ss])
             if not finite:  # our own copy: non-finite values (never good) become 0
@@ -569,7 +571,7 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True,
                 r *= w  # finite: the clipped residuals (the same products as with ``kk``)
                 n = w @ ones  # exact: integer counts < 2**24
                 s = (r @ ones).astype(np.float64)
-                lv += np.where(n > 0, s / np.maximum(n, 1), 0.0)
+                lv += s / np.maximum(n, 1)  # (s is 0 where n is)
     return lvl
 
 
