@@ -10,11 +10,14 @@ import pytest
 from core_helpers import nircam_layout, nirspec_fs_layout
 
 from jwst1f.destripe import destripe, masking
+from jwst1f.destripe.background import fit_background
 from jwst1f.destripe.core import (
     _apply_offsets,
     _Broadcast,
     _copy_columns,
     _flag_runs,
+    _initial_levels,
+    _line_counts,
     _robust_scale,
     _row_blocks,
     _Scratch,
@@ -116,6 +119,54 @@ def test_copy_columns_of_transposed_subsample(dtype):
         dst = np.empty(src.shape, dtype=dtype)
         _copy_columns(dst, src)
         np.testing.assert_array_equal(dst, src)
+
+
+@pytest.mark.parametrize("parity", [None, 0, 1])
+@pytest.mark.parametrize(("width", "start"), [(512, 0), (2048, 8), (8 * 300, 0), (16, 0)])
+def test_line_counts_by_words_are_exact(parity, width, start):
+    """The 64-bit word sums count exactly, also over more than 255 words per line (full
+    lines) and on views starting inside a line."""
+    rng = np.random.default_rng(width)
+    mask = rng.random((37, start + width)) < 0.7
+    mask[0] = True  # every byte set: the largest byte sums
+    view = mask[:, start : start + width]
+    expected = np.count_nonzero(view if parity is None else view[:, parity::2], axis=1)
+    np.testing.assert_array_equal(_line_counts(view, parity), expected)
+
+
+def test_initial_levels_of_transposed_subsample_are_identical():
+    """Transposed (lines contiguous) and C-ordered sub-samples give the same levels, bit
+    for bit, also with lines that have fewer than 3 usable samples."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(0.3, 0.02, size=(96, 256)).astype(np.float32)
+    good = rng.random(a.shape) < 0.8
+    good[3] = False
+    good[4, 2:] = False
+    chans = [slice(64 * k, 64 * (k + 1)) for k in range(4)]
+    ref = _initial_levels(a, good, chans, 0.02)
+    got = _initial_levels(np.asfortranarray(a), np.asfortranarray(good), chans, 0.02)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("zeroed", [True, False])
+def test_fit_background_of_transposed_subsample(zeroed):
+    """A transposed sub-sample gives the background of the C-ordered one (float32 block
+    sums in another order: equal to rounding) and the same flags."""
+    rng = np.random.default_rng(6)
+    n_lines, n_samp = 256, 128
+    x = np.linspace(-1, 1, n_samp, dtype=np.float32)
+    resid = (rng.normal(0, 0.02, (n_lines, n_samp)) + 0.01 * x).astype(np.float32)
+    resid[40:60, 10:30] += 0.2  # extended emission
+    clean = rng.random(resid.shape) < 0.9
+    if zeroed:
+        resid *= clean
+    kw = dict(box=64, along_order=2, extended_sigma=3.0, channel_bounds=(512,), step=8)
+    ref = fit_background(resid.copy(), clean, 0.02, zeroed=zeroed, **kw)
+    got = fit_background(
+        np.asfortranarray(resid), np.asfortranarray(clean), 0.02, zeroed=zeroed, **kw
+    )
+    np.testing.assert_array_equal(got.flag, ref.flag)
+    np.testing.assert_allclose(got.line_coef, ref.line_coef, rtol=1e-4, atol=1e-9)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 10, 2047, 2048])

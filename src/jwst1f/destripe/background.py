@@ -108,7 +108,8 @@ class SmoothBackground:
         lines : slice
             Lines to evaluate.
         out : numpy.ndarray of float32, optional
-            C-ordered output array of the result's shape (not with ``fortran``).
+            Output array of the result's shape, C-ordered (Fortran-ordered with
+            ``fortran``).
 
         Returns
         -------
@@ -118,7 +119,7 @@ class SmoothBackground:
             return None
         coef = self.line_coef[lines].astype(np.float32)
         if fortran:
-            return (self._vander(sl) @ coef.T).T
+            return np.matmul(self._vander(sl), coef.T, out=None if out is None else out.T).T
         return np.matmul(coef, self._vander(sl).T, out=out)
 
     def channel_means(self, chans: list[slice]) -> np.ndarray:
@@ -282,8 +283,20 @@ def fit_background(
     # lines at a time (the float32 copy of the mask stays small).
     ind = np.zeros((n_samp, nbp), dtype=np.float32)
     ind[np.arange(n_samp), np.repeat(np.arange(nbp), np.diff(pe))] = 1.0
-    part = np.empty((n_lines, nbp), dtype=np.float32)
-    part_n = np.empty((n_lines, nbp), dtype=np.float32)  # exact: counts < 2**24
+    # transposed work arrays (each sample's lines contiguous in memory)
+    fortran = not resid.flags.c_contiguous and resid.T.flags.c_contiguous
+    mem_order = "F" if fortran else "C"
+    part = np.empty((n_lines, nbp), dtype=np.float32, order=mem_order)
+    part_n = np.empty((n_lines, nbp), dtype=np.float32, order=mem_order)  # exact: < 2**24
+    if fortran:
+        # the sums and counts of a block are sums of its memory rows (row after row: long
+        # inner loops; the counts exact, as bytes)
+        if not zeroed:
+            resid *= clean  # in place: the caller's work array
+        rt, ct = resid.T, clean.T.view(np.uint8)
+        for j in range(nbp):
+            np.add.reduce(rt[pe[j] : pe[j + 1]], axis=0, out=part.T[j])
+            np.add.reduce(ct[pe[j] : pe[j + 1]], axis=0, dtype=np.uint16, out=part_n.T[j])
     # where every block is 8 samples (e.g. 64-pixel blocks sampled every 8th pixel), its
     # mask bytes are one 64-bit word: the count is the top byte of the word times
     # 0x0101010101010101 (exact; several times faster than the float product)
@@ -294,7 +307,7 @@ def fit_background(
         and sys.byteorder == "little"
     )
     rows = max(1, _BLOCK // max(n_samp, 1))
-    for i0 in range(0, n_lines, rows):
+    for i0 in range(0, 0 if fortran else n_lines, rows):
         lb = slice(i0, i0 + rows)
         r, c = resid[lb], clean[lb]
         if not zeroed:

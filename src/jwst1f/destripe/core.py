@@ -457,17 +457,35 @@ def _initial_levels(a, good, chans, sigma, max_samples=64, frame_size=None, scra
         rows = max(1, (frame_size or a.size) // (16 * n_smp))
         plan.append((k, sl, step, n_smp, rows))
     size = max([min(rows, n_lines) * n_smp for _, _, _, n_smp, rows in plan] + [0])
-    buf = np.empty(size, a.dtype) if scratch is None else scratch.empty((size,), a.dtype)
+    new = np.empty if scratch is None else scratch.empty
+    buf = new((size,), a.dtype)
+    # a transposed float32 sub-sample (lines contiguous in memory) is copied by bits
+    lines_inner = a.dtype == np.float32 and a.strides[0] == 4 and good.strides[0] == 1
+    bits = new((size,), np.uint32) if lines_inner else None
     for k, sl, step, n_smp, rows in plan:
         for i0 in range(0, n_lines, rows):  # lines are independent: blocks (memory)
             lb = slice(i0, min(i0 + rows, n_lines))
             x = a[lb, sl]
             g = good[lb, sl]
             xs = buf[: (lb.stop - lb.start) * n_smp].reshape(-1, n_smp)
-            xs[...] = np.inf  # ``np.where(g, x, inf)`` in place
-            np.copyto(xs, x[:, ::step], where=g[:, ::step])
-            xs.sort(axis=1)
-            n = g[:, ::step].sum(axis=1)
+            if lines_inner and step == 1:
+                # unusable samples become NaN (sorted last, as inf would be) by an OR of
+                # their bits with a quiet NaN's, along the memory rows; then one blocked
+                # transposing copy (3x faster than a masked copy across the rows)
+                t = bits[: xs.size].reshape(n_smp, -1)  # (samples, lines)
+                gt = g.T.view(np.uint8)
+                np.copyto(t, gt)
+                t -= np.uint32(1)  # 0 where usable, all ones where not
+                t &= np.uint32(0x7FC00000)
+                t |= x.T.view(np.uint32)
+                _copy_columns(xs, t.T.view(np.float32))
+                xs.sort(axis=1)
+                n = np.add.reduce(gt, axis=0, dtype=np.uint16).astype(np.intp)
+            else:
+                xs[...] = np.inf  # ``np.where(g, x, inf)`` in place
+                np.copyto(xs, x[:, ::step], where=g[:, ::step])
+                xs.sort(axis=1)
+                n = g[:, ::step].sum(axis=1)
             ok = n >= 3
             i50 = np.maximum((n - 1) // 2, 0)
             i25 = np.maximum((n - 1) // 4, 0)
@@ -528,6 +546,10 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True,
     # lines per block of each channel: small next to the frame
     blocks = [max(1, (a_s.size * step) // (16 * max(wd, 1))) for wd in widths]
     size = max([min(nb, n_lines) * wd for nb, wd in zip(blocks, widths, strict=True)] + [0])
+    # work arrays in the memory order of the sub-sample: a transposed (Fortran-ordered)
+    # sub-sample keeps each channel's lines contiguous, so the per-line levels broadcast
+    # along long inner loops
+    fortran = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
     new = scratch.empty if scratch is not None else (lambda shape, dtype: np.empty(shape, dtype))
     bx, br, bw = (new((size,), np.float32) for _ in range(3))
     bk = new((size,), bool)
@@ -541,12 +563,18 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True,
         for i0 in range(0, n_lines, n_blk):  # lines are independent: cache-sized blocks
             lb = slice(i0, min(i0 + n_blk, n_lines))
             shape = (lb.stop - lb.start, width)
-            x, r, w = (b[: shape[0] * width].reshape(shape) for b in (bx, br, bw))
-            kk = bk[: shape[0] * width].reshape(shape)  # (w: |r|, then the mask as 0/1)
+            x, r, w, kk = (  # (w: |r|, then the mask as 0/1)
+                b[: shape[0] * width].reshape(shape[::-1]).T
+                if fortran
+                else b[: shape[0] * width].reshape(shape)
+                for b in (bx, br, bw, bk)
+            )
             g = g_s[lb, ss]
-            img = None if bkg is None else bkg.image(fs, lines=lb, out=x)
+            img = None if bkg is None else bkg.image(fs, lines=lb, out=x, fortran=fortran)
             if img is not None:  # (x holds the background)
                 np.subtract(a_s[lb, ss], x, out=x)
+            elif finite:  # read only: no copy
+                x = a_s[lb, ss]
             else:
                 np.copyto(x, a_s[lb, ss])
             if not finite:  # our own copy: non-finite values (never good) become 0
@@ -560,7 +588,7 @@ def _clip(a_s, g_s, chans_s, lvl, sigma, params, *, step, bkg=None, finite=True,
                 r *= w  # finite: the clipped residuals (the same products as with ``kk``)
                 n = w @ ones  # exact: integer counts < 2**24
                 s = (r @ ones).astype(np.float64)
-                lv += np.where(n > 0, s / np.maximum(n, 1), 0.0)
+                lv += s / np.maximum(n, 1)  # (s is 0 where n is)
     return lvl
 
 
@@ -651,8 +679,8 @@ _COPY_COLUMNS = 16
 def _copy_columns(dst: np.ndarray, src: np.ndarray) -> None:
     """``dst[...] = src`` by blocks of ``_COPY_COLUMNS`` columns.
 
-    For a C-ordered ``dst`` and a ``src`` whose columns are rows in memory (sub-samples of
-    transposed canonical views), the copy is a transposition: by narrow blocks of columns,
+    For a C-ordered ``dst`` and a ``src`` whose columns are rows in memory (the sorted copies of
+    a transposed sub-sample), the copy is a transposition: by narrow blocks of columns,
     the source rows of a block stay in the L1 cache while they are read line by line (5-8x
     faster than one copy, which reads every source row once per output line).
 
@@ -817,6 +845,53 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
+def _word_counts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Number of True values per line, in all and at even positions, by 64-bit word sums.
+
+    Each 64-bit word of a boolean line holds 8 bytes of 0 or 1; summing up to 255 words
+    leaves every byte below 256 (no carry between bytes), and the bytes of the sum are then
+    added in 16-bit lanes (even and odd positions apart) by one multiplication. Exact.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool, shape (n_lines, width)
+        A view with contiguous lines of whole, aligned 64-bit words.
+
+    Returns
+    -------
+    (numpy.ndarray of int, numpy.ndarray of int) or None
+        The counts over the line and over its positions ``0::2``, shape (n_lines,); None
+        when the view is not made of such words.
+    """
+    n_lines, width = mask.shape
+    if not (
+        mask.strides[1] == 1
+        and width % 8 == 0
+        and mask.strides[0] % 8 == 0
+        and mask.ctypes.data % 8 == 0
+        and sys.byteorder == "little"
+        and n_lines > 0
+        and width > 0
+    ):
+        return None
+    words = mask.view(np.uint64)
+    low = np.uint64(0x00FF00FF00FF00FF)
+    lanes = np.uint64(0x0001000100010001)
+    top, eight = np.uint64(48), np.uint64(8)
+    total = np.zeros(n_lines, dtype=np.uint64)
+    even = np.zeros(n_lines, dtype=np.uint64)
+    for j0 in range(0, words.shape[1], 255):
+        acc = np.add.reduce(words[:, j0 : j0 + 255], axis=1)  # bytes <= 255
+        odd = ((acc >> eight) & low) * lanes >> top
+        acc &= low
+        acc *= lanes
+        acc >>= top
+        even += acc
+        total += acc
+        total += odd
+    return total.astype(np.int64), even.astype(np.int64)
+
+
 def _line_counts(mask: np.ndarray, parity: int | None = None) -> np.ndarray:
     """Number of True values per line (last axis) of a boolean view.
 
@@ -834,18 +909,10 @@ def _line_counts(mask: np.ndarray, parity: int | None = None) -> np.ndarray:
     if mask.strides[0] == 1 and width < (1 << 16):  # lines run down memory columns
         rows = mask.T if parity is None else mask.T[parity::2]
         return np.add.reduce(rows.view(np.uint8), axis=0, dtype=np.uint16).astype(np.int64)
-    if (
-        mask.strides[1] == 1
-        and width % 8 == 0
-        and mask.strides[0] % 8 == 0
-        and mask.ctypes.data % 8 == 0
-        and sys.byteorder == "little"
-        and n_lines > 0
-    ):  # 8 pixels per 64-bit word, each byte 0 or 1: the popcount of a word counts them
-        words = mask.view(np.uint64)
-        if parity is not None:
-            words = words & np.uint64(0x0001000100010001 << (8 * parity))
-        return np.add.reduce(np.bitwise_count(words), axis=1, dtype=np.int64)
+    words = _word_counts(mask)
+    if words is not None:  # 8 pixels per 64-bit word
+        total, even = words
+        return total if parity is None else even if parity == 0 else total - even
     sub = mask if parity is None else mask[:, parity::2]
     return np.count_nonzero(sub, axis=1)
 
@@ -1002,8 +1069,11 @@ def _destripe_frame(
     # (fresh memory costs a page fault per 4 KiB, more than the work on it)
     scratch = _Scratch(out_var)
     if step > 1:
-        a_s = scratch.empty((n_lines, n_samp), a.dtype)
-        g_s = scratch.empty((n_lines, n_samp), bool)
+        # stored transposed (samples x lines): each sample's lines are contiguous, so that
+        # the per-line values of steps 1-2 broadcast along long inner loops (a channel's
+        # lines are only ~64 samples long)
+        a_s = scratch.empty((n_lines, n_samp), a.dtype, fortran=True)
+        g_s = scratch.empty((n_lines, n_samp), bool, fortran=True)
     check_dq = dq is not None and bool(bitmask)
     bm = np.uint32(bitmask)
     all_finite = True
@@ -1043,8 +1113,8 @@ def _destripe_frame(
     # the usable pixels next to the output boundaries, before any source masking (step 8b)
     strips = _boundary_strips(good, layout, chans, params)
     if step > 1 and not fused:
-        _copy_columns(a_s, a[:, ::step])
-        _copy_columns(g_s, good[:, ::step])
+        np.copyto(a_s, a[:, ::step])
+        np.copyto(g_s, good[:, ::step])
     if pairs is not None and pairs.complete:
         sigma = pairs.sigma()
     else:
@@ -1074,9 +1144,9 @@ def _destripe_frame(
 
     # 2. smooth background along the lines and extended emission, on the clean sub-sample
     t_rej = np.float32(params.clip_sigma * sigma)
-    resid_s = scratch.empty(a_s.shape, np.float32) if step > 1 else out_model
     # same memory order as the sub-sample
     fortran_s = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
+    resid_s = scratch.empty(a_s.shape, np.float32, fortran=fortran_s) if step > 1 else out_model
     clean_s = scratch.empty(a_s.shape, bool, fortran=fortran_s)
     bounds = () if layout.interleaved else tuple(layout.channel_edges[1:-1])
     bkg = None
@@ -1321,9 +1391,21 @@ def _destripe_frame(
                 acc_n[:, nch + k] = _line_counts(clean[:, sl], parity=first[k])
             del r_k
     else:
+        # (C-ordered frames: the counts of each channel by 64-bit word sums of its mask
+        # bytes where its lines are whole aligned words, exact: 5x faster than the products)
+        words = [None] * nch
+        if not transposed and all((sl.step or 1) == 1 for sl in chans):
+            words = [_word_counts(clean[:, sl]) for sl in chans]
+        by_words = all(wc is not None for wc in words)
+        for k, wc in enumerate(words if by_words else []):
+            acc_n[:, k] = wc[0]
+            if want_eo:
+                acc_n[:, nch + k] = wc[1] if first[k] == 0 else wc[0] - wc[1]
+        del words
         for lb, pb in _row_blocks(n_lines, length, transposed):
             acc_s[lb] += out_model[lb, pb] @ wmat[pb]  # float32 sums are accurate enough
-            acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
+            if not by_words:
+                acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
     sums, counts = acc_s[:, :nch].copy(), acc_n[:, :nch].copy()
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
