@@ -77,8 +77,11 @@ class DestripeParams:
         scale are kept with the sky. Default 32.
     background_slow_scale_noref : float
         The same where the lines hold no reference pixels (subarrays away from the detector
-        edges, e.g. NIRSpec fixed-slit and BOTS windows): the stripes' slow part cannot be
-        measured there, so only broader structure is kept as sky. Default 512.
+        edges, e.g. NIRSpec fixed-slit and BOTS windows, or reference pixels that are NaN or
+        not used): the stripes' slow part cannot be measured there, so only broader structure
+        is kept as sky, plus the bumps of emission that fills whole lines, which stand far
+        above the 1/f in the line means (kept at 16 lines; ``metrics["sky_excursion_lines"]``).
+        Default 512.
     background_along_order : int
         Polynomial order (Legendre, over the full line) of the smooth sky shape along the
         lines, fitted per block row; it is subtracted before measuring line means. Default 2.
