@@ -257,6 +257,8 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
     src = np.zeros((ny, nx))
     slow = yy if layout.fast_axis == 1 else xx  # position across lines
     n_slow = ny if layout.fast_axis == 1 else nx
+    along = xx if layout.fast_axis == 1 else yy  # position along the lines
+    n_along = nx if layout.fast_axis == 1 else ny
     if v.scene == "miri":  # no sky left of the imager's field, only a faint dark level
         dark = xx < int(v.extra.get("dark_columns", 0))
         sky = np.where(dark, 0.02, sky)
@@ -266,8 +268,6 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
     if v.scene == "band":  # emission filling whole lines, smooth across lines
         src += 0.4 * np.exp(-0.5 * ((slow - 0.6 * n_slow) / (0.08 * n_slow)) ** 2)
     if v.scene == "blob":  # a diffuse nebula, brighter in some outputs than in others
-        along = xx if layout.fast_axis == 1 else yy
-        n_along = nx if layout.fast_axis == 1 else ny
         src += 0.2 * np.exp(
             -0.5 * ((slow - 0.6 * n_slow) / (0.075 * n_slow)) ** 2
             - 0.5 * ((along - 0.45 * n_along) / (0.19 * n_along)) ** 2
@@ -275,7 +275,6 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
     if v.scene == "narrow_band":
         src += 0.3 * np.exp(-0.5 * ((slow - 0.4 * n_slow) / 40.0) ** 2)
     if v.scene == "trace":  # a bright trace along the lines (rows), over part of them
-        along = xx if layout.fast_axis == 1 else yy
         prof = np.exp(-0.5 * ((slow - 0.45 * n_slow) / 2.0) ** 2) + 0.01 / (
             1 + ((slow - 0.45 * n_slow) / 3.0) ** 2
         )
@@ -306,8 +305,6 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
                 )
             src += level * (inside + wings) * ((xx > 0.05 * nx) & (xx < 0.97 * nx))
     if v.scene == "soss":  # orders dispersed across the lines, a few tens of pixels wide
-        along = xx if layout.fast_axis == 1 else yy
-        n_along = nx if layout.fast_axis == 1 else ny
         u = slow / n_slow  # dispersion coordinate, 0..1
         for centre, curve, amp, lo, hi in (
             (0.35, 0.15, 50.0, 0.03, 1.0),

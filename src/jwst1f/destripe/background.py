@@ -307,7 +307,7 @@ def fit_background(
         and sys.byteorder == "little"
     )
     rows = max(1, _BLOCK // max(n_samp, 1))
-    for i0 in range(0, 0 if fortran else n_lines, rows):
+    for i0 in () if fortran else range(0, n_lines, rows):  # (C order: blocks of lines)
         lb = slice(i0, i0 + rows)
         r, c = resid[lb], clean[lb]
         if not zeroed:

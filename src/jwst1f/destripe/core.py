@@ -25,8 +25,8 @@ from jwst1f.destripe.linemodel import (
 )
 from jwst1f.destripe.masking import (
     PairDifferences,
-    _block_sums,
     _median_inplace,
+    block_residual_sums,
     clear_dilated,
     dark_positions,
     dilate,
@@ -1292,7 +1292,7 @@ def _destripe_frame(
             b0, b1, _ = pb.indices(length)
             for p0, p1, s32 in shifts:
                 if max(b0, p0) < min(b1, p1):
-                    out_model[:, max(b0, p0) : min(b1, p1)] -= s32
+                    out_model[lb, max(b0, p0) : min(b1, p1)] -= s32[lb]
             _thresholds(good, seeds, lb, pb, np.abs(out_model[lb, pb]), t_seed, t_rej)
     n_extended = bkg.n_extended_blocks
     if defer_ext:
@@ -1346,8 +1346,7 @@ def _destripe_frame(
     # (one channel at a time: memory)
     # (block sums of 16 lines, shared with the search for faint light around sources below;
     # the flags of this one are taken out of them)
-    bsum = _block_sums(out_model, _EMISSION_BLOCK, out_model.dtype)
-    bcnt = _block_sums(clean.view(np.uint8), _EMISSION_BLOCK, np.uint8)
+    bsum, bcnt = block_residual_sums(out_model, clean, _EMISSION_BLOCK)
     for sl in chans:
         flag = _mask_faint_emission(
             out_model[:, sl],

@@ -19,6 +19,7 @@ __all__ = [
     "dilate",
     "faint_emission",
     "faint_halos",
+    "block_residual_sums",
     "robust_sigma",
 ]
 
@@ -399,6 +400,32 @@ def _block_sums(x: np.ndarray, block: int, dtype) -> np.ndarray:
     return out
 
 
+def block_residual_sums(
+    resid: np.ndarray, clean: np.ndarray, block: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of the residuals and counts of the clean pixels over blocks of ``block`` lines.
+
+    The input of :func:`faint_emission` and :func:`faint_halos` (which may share it).
+
+    Parameters
+    ----------
+    resid : numpy.ndarray of float32, shape (n_lines, width)
+        Residuals, DN/s; zero where not ``clean``.
+    clean : numpy.ndarray of bool, same shape
+    block : int
+        Lines per block (at most 255).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray), shapes (ceil(n_lines / block), width)
+        The sums (dtype of ``resid``) and the counts (uint8).
+    """
+    return (
+        _block_sums(resid, block, resid.dtype),
+        _block_sums(clean.view(np.uint8), block, np.uint8),
+    )
+
+
 def faint_emission(
     resid: np.ndarray,
     clean: np.ndarray,
@@ -464,11 +491,7 @@ def faint_emission(
     nb = edges.size - 1
     if nb == 0 or width == 0:
         return edges, np.zeros((nb, width), dtype=bool)
-    if sums is None:
-        s = _block_sums(resid, block, resid.dtype)
-        c = _block_sums(clean.view(np.uint8), block, np.uint8)
-    else:
-        s, c = sums
+    s, c = block_residual_sums(resid, clean, block) if sums is None else sums
     wsum = _window_sums(s, half_window)
     wcnt = _window_sums(c, half_window)
     del s, c
@@ -589,11 +612,7 @@ def faint_halos(
     nseg, nbmax = len(segs), max(nbp)
     if not any(4 * w < nbl and 4 * w < max(nbp) for w in scales):
         return out
-    if sums is None:
-        s = _block_sums(resid, block, resid.dtype)
-        c = _block_sums(clean.view(np.uint8), block, np.uint8)
-    else:
-        s, c = sums
+    s, c = block_residual_sums(resid, clean, block) if sums is None else sums
     sums = np.zeros((nbl, nseg, nbmax))
     cnts = np.zeros((nbl, nseg, nbmax))
     size = np.zeros((nbl, nseg, nbmax))
