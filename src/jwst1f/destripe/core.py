@@ -243,6 +243,7 @@ def destripe(
     model_var = np.empty(frames.shape, dtype=np.float32)
     mask = np.empty(frames.shape, dtype=bool)
     per_int = []
+    steps, block_sums = [], []  # suspended frames, and what each yielded (see _frame_steps)
     fa = layout.fast_axis
     for i in range(nints):
         bad = static_bad
@@ -263,21 +264,29 @@ def destripe(
             )
             per_int.append(m)
             continue
-        m = _destripe_frame(
-            _canonical(frames[i], fa),
-            layout,
-            params,
-            dq=None if dq_i is None else _canonical(dq_i, fa),
-            static_bad=None if bad is None else _canonical(bad, fa),
-            ref=layout.reference_lines_and_pixels() if anchor else None,
-            bitmask=bitmask,
-            out_corrected=_canonical(corrected[i], fa),
-            out_model=_canonical(model[i], fa),
-            out_var=_canonical(model_var[i], fa),
-            out_mask=_canonical(mask[i], fa),
-            defer_apply=nints > 1,
+        steps.append(
+            _frame_steps(
+                _canonical(frames[i], fa),
+                layout,
+                params,
+                dq=None if dq_i is None else _canonical(dq_i, fa),
+                static_bad=None if bad is None else _canonical(bad, fa),
+                ref=layout.reference_lines_and_pixels() if anchor else None,
+                bitmask=bitmask,
+                out_corrected=_canonical(corrected[i], fa),
+                out_model=_canonical(model[i], fa),
+                out_var=_canonical(model_var[i], fa),
+                out_mask=_canonical(mask[i], fa),
+                defer_apply=nints > 1,
+            )
         )
-        per_int.append(m)
+        block_sums.append(next(steps[-1]))
+    # faint light around sources, sought once more on the sums of all integrations (deeper)
+    joint_halos = _joint_halos(block_sums, layout)
+    del block_sums
+    for st in steps:
+        per_int.append(_finish(st, joint_halos))
+    del steps
 
     kept = [m.pop("_kept", None) for m in per_int]
     deferred = [m.pop("_apply", None) for m in per_int]
@@ -1016,7 +1025,25 @@ def _thresholds(good, seeds, lb, pb, mag, t_seed, t_rej):
     g &= mag < t_rej
 
 
-def _destripe_frame(
+def _destripe_frame(*args, **kwargs) -> dict[str, Any]:
+    """Destripe one frame on its own: :func:`_frame_steps` run through, with no flags from
+    other integrations."""
+    steps = _frame_steps(*args, **kwargs)
+    next(steps)
+    return _finish(steps, None)
+
+
+def _finish(steps, joint_halos: np.ndarray | None) -> dict[str, Any]:
+    """Run a suspended :func:`_frame_steps` to its end, sending it the flags of light found
+    on the sum of the integrations (or None); returns its metrics."""
+    try:
+        steps.send(joint_halos)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("_frame_steps yields once")  # pragma: no cover
+
+
+def _frame_steps(
     a: np.ndarray,
     layout: ReadoutLayout,
     params: DestripeParams,
@@ -1030,8 +1057,16 @@ def _destripe_frame(
     out_var,
     out_mask,
     defer_apply: bool = False,
-) -> dict[str, Any]:
-    """Destripe one frame in canonical orientation (lines along the last axis).
+):
+    """Destripe one frame in canonical orientation (lines along the last axis), in two parts.
+
+    A generator: started with ``next``, it runs up to the search for faint light around
+    sources (step 3) and yields the 16-line block sums of its clean residuals and their
+    counts (``(sums, counts)``, float32, shape (ceil(n_lines / 16), length); not to be
+    modified). The caller sends back None, or flags of light found on the sums of all the
+    integrations of the exposure (same shape; see :func:`_joint_halos`), which are masked
+    together with the frame's own; it then finishes and returns the metrics
+    (``StopIteration.value``; :func:`_finish`).
 
     With ``defer_apply`` the offsets are not written when every channel can take them in one
     pass: the arguments of :func:`_apply_offsets` are returned as ``metrics["_apply"]`` so
@@ -1322,16 +1357,6 @@ def _destripe_frame(
     del seeds
     clean = good
     want_eo = params.even_odd != "off" and not layout.interleaved
-    # per-line sums and counts of the clean residuals per channel (and of its even pixels for
-    # the even/odd term), from the same cache-resident blocks that are zeroed: products with
-    # a (pixels, columns) indicator matrix (BLAS; counts are exact in float32)
-    first = _first_even(chans, layout)
-    ncol = 2 * nch if want_eo else nch
-    wmat = np.zeros((length, ncol), dtype=np.float32)
-    for k, sl in enumerate(chans):
-        wmat[sl, k] = 1.0
-        if want_eo:
-            wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
     # residuals from the levels, zeroed where not clean (cache-sized blocks), unless done
     blocks = [] if zeroed else _row_blocks(n_lines, length, transposed)
     for ib, (lb, pb) in enumerate(blocks):
@@ -1358,22 +1383,27 @@ def _destripe_frame(
         )
         bsum[:, sl][flag] = 0.0
         bcnt[:, sl][flag] = 0.0
+    del flag
     # light of galaxies and star wings too faint for the per-pixel clip, found in square
-    # windows: it would raise the means of the lines through the source and take its flux
-    halo = faint_halos(
-        out_model,
-        clean,
-        block=_EMISSION_BLOCK,
-        scales=_HALO_SCALES,
-        nsig=_HALO_SIGMA,
-        grow=_HALO_GROW,
-        segments=None if layout.interleaved else chans,
-        sums=(bsum, bcnt),
-        directions=None if layout.interleaved else tuple(layout.fast_sign),
-    )
+    # windows: it would raise the means of the lines through the source and take its flux;
+    # in a rateints exposure also on the sums of all integrations (sent back by the caller)
+    joint = yield bsum, bcnt
+    halo = _halo_flags(bsum, bcnt, layout)
     del bsum, bcnt
+    if joint is not None:
+        halo |= joint
     _apply_block_flags(clean, halo, r=out_model)
     del halo
+    # per-line sums and counts of the clean residuals per channel (and of its even pixels for
+    # the even/odd term): products with a (pixels, columns) indicator matrix (BLAS; counts
+    # are exact in float32)
+    first = _first_even(chans, layout)
+    ncol = 2 * nch if want_eo else nch
+    wmat = np.zeros((length, ncol), dtype=np.float32)
+    for k, sl in enumerate(chans):
+        wmat[sl, k] = 1.0
+        if want_eo:
+            wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
     acc_s = np.zeros((n_lines, ncol))
     acc_n = np.zeros((n_lines, ncol))
     # (transposed frames: per channel, the sums as one BLAS product of its memory rows with
@@ -1653,6 +1683,68 @@ def _destripe_frame(
         "even_odd": eo is not None,
         "boundary_offsets": boundary_rms,
     }
+
+
+def _halo_flags(sums: np.ndarray, counts: np.ndarray, layout: ReadoutLayout) -> np.ndarray:
+    """Faint light around compact sources (:func:`masking.faint_halos`) on block sums.
+
+    Parameters
+    ----------
+    sums, counts : numpy.ndarray of float32, shape (ceil(n_lines / 16), length)
+        Sums of the clean residuals (DN/s) and numbers of clean pixels over blocks of
+        ``_EMISSION_BLOCK`` lines, in canonical orientation; of one frame or added over the
+        integrations of an exposure.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape of ``sums``
+        True where light was found.
+    """
+    n_lines = layout.shape[0] if layout.fast_axis == 1 else layout.shape[1]
+    shape = (n_lines, sums.shape[1])
+    # (the residuals themselves are not needed when the sums are given: empty stand-ins of
+    # the right shape, no memory)
+    stand_in = np.broadcast_to(np.float32(0.0), shape)
+    return faint_halos(
+        stand_in,
+        np.broadcast_to(True, shape),
+        block=_EMISSION_BLOCK,
+        scales=_HALO_SCALES,
+        nsig=_HALO_SIGMA,
+        grow=_HALO_GROW,
+        segments=None if layout.interleaved else layout.channel_slices(),
+        sums=(sums, counts),
+        directions=None if layout.interleaved else tuple(layout.fast_sign),
+    )
+
+
+def _joint_halos(block_sums: list[tuple[np.ndarray, np.ndarray]], layout) -> np.ndarray | None:
+    """Faint light around sources found on the sums of all integrations of an exposure.
+
+    The sources are where they are in every integration; their 1/f and white noise are
+    independent between integrations. The block sums of the clean residuals added over
+    ``nints`` integrations reach ``sqrt(nints)`` times fainter light than one
+    integration's, with the same threshold (the scatter of the window sums is measured on
+    the added sums). Each integration's residuals are from its own line levels, so its
+    stripes cancel in its own sums as in a single frame.
+
+    Parameters
+    ----------
+    block_sums : list of (sums, counts)
+        Per integration, what :func:`_frame_steps` yields.
+
+    Returns
+    -------
+    numpy.ndarray of bool or None
+        Flags per block of ``_EMISSION_BLOCK`` lines and pixel, or None for one integration.
+    """
+    if len(block_sums) < 2:
+        return None
+    sums, counts = block_sums[0][0].copy(), block_sums[0][1].copy()
+    for s, c in block_sums[1:]:
+        sums += s
+        counts += c
+    return _halo_flags(sums, counts, layout)
 
 
 def _own_reference_difference(
