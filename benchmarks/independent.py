@@ -191,6 +191,15 @@ VARIANTS: tuple[Variant, ...] = (
         scene="traces",
     ),
     Variant("nircam_rateints", nints=4),  # the stars of nircam_pink, 4 integrations
+    Variant(  # time series: a bright trace along the rows of a 4-output window, 8 integrations
+        "nircam_tso_subgrism256_rateints",
+        subarray="SUBGRISM256",
+        exp_type="NRC_TSGRISM",
+        filter="F444W",
+        pupil="GRISMR",
+        scene="trace",
+        nints=8,
+    ),
 )
 
 
@@ -561,7 +570,10 @@ def markdown(results: dict[str, dict[str, Any]], command: str, seeds: list[int])
         "directly along each output's pixel clock, rates drawn directly (no ramps), stars with "
         "power-law wings, optional emission bands and traces; see the module docstring. "
         f"Seeds {', '.join(map(str, seeds))}; means over seeds. Stripe rms as a multiple of the "
-        "oracle's; *gain* as above; *bias* in % of the source flux (oracle's in brackets).",
+        "oracle's; *gain* as above; *bias* in % of the source flux (oracle's in brackets). "
+        "Rateints variants (shape nints×ny×nx: the same scene in every integration, their 1/f "
+        "and white noise independent) pool the channel-lines of all integrations; seconds are "
+        "CPU seconds per 2-D frame (per integration).",
         "",
         "*vs clean truth*: where the pipeline's side reference-pixel correction is mimicked, it "
         "puts the reference pixels' noise, smoothed over 11 lines, into the data and into the "

@@ -236,3 +236,18 @@ def test_destriper_on_the_independent_rateints_full_frame():
     assert ratio < 1.15
     assert 0.9 < gain < 1.1
     assert abs(dbias) < 0.5
+
+
+@pytest.mark.slow
+def test_destriper_on_the_independent_tso_rateints():
+    """The benchmark's TSO-like variant: a bright trace (60 DN/s) along the rows of the 4-output
+    SUBGRISM256 window, 8 integrations. Its power-law wings fill most of the lit lines, and
+    jwst1f is 1.27x the oracle on seeds 0 and 1 (the same as on each integration alone, so
+    not a rateints effect; the target of 1.2x is not met yet): the bound guards against a
+    worsening, not the target."""
+    v = _variant("nircam_tso_subgrism256_rateints")
+    assert v.nints == 8 and v.subarray == "SUBGRISM256" and v.scene == "trace"
+    ratio, gain, dbias = _x_oracle(v)
+    assert ratio < 1.4
+    assert 0.8 < gain < 1.1
+    assert abs(dbias) < 0.3
