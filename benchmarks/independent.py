@@ -13,7 +13,9 @@ much simpler physics, written separately from the project's simulator:
 * white noise is Gaussian with a Poisson-like term; reference pixels see no light;
 * optionally the pipeline's side reference-pixel correction is mimicked (the mean of the side
   reference pixels of each line, smoothed over 11 lines, subtracted from the line), which
-  leaves line-to-line noise in the truth as the real pipeline does.
+  leaves line-to-line noise in the truth as the real pipeline does;
+* with ``nints > 1`` the frame is a rateints array (nints, ny, nx): the same scene and sky in
+  every integration, independent white noise, 1/f and reference-pixel step per integration.
 
 Only the FITS metadata (which the pipeline needs to run CleanFlickerNoiseStep on a file) comes
 from ``jwst1f.simulate.metadata``. The truth is the rate without the 1/f component.
@@ -21,7 +23,7 @@ from ``jwst1f.simulate.metadata``. The truth is the rate without the 1/f compone
 ``run_independent`` evaluates jwst1f, the perfect-mask oracle, the seed routine and
 CleanFlickerNoiseStep on a set of variants (spectral index, no reference-pixel step, no line
 pause, strong per-output noise, emission bands, one-output windows with a trace, NIRSpec
-columns with traces) with the same metrics as ``bench_destripe.py``.
+columns with traces, rateints) with the same metrics as ``bench_destripe.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.special import expit
 
-from benchmarks.metrics import channel_lines, evaluate_prepared, oracle_correct, prepare_truth
+from benchmarks.bench_destripe import CaseData, _oracle
+from benchmarks.metrics import evaluate_prepared, prepare_truth
 from benchmarks.peers.cfn import run_cfn
 from benchmarks.peers.seed_routine import SeedUnsupported, seed_correct
 
@@ -78,6 +81,9 @@ class Variant:
         two broad, curved spectral orders across the lines) or ``"miri"`` (stars and sky on
         the imager; the full-frame columns left of ``extra["dark_columns"]`` see no sky,
         only a faint dark level).
+    nints : int
+        Integrations. With ``nints > 1`` the frame is a rateints array (nints, ny, nx), the
+        same scene in every integration, its noise drawn per integration.
     """
 
     name: str
@@ -96,6 +102,7 @@ class Variant:
     nan_refpix: bool = False
     scene: str = "stars"
     extra: dict[str, Any] = field(default_factory=dict)
+    nints: int = 1
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -183,6 +190,16 @@ VARIANTS: tuple[Variant, ...] = (
         grating="G235M",
         scene="traces",
     ),
+    Variant("nircam_rateints", nints=4),  # the stars of nircam_pink, 4 integrations
+    Variant(  # time series: a bright trace along the rows of a 4-output window, 8 integrations
+        "nircam_tso_subgrism256_rateints",
+        subarray="SUBGRISM256",
+        exp_type="NRC_TSGRISM",
+        filter="F444W",
+        pupil="GRISMR",
+        scene="trace",
+        nints=8,
+    ),
 )
 
 
@@ -241,16 +258,22 @@ def _stars(rng, shape, n, *, flux_range=(1.0, 3000.0)) -> np.ndarray:
 
 
 def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.ndarray]:
-    """One independent rate frame with its truth.
+    """One independent rate (or rateints) frame with its truth.
+
+    The scene is drawn first; then, per integration, the white noise and the 1/f (the draws of
+    integration 0 are those of a single-integration frame).
 
     Returns
     -------
     dict
         ``sci`` (float32, DN/s), ``rate_no1f`` (the same without 1/f), ``rate_clean`` (also
         without the line noise that the reference-pixel step puts into the truth: scene plus
-        white noise), ``scene`` (noise-free rate), ``sky``, ``empty`` (uint8: no source flux
-        above 0.2 % of the white noise).
+        white noise), each of shape (ny, nx), or (nints, ny, nx) when ``v.nints > 1``;
+        ``scene`` (noise-free rate, DN/s), ``sky`` (DN/s) and ``empty`` (uint8: no source
+        flux above 0.2 % of the white noise), each (ny, nx), shared by all integrations.
     """
+    if v.nints < 1:
+        raise ValueError(f"nints must be at least 1, not {v.nints}")
     ny, nx = layout.shape
     yy, xx = np.mgrid[0:ny, 0:nx]
     sky = 0.3 + 0.08 * yy / ny + 0.04 * xx / nx
@@ -317,29 +340,28 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
     ref = layout.reference_mask()
     scene = np.where(ref, 0.0, sky + src)
     sky = np.where(ref, 0.0, sky)
-    white = rng.normal(size=(ny, nx)) * np.sqrt(0.1**2 + 0.01 * scene)
-    truth = scene + white
-    clean = truth.copy()  # without the reference-pixel step's line noise either
-    data = truth + _one_over_f(rng, layout, v)
+    sigma = np.sqrt(0.1**2 + 0.01 * scene)
+    cols = np.zeros(0, dtype=np.int64)
     if v.refpix_step:
         _, ref_pixels = layout.reference_lines_and_pixels()
         cols = np.flatnonzero(ref_pixels)
+    out: dict[str, list[np.ndarray]] = {"sci": [], "rate_no1f": [], "rate_clean": []}
+    for _ in range(v.nints):  # the same scene; white noise and 1/f of each integration
+        truth = scene + rng.normal(size=(ny, nx)) * sigma
+        clean = truth.copy()  # without the reference-pixel step's line noise either
+        data = truth + _one_over_f(rng, layout, v)
         if cols.size:
             for arr in (data, truth):
                 canon = arr if layout.fast_axis == 1 else arr.T
                 side = uniform_filter1d(canon[:, cols].mean(axis=1), 11, mode="nearest")
                 canon -= side[:, None]
+        if v.nan_refpix:
+            data[ref] = np.nan
+        for key, arr in (("sci", data), ("rate_no1f", truth), ("rate_clean", clean)):
+            out[key].append(arr.astype(np.float32))
     empty = (src < 2e-4) & ~ref
-    if v.nan_refpix:
-        data[ref] = np.nan
-    return {
-        "sci": data.astype(np.float32),
-        "rate_no1f": truth.astype(np.float32),
-        "rate_clean": clean.astype(np.float32),
-        "scene": scene,
-        "sky": sky,
-        "empty": empty.astype(np.uint8),
-    }
+    frame = {k: (a[0] if v.nints == 1 else np.stack(a)) for k, a in out.items()}
+    return frame | {"scene": scene, "sky": sky, "empty": empty.astype(np.uint8)}
 
 
 def truth_and_oracle(frame: dict[str, np.ndarray], layout) -> tuple[Any, np.ndarray]:
@@ -348,14 +370,22 @@ def truth_and_oracle(frame: dict[str, np.ndarray], layout) -> tuple[Any, np.ndar
     Returns
     -------
     truth : benchmarks.metrics.Truth
-        For :func:`benchmarks.metrics.evaluate_prepared` (``stripe_gain`` included).
-    oracle : numpy.ndarray of float32, shape of the frame
+        For :func:`benchmarks.metrics.evaluate_prepared` (``stripe_gain`` included; one truth
+        frame per integration of a rateints frame).
+    oracle : numpy.ndarray of float32, shape of ``frame["sci"]``
+        The oracle of ``bench_destripe.py`` (per integration, reference pixels excluded).
     """
     truth = _truth(frame, layout)
-    dq_ref = np.where(layout.reference_mask(), np.uint32(1 << 31), np.uint32(0))
-    lines = channel_lines(layout, layout.shape)
-    oracle = oracle_correct(frame["sci"], frame["scene"], frame["empty"], dq_ref, lines)
-    return truth, oracle
+    case = CaseData(
+        sci=frame["sci"],
+        dq=None,
+        header={},
+        rate_no1f=frame["rate_no1f"],
+        scene=frame["scene"],
+        sky=frame["sky"],
+        empty=frame["empty"],
+    )
+    return truth, _oracle(case, layout)
 
 
 def _truth(frame: dict[str, np.ndarray], layout, key: str = "rate_no1f") -> Any:
@@ -392,7 +422,7 @@ def _meta(v: Variant) -> dict[str, Any]:
         nframes=patt.nframes,
         groupgap=patt.groupgap,
         ngroups=6,
-        nints=1,
+        nints=v.nints,
         tframe=ins.frame_time(det.detector, sub),
         pointing=Pointing(),
         ids=ExposureIds(),
@@ -401,12 +431,13 @@ def _meta(v: Variant) -> dict[str, Any]:
 
 
 def _write(meta: dict[str, Any], sci: np.ndarray, path: Path) -> Path:
+    """Write ``sci`` as a rate file (ImageModel), or a rateints file (CubeModel) when 3-D."""
     from stdatamodels.jwst import datamodels as dm
 
     from jwst1f.simulate.metadata import apply_meta
 
     err = np.full(sci.shape, 0.1, np.float32)
-    model = dm.ImageModel(
+    model = (dm.CubeModel if sci.ndim == 3 else dm.ImageModel)(
         data=sci,
         err=err,
         dq=np.zeros(sci.shape, np.uint32),
@@ -422,14 +453,26 @@ def _write(meta: dict[str, Any], sci: np.ndarray, path: Path) -> Path:
     return path
 
 
-def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str, Any]]:
+def run_independent(
+    seeds: list[int], *, cfn: bool = True, variants: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Evaluate every method on every variant; means over ``seeds``.
+
+    Parameters
+    ----------
+    seeds : list of int
+        Seeds; the generator of seed ``s`` is ``numpy.random.default_rng(10_000 + s)``.
+    cfn : bool
+        Also run CleanFlickerNoiseStep (writes a rate or rateints file per variant and seed).
+    variants : list of str, optional
+        Names of the variants to run (default: all of :data:`VARIANTS`).
 
     Returns
     -------
     dict
         variant name -> method -> metrics (``stripe_rms``, ``stripe_gain``, ``bias_pct``,
-        ... as :func:`benchmarks.metrics.evaluate_prepared`) plus ``x_oracle`` and ``seconds``.
+        ... as :func:`benchmarks.metrics.evaluate_prepared`, pooled over the integrations of a
+        rateints frame) plus ``x_oracle`` and ``seconds`` (CPU seconds per 2-D frame).
     """
     from jwst1f.destripe import destripe
     from jwst1f.geometry import layout_from_header
@@ -437,8 +480,14 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
 
     results: dict[str, dict[str, Any]] = {}
     notes: dict[str, str] = {}  # variant -> why a peer gave no result
+    chosen = VARIANTS
+    if variants is not None:
+        unknown = set(variants) - {v.name for v in VARIANTS}
+        if unknown:
+            raise ValueError(f"unknown independent variants: {', '.join(sorted(unknown))}")
+        chosen = tuple(v for v in VARIANTS if v.name in variants)
     with tempfile.TemporaryDirectory(prefix="jwst1f_indep_") as tmp:
-        for v in VARIANTS:
+        for v in chosen:
             meta = _meta(v)
             layout = layout_from_header(header_from_meta(meta))
             per: dict[str, list[dict[str, Any]]] = {}
@@ -463,7 +512,8 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
                 except SeedUnsupported:
                     pass
                 if cfn:
-                    path = _write(meta, f["sci"], Path(tmp) / f"{v.name}_{seed}_rate.fits")
+                    product = "rateints" if v.nints > 1 else "rate"
+                    path = _write(meta, f["sci"], Path(tmp) / f"{v.name}_{seed}_{product}.fits")
                     r = run_cfn(path)
                     if r.corrected is not None:
                         runs["cfn"] = (r.corrected, r.seconds)
@@ -471,7 +521,7 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
                         notes[v.name] = f"CleanFlickerNoiseStep {r.status}"
                 for method, (corr, sec) in runs.items():
                     m = evaluate_prepared(corr, truth)
-                    m["seconds"] = sec
+                    m["seconds"] = sec / v.nints  # per 2-D frame
                     m["stripe_rms_clean"] = (
                         evaluate_prepared(corr, clean)["stripe_rms"] if clean else np.nan
                     )
@@ -497,7 +547,7 @@ def run_independent(seeds: list[int], *, cfn: bool = True) -> dict[str, dict[str
                 rows[method]["x_oracle_clean"] = (
                     rows[method]["stripe_rms_clean"] / oc if oc else np.nan
                 )
-            rows["_shape"] = layout.shape
+            rows["_shape"] = layout.shape if v.nints == 1 else (v.nints, *layout.shape)
             if v.name in notes:
                 rows["_note"] = notes[v.name]
             results[v.name] = rows
@@ -520,7 +570,10 @@ def markdown(results: dict[str, dict[str, Any]], command: str, seeds: list[int])
         "directly along each output's pixel clock, rates drawn directly (no ramps), stars with "
         "power-law wings, optional emission bands and traces; see the module docstring. "
         f"Seeds {', '.join(map(str, seeds))}; means over seeds. Stripe rms as a multiple of the "
-        "oracle's; *gain* as above; *bias* in % of the source flux (oracle's in brackets).",
+        "oracle's; *gain* as above; *bias* in % of the source flux (oracle's in brackets). "
+        "Rateints variants (shape nints×ny×nx: the same scene in every integration, their 1/f "
+        "and white noise independent) pool the channel-lines of all integrations; seconds are "
+        "CPU seconds per 2-D frame (per integration).",
         "",
         "*vs clean truth*: where the pipeline's side reference-pixel correction is mimicked, it "
         "puts the reference pixels' noise, smoothed over 11 lines, into the data and into the "
@@ -558,7 +611,25 @@ def markdown(results: dict[str, dict[str, Any]], command: str, seeds: list[int])
     return lines + [""]
 
 
-if __name__ == "__main__":  # quick look: python -m benchmarks.independent
+def main(argv: list[str] | None = None) -> int:
+    """Quick look: ``python -m benchmarks.independent [--variants NAME ...] [--seeds S ...]``."""
+    import argparse
+    import shlex
+    import sys
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", nargs="+", help="names of the variants (default: all)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--no-cfn", action="store_true", help="skip CleanFlickerNoiseStep")
+    args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    res = run_independent([0])
-    print("\n".join(markdown(res, "python -m benchmarks.independent", [0])))
+    res = run_independent(args.seeds, cfn=not args.no_cfn, variants=args.variants)
+    command = "python -m benchmarks.independent " + shlex.join(
+        sys.argv[1:] if argv is None else argv
+    )
+    sys.stdout.write("\n".join(markdown(res, command.strip(), args.seeds)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -152,3 +152,131 @@ def test_destriper_on_an_independent_miri_frame():
     ratio, _, dbias = _x_oracle(v)
     assert ratio < 1.2
     assert abs(dbias) < 0.5
+
+
+def test_rateints_frame_shares_the_scene_not_the_noise():
+    """A rateints variant: every integration holds the same scene and sky, with white noise
+    and 1/f drawn independently per integration; integration 0 is the single-integration
+    frame of the same generator state."""
+    v = Variant("t", subarray="SUB640", nints=3)
+    lay = _layout(v)
+    f = make_frame(np.random.default_rng(5), lay, v)
+    for key in ("sci", "rate_no1f", "rate_clean"):
+        assert f[key].shape == (3, *lay.shape) and f[key].dtype == np.float32
+    for key in ("scene", "sky", "empty"):
+        assert f[key].shape == lay.shape
+    one = make_frame(np.random.default_rng(5), lay, dataclasses.replace(v, nints=1))
+    np.testing.assert_array_equal(one["sci"], f["sci"][0])
+    np.testing.assert_array_equal(one["rate_no1f"], f["rate_no1f"][0])
+    assert not np.array_equal(f["sci"][0], f["sci"][1])
+    # the scene is the same in every integration, the white noise is not: the noise of the
+    # integration mean is 1/sqrt(3) of one integration's (a scene differing between
+    # integrations would add to it, a noise shared by them would leave it at 1)
+    white = f["rate_clean"] - f["scene"]
+    ratio = np.std(white.mean(axis=0)) / np.std(white[0])
+    assert abs(ratio - 1 / np.sqrt(3)) < 0.02
+    assert abs(np.corrcoef(white[0].ravel(), white[1].ravel())[0, 1]) < 0.01
+    # the source light is in every integration
+    bright = f["scene"] - f["sky"] > 50.0
+    assert bright.sum() > 10
+    for i in range(3):
+        np.testing.assert_allclose(
+            f["rate_clean"][i][bright].sum(), f["scene"][bright].sum(), rtol=0.01
+        )
+    # independent 1/f: the line means of the stripes of two integrations are uncorrelated
+    stripes = (f["sci"] - f["rate_no1f"]).astype(np.float64)
+    lm = stripes.mean(axis=2)  # fast axis along x for NIRCam: one mean per row
+    assert 0.01 < np.std(lm[0]) < 0.2
+    assert abs(np.corrcoef(lm[0], lm[1])[0, 1]) < 0.3
+
+
+def test_rateints_meta_and_rateints_file(tmp_path):
+    """The rateints variant's metadata say nints, and its file is a CubeModel with 3-D
+    err/dq/var arrays."""
+    from stdatamodels.jwst import datamodels as dm
+
+    from benchmarks.independent import _write
+
+    v = dataclasses.replace(_variant("nircam_rateints"), subarray="SUB160")
+    meta = _meta(v)
+    assert meta["meta.exposure.nints"] == 4
+    lay = _layout(v)
+    f = make_frame(np.random.default_rng(0), lay, v)
+    path = _write(meta, f["sci"], tmp_path / "t_rateints.fits")
+    with dm.open(str(path)) as model:
+        assert isinstance(model, dm.CubeModel)
+        assert model.meta.exposure.nints == 4
+        for name in ("data", "err", "dq", "var_poisson", "var_rnoise", "var_flat"):
+            assert getattr(model, name).shape == (4, *lay.shape)
+        np.testing.assert_array_equal(model.data, f["sci"])
+
+
+def test_destriper_on_an_independent_rateints_window():
+    """Rateints of a one-output window (3 integrations): the oracle and the truth are per
+    integration, and the destriper stays near the perfect-mask oracle."""
+    from benchmarks.independent import truth_and_oracle
+
+    v = Variant("t", subarray="SUB640", nints=3)
+    lay = _layout(v)
+    f = make_frame(np.random.default_rng(10_000), lay, v)
+    truth, oracle = truth_and_oracle(f, lay)
+    assert oracle.shape == f["sci"].shape and len(truth.frames) == 3
+    ratio, gain, dbias = _x_oracle(v)
+    assert ratio < 1.15
+    assert 0.9 < gain < 1.1
+    assert abs(dbias) < 1.0
+
+
+@pytest.mark.slow
+def test_destriper_on_the_independent_rateints_full_frame():
+    """The benchmark's nircam_rateints variant (FULL, 4 integrations of the same stars)."""
+    v = _variant("nircam_rateints")
+    assert v.nints == 4 and v.subarray == "FULL" and v.scene == "stars"
+    ratio, gain, dbias = _x_oracle(v)
+    assert ratio < 1.15
+    assert 0.9 < gain < 1.1
+    assert abs(dbias) < 0.5
+
+
+@pytest.mark.slow
+def test_destriper_on_the_independent_tso_rateints():
+    """The benchmark's TSO-like variant: a bright trace (60 DN/s) along the rows of the 4-output
+    SUBGRISM256 window, 8 integrations. Its power-law wings fill most of the lit lines, and
+    jwst1f is 1.27x the oracle on seeds 0 and 1 (the same as on each integration alone, so
+    not a rateints effect; the target of 1.2x is not met). Most of it is the oracle's own
+    advantage: the empty pixels are only 20-40 % of the measurable channel-lines, the oracle
+    fits the 1/f on exactly those and the metric judges them; the same oracle on every
+    pixel of the channel-lines (scene known) is 1.17-1.19x, and jwst1f 1.07x that. The bound
+    guards against a worsening, not the target."""
+    v = _variant("nircam_tso_subgrism256_rateints")
+    assert v.nints == 8 and v.subarray == "SUBGRISM256" and v.scene == "trace"
+    ratio, gain, dbias = _x_oracle(v)
+    assert ratio < 1.4
+    assert 0.8 < gain < 1.1
+    assert abs(dbias) < 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known bug: a user mask that empties whole outputs of some integrations leaves "
+    "their kept sky wild (2 DN/s rms over lines), and the joint sky's mean over the "
+    "integrations carries it into every integration (core._joint_sky): 47-57x the oracle",
+)
+def test_user_mask_over_the_tso_trace_does_not_make_it_worse():
+    """The TSO variant with the truth's source map as the user mask (the trace and its wings:
+    98 % of outputs 2 and 3, 20-40 % of the others) is corrected at least as well as not at
+    all. Seed 1; without the mask jwst1f is 1.25x the oracle, the input 2.14x."""
+    from benchmarks.independent import truth_and_oracle
+    from benchmarks.metrics import evaluate_prepared
+    from jwst1f.destripe import destripe
+
+    v = _variant("nircam_tso_subgrism256_rateints")
+    lay = _layout(v)
+    f = make_frame(np.random.default_rng(10_001), lay, v)
+    truth, _ = truth_and_oracle(f, lay)
+    user_mask = (f["empty"] == 0) & ~lay.reference_mask()
+    corrected = destripe(f["sci"], lay, user_mask=user_mask).corrected
+    before = evaluate_prepared(f["sci"], truth)["stripe_rms"]
+    assert evaluate_prepared(corrected, truth)["stripe_rms"] < before
