@@ -1169,6 +1169,9 @@ def _frame_steps(
     else:  # no copies (small or interleaved frames)
         a_s, g_s, chans_s = a, good, chans
     finite_s = all_finite or step > 1  # the sub-sample copy has no non-finite value
+    # channel-lines whose level is measured at all (a user mask or bad pixels may leave an
+    # output without usable pixels on a line: its level is then borrowed and says nothing)
+    measured = _measured_levels(g_s, chans_s)
     clip_scratch = scratch if step > 1 else None  # (no sub-sample: no room planned)
     lvl = _initial_levels(
         a_s, g_s, chans_s, sigma, frame_size=n_lines * length, scratch=clip_scratch
@@ -1255,14 +1258,18 @@ def _frame_steps(
     # channels'): those channel-lines borrow from the others instead of being measured
     lit, lit_scale = None, 0.0
     if not layout.interleaved:  # interleaved outputs see the same light
-        lit, lit_scale = _illuminated_channels(lvl, box=params.background_box, nsig=_LIT_SIGMA)
+        lit, lit_scale = _illuminated_channels(
+            lvl, box=params.background_box, nsig=_LIT_SIGMA, measured=measured
+        )
     n_lit = 0
     lvl_unlit = None  # per line, the mean level of the outputs that are not lit
     if lit is not None and lit.any():
         n_lit = int(lit.sum())
         with np.errstate(invalid="ignore", divide="ignore"):
-            nu = (~lit).sum(axis=1)
-            lvl_unlit = np.where(nu > 0, (lvl * ~lit).sum(axis=1) / np.maximum(nu, 1), np.nan)
+            unlit = ~lit & measured
+            nu = unlit.sum(axis=1)
+            lvl_unlit = np.where(nu > 0, (lvl * unlit).sum(axis=1) / np.maximum(nu, 1), np.nan)
+    del measured
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
     t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
@@ -2130,7 +2137,27 @@ def _clear_records(x3: np.ndarray, flag: np.ndarray) -> None:
     view[flag] = np.zeros((), dtype=rec)
 
 
-def _illuminated_channels(lvl, *, box, nsig):
+def _measured_levels(g_s: np.ndarray, chans_s: list[slice]) -> np.ndarray:
+    """Channel-lines with at least 3 usable samples (their level is measured, not borrowed).
+
+    Parameters
+    ----------
+    g_s : numpy.ndarray of bool, shape (n_lines, n_samples)
+        Usable samples of the level iterations.
+    chans_s : list of slice
+        The channels' samples.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_lines, n_channels)
+    """
+    out = np.empty((g_s.shape[0], len(chans_s)), dtype=bool)
+    for k, ss in enumerate(chans_s):
+        out[:, k] = _line_counts(g_s[:, ss]) >= 3
+    return out
+
+
+def _illuminated_channels(lvl, *, box, nsig, measured=None):
     """Channel-lines whose level stays well above the lowest channel's over many lines.
 
     The 1/f offsets of one output relative to the others average out over ``box`` lines;
@@ -2156,6 +2183,11 @@ def _illuminated_channels(lvl, *, box, nsig):
     nsig : float
         Threshold of the ``box``-line means, in units of the per-line scatter of channel
         differences.
+    measured : numpy.ndarray of bool, shape (n_lines, n_channels), optional
+        Channel-lines whose level was measured (default all). Only channels measured on at
+        least half the lines are tested and serve as the dark reference; the levels of the
+        others (an output masked almost entirely, by the user or bad pixels) are borrowed
+        from their neighbours and would look like a perfect, noise-free dark reference.
 
     Returns
     -------
@@ -2165,6 +2197,16 @@ def _illuminated_channels(lvl, *, box, nsig):
         The per-line scatter of channel differences, DN/s (0 when not measured).
     """
     n_lines, nch = lvl.shape
+    use = np.ones(nch, dtype=bool) if measured is None else measured.mean(axis=0) >= 0.5
+    if not use.any():
+        return None, 0.0
+    if not use.all():  # the tests on the channels measured on most lines only
+        lit, scale = _illuminated_channels(lvl[:, use], box=box, nsig=nsig, measured=None)
+        if lit is None:
+            return None, scale
+        full = np.zeros(lvl.shape, dtype=bool)
+        full[:, use] = lit
+        return full, scale
     boxes = sorted({b for b in (*_LIT_SHORT_BOXES, box) if 2 * b <= n_lines})
     bumps = _lines_above_neighbours(lvl)
     if nch < 2 or not boxes:

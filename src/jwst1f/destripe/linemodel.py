@@ -11,7 +11,8 @@ line ``l`` is modelled as ``s[l] + p[k] + u[l, k]``:
 * ``s`` is the weighted mean over channels of ``m - p`` (weights: clean pixel counts);
 * ``u`` is shrunk towards a prior (its interpolation from neighbouring lines of the same
   channel, which are close in readout time) by the Wiener factor
-  ``tau**2 / (tau**2 + sigma**2 / n)``, with ``tau**2`` the measured variance of ``u``.
+  ``tau**2 / (tau**2 + sigma**2 / n)``, with ``tau**2`` the measured variance of ``u``;
+  channel-lines with fewer than ``min_pixels`` clean pixels take the prior alone.
 
 Channel-lines with few clean pixels thus borrow from the other channels and neighbouring
 lines; lines with no clean pixel at all are interpolated in readout (line) order. Nothing is
@@ -230,7 +231,10 @@ def line_offsets(
         # per-output part fades: far from measured lines the prior returns to the pedestal
         prior *= np.exp(-dist / _PRIOR_LINES)
         with np.errstate(invalid="ignore", divide="ignore"):
-            g = np.where(n[:, k] > 0, tau2 / (tau2 + noise[:, k]), 0.0)
+            # (channel-lines with fewer than ``min_pixels`` clean pixels are not measured:
+            # they borrow entirely; their few pixels' mean may hold a background
+            # extrapolated from far along the line, not white noise only)
+            g = np.where(n[:, k] >= min_pixels, tau2 / (tau2 + noise[:, k]), 0.0)
         g = np.nan_to_num(g)
         u_hat[:, k] = prior + g * (u[:, k] - prior)
         var_u[:, k] = np.where(n[:, k] > 0, (1.0 - g) * tau2, tau2)
