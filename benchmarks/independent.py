@@ -134,6 +134,15 @@ VARIANTS: tuple[Variant, ...] = (
         scene="trace",
         extra={"trace_amp": 3.0},
     ),
+    Variant(  # the grism time-series window read by four outputs: a bright trace along
+        # the rows over most of the middle outputs (their sky is nowhere empty)
+        "nircam_subgrism64_4out_trace",
+        subarray="SUBGRISM64",
+        exp_type="NRC_TSGRISM",
+        filter="F444W",
+        pupil="GRISMR",
+        scene="trace",
+    ),
     Variant(  # many spectra along the rows (the fast lines) of a 4-output frame
         "nircam_wfss_traces",
         exp_type="NRC_WFSS",
