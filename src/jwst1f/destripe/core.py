@@ -69,6 +69,14 @@ _BUMP_WINDOW = 33
 #: still hold light below the detection threshold.
 _BUMP_MARGIN = 0.5
 _BUMP_MARGIN_MAX = 8
+#: Per-output pedestals (:func:`_output_pedestals`): significance (noise sigmas of the
+#: mean over lines) of a reference-pixel difference between the outer outputs that calls for
+#: them, lines needed, blocks of lines for the noise, and the prior's width (times the
+#: largest measurement noise) on each neighbouring pair's correction.
+_PEDESTAL_SIGMA = 3.0
+_PEDESTAL_MIN_LINES = 16
+_PEDESTAL_BLOCKS = 8
+_PEDESTAL_PRIOR = 10.0
 #: Lines per chunk (at most) of the gap measurement of lit channel-lines (temporary memory).
 _CHUNK = 256
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
@@ -1146,7 +1154,11 @@ def _frame_steps(
             g_s[lb, q0:q1] = g[:, src]
     del g, ab, fin
     # the usable pixels next to the output boundaries, before any source masking (step 8b)
-    strips = _boundary_strips(good, layout, chans, params)
+    # (with reference pixels in the lines, also on windows too short for the jump
+    # corrections: the outputs' pedestals of step 8c)
+    strips = _boundary_strips(
+        good, layout, chans, params, min_lines=_PEDESTAL_MIN_LINES if ref is not None else None
+    )
     if step > 1 and not fused:
         np.copyto(a_s, a[:, ::step])
         np.copyto(g_s, good[:, ::step])
@@ -1548,7 +1560,7 @@ def _frame_steps(
     # the relative offsets of neighbouring outputs from the jumps at their boundaries, where
     # they disagree significantly with the model (diffuse emission brighter in some outputs)
     boundary_rms = [0.0] * (nch - 1)
-    if strips:
+    if strips and n_lines >= _BOUNDARY_MIN_BLOCKS * params.background_box:
         corr, corr_var, boundary_rms = _boundary_offsets(
             a,
             strips,
@@ -1560,6 +1572,16 @@ def _frame_steps(
         offset = offset + corr
         variance = variance + corr_var
         del corr, corr_var
+    # 8c. the outputs' constant pedestals relative to each other, where the reference pixels
+    # of the outer outputs show them to be wrong (a trace lighting the middle outputs)
+    pedestal = None
+    if refl is not None:
+        pedestal = _output_pedestals(
+            a, strips, offset, refl[0], refl[1], counts, sigma, params, work=out_corrected
+        )
+        if pedestal is not None:
+            offset = offset + pedestal[0][None, :]
+            variance = variance + pedestal[1][None, :]
     del strips
     # where one output reads a whole line, the 1/f along its readout time (stripes and the
     # wander within lines together) is modelled on the pixel-clock time series instead
@@ -2477,6 +2499,194 @@ def _measure_lit_on_gaps(
     return acc
 
 
+def _block_mean_noise(x: np.ndarray, ok: np.ndarray) -> tuple[float, float] | None:
+    """Mean over lines of a per-line difference, and its noise from blocks of lines.
+
+    The noise is the scatter of the means of ``_PEDESTAL_BLOCKS`` contiguous blocks of
+    lines over the square root of their number: the 1/f that differs between the pixels
+    compared (read at different times along the line) is pink, correlated across lines, so
+    the line-to-line scatter alone would underestimate it.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_lines,)
+        Per-line difference, DN/s.
+    ok : numpy.ndarray of bool, shape (n_lines,)
+        Lines where it is measured.
+
+    Returns
+    -------
+    (mean, noise) in DN/s, or None with fewer than ``_PEDESTAL_MIN_LINES`` lines or fewer
+    than half the blocks measured.
+    """
+    idx = np.flatnonzero(ok)
+    if idx.size < _PEDESTAL_MIN_LINES:
+        return None
+    edges = np.linspace(0, x.size, _PEDESTAL_BLOCKS + 1).astype(int)
+    block = np.searchsorted(edges, idx, side="right") - 1
+    n = np.bincount(block, minlength=_PEDESTAL_BLOCKS)
+    sm = np.bincount(block, weights=x[idx], minlength=_PEDESTAL_BLOCKS)
+    has = n > 0
+    if has.sum() < _PEDESTAL_BLOCKS // 2:
+        return None
+    bm = sm[has] / n[has]
+    mean = float(x[idx].mean())
+    noise = float(bm.std(ddof=1) / np.sqrt(has.sum()))
+    if not np.isfinite(noise) or noise <= 0:
+        return None
+    return mean, noise
+
+
+def _output_pedestals(
+    a: np.ndarray,
+    strips: list[tuple[int, int, np.ndarray]],
+    offset: np.ndarray,
+    rsum: np.ndarray,
+    rcnt: np.ndarray,
+    counts: np.ndarray,
+    sigma: float,
+    params: DestripeParams,
+    *,
+    work: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Constant per-output corrections of the line model, where the reference pixels need them.
+
+    The pedestal of each output (its 1/f averaged over the frame, relative to the other
+    outputs) is measured by the line model on the clean pixels, where it is confounded with
+    any light spread over whole channel-lines: a bright trace along the lines of a
+    grism time-series window lights the middle outputs, and its far wings lie in the
+    "clean" pixels of an outer output. Two measurements are free of that:
+
+    * the reference pixels in the lines of the outer outputs see the same readout and no
+      light: for each output ``j`` with them, the mean over lines of
+      ``(ref_j - offset_j) - (ref_0 - offset_0)`` is the correction of ``j`` relative to the
+      first such output;
+    * the sky is continuous across an output boundary while the 1/f offsets jump there: the
+      mean over lines of the jump (:func:`_boundary_jumps`, lines with compact light across
+      the boundary dropped) minus the model's offset difference is the correction of output
+      ``k`` relative to ``k + 1``.
+
+    Only when some reference-pixel difference is significant (``_PEDESTAL_SIGMA`` noise
+    sigmas; the noises from blocks of lines, :func:`_block_mean_noise`) are the corrections
+    solved jointly by weighted least squares, with a weak prior of zero for each
+    neighbouring pair (``_PEDESTAL_PRIOR`` times the largest measurement noise; it only
+    decides between outputs not linked by any measurement). The output that disagrees with
+    its neighbours across its boundaries then takes the correction, not the outer output
+    whose boundary with its neighbour is consistent. The common level is left to the
+    reference-pixel anchor (step 10): the corrections average zero over the outputs.
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (n_lines, length)
+        Data, canonical orientation, DN/s.
+    strips : list
+        From :func:`_boundary_strips`.
+    offset : numpy.ndarray, shape (n_lines, n_channels)
+        The line model's offsets, DN/s.
+    rsum, rcnt : numpy.ndarray, shape (n_lines, n_channels)
+        Sums (DN/s) and numbers of the usable reference pixels per channel-line.
+    counts : numpy.ndarray, shape (n_lines, n_channels)
+        Clean pixels per channel-line.
+    sigma : float
+        Per-pixel white noise, DN/s.
+    params : DestripeParams
+    work : numpy.ndarray, optional
+        An output buffer not written yet (work arrays of the jumps).
+
+    Returns
+    -------
+    (shift, var) or None
+        ``shift`` of shape (n_channels,), DN/s, to be added to every line's offsets; ``var``
+        its variance, (DN/s)^2. None where no reference-pixel difference is significant.
+    """
+    n_lines, nch = offset.shape
+    has = np.flatnonzero(rcnt.sum(axis=0) > 0)
+    if has.size < 2 or has.size == nch:
+        return None
+    lines = np.all(rcnt[:, has] > 0, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.where(lines[:, None], rsum[:, has] / rcnt[:, has] - offset[:, has], 0.0)
+    rows = []  # (coefficients, value, noise)
+    significant = False
+    for j in range(1, has.size):
+        mn = _block_mean_noise(d[:, j] - d[:, 0], lines)
+        if mn is None:
+            continue
+        c = np.zeros(nch)
+        c[has[j]], c[has[0]] = 1.0, -1.0
+        rows.append((c, mn[0], mn[1]))
+        significant |= abs(mn[0]) > _PEDESTAL_SIGMA * mn[1]
+    if not significant:
+        return None
+    edges = _boundary_blocks(n_lines, params.background_box)
+    bufs = _boundary_work(n_lines, work) if strips else None
+    lines_f = np.arange(n_lines, dtype=float)
+    for k, b, usable in strips:
+        jump, vj, ok = _boundary_jumps(a, usable, b, sigma, params, edges, bufs)
+        if ok.sum() < _PEDESTAL_MIN_LINES:
+            continue
+        mis = jump - (offset[:, k] - offset[:, k + 1])
+        ok = ok & ~_boundary_outliers(mis, vj, ok, lines_f)
+        mn = _block_mean_noise(mis, ok)
+        if mn is None:
+            continue
+        c = np.zeros(nch)
+        c[k], c[k + 1] = 1.0, -1.0
+        rows.append((c, mn[0], mn[1]))
+    tau = _PEDESTAL_PRIOR * max(r[2] for r in rows)
+    for k in range(nch - 1):
+        c = np.zeros(nch)
+        c[k], c[k + 1] = 1.0, -1.0
+        rows.append((c, 0.0, tau))
+    # the common level (zero mean over the outputs) is set by the anchor of step 10
+    rows.append((np.ones(nch) / nch, 0.0, tau))
+    A = np.array([r[0] for r in rows])
+    y = np.array([r[1] for r in rows])
+    w = 1.0 / np.array([r[2] for r in rows]) ** 2
+    cov = np.linalg.inv(A.T @ (w[:, None] * A))
+    shift = cov @ (A.T @ (w * y))
+    # (the common mode, left to the anchor, is projected out of the shift and its variance)
+    proj = np.eye(nch) - 1.0 / nch
+    shift = proj @ shift
+    return shift, np.diag(proj @ cov @ proj).copy()
+
+
+def _boundary_outliers(
+    mis: np.ndarray, vj: np.ndarray, ok: np.ndarray, lines: np.ndarray
+) -> np.ndarray:
+    """Lines whose jump mismatch stands out from its running mean (compact light across).
+
+    A trace along the lines or the wings of a bright star crossing an output boundary make
+    the jump there differ from the 1/f's: lines whose mismatch departs from its running
+    mean over ``_BUMP_WINDOW`` lines by more than ``_BOUNDARY_OUTLIER`` per-line noise
+    sigmas, grown by ``_BOUNDARY_GROW`` lines.
+
+    Parameters
+    ----------
+    mis, vj : numpy.ndarray, shape (n_lines,)
+        Mismatch (DN/s) and its variance ((DN/s)^2).
+    ok : numpy.ndarray of bool, shape (n_lines,)
+        Lines where it is measured.
+    lines : numpy.ndarray, shape (n_lines,)
+        Line indices as floats.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_lines,)
+    """
+    good_idx = np.flatnonzero(ok)
+    filled = np.interp(lines, good_idx, mis[good_idx])
+    med = uniform_filter1d(filled, _BUMP_WINDOW, mode="nearest")
+    with np.errstate(invalid="ignore"):
+        out = ok & (np.abs(mis - med) > _BOUNDARY_OUTLIER * np.sqrt(vj))
+    grown = out.copy()
+    if out.any():
+        for s in range(1, _BOUNDARY_GROW + 1):
+            grown[s:] |= out[:-s]
+            grown[:-s] |= out[s:]
+    return grown
+
+
 def _reference_levels(a, ref, layout):
     """Per channel-line sums of the reference pixels inside science lines.
 
@@ -2530,7 +2740,11 @@ def _reference_levels(a, ref, layout):
 
 # ------------------------------------------------------------------ output-boundary jumps
 def _boundary_strips(
-    good: np.ndarray, layout: ReadoutLayout, chans: list[slice], params: DestripeParams
+    good: np.ndarray,
+    layout: ReadoutLayout,
+    chans: list[slice],
+    params: DestripeParams,
+    min_lines: int | None = None,
 ) -> list[tuple[int, int, np.ndarray]]:
     """Usable pixels on both sides of each output boundary, before any source masking.
 
@@ -2542,6 +2756,10 @@ def _boundary_strips(
     chans : list of slice
         The outputs along the line.
     params : DestripeParams
+    min_lines : int, optional
+        Lines needed; default ``_BOUNDARY_MIN_BLOCKS * params.background_box`` (the jump
+        corrections of :func:`_boundary_offsets`; the per-output pedestals of
+        :func:`_output_pedestals` need fewer).
 
     Returns
     -------
@@ -2549,12 +2767,14 @@ def _boundary_strips(
         For the boundary between outputs ``k`` and ``k + 1`` at pixel ``b`` (both at least
         ``_BOUNDARY_WIDTH`` pixels wide): a copy of ``good[:, b - W : b + W]``, shape
         (n_lines, 2 W). Empty where the jumps are not used (one output, interleaved outputs,
-        no per-output offsets, fewer than ``_BOUNDARY_MIN_BLOCKS`` blocks of lines).
+        no per-output offsets, fewer than ``min_lines`` lines).
     """
     n_lines = good.shape[0]
     if layout.interleaved or len(chans) < 2 or not params.fit_by_channel:
         return []
-    if n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box:
+    if min_lines is None:
+        min_lines = _BOUNDARY_MIN_BLOCKS * params.background_box
+    if n_lines < min_lines:
         return []
     w = _BOUNDARY_WIDTH
     out = []
@@ -2943,17 +3163,7 @@ def _boundary_offsets(
             continue
         mis = jump - (offset[:, k] - offset[:, k + 1])
         # compact light crossing the boundary: lines far from their neighbours' mean
-        good_idx = np.flatnonzero(ok)
-        filled = np.interp(lines, good_idx, mis[good_idx])
-        med = uniform_filter1d(filled, _BUMP_WINDOW, mode="nearest")
-        with np.errstate(invalid="ignore"):
-            out = ok & (np.abs(mis - med) > _BOUNDARY_OUTLIER * np.sqrt(vj))
-        if out.any():
-            grown = out.copy()
-            for s in range(1, _BOUNDARY_GROW + 1):
-                grown[s:] |= out[:-s]
-                grown[:-s] |= out[s:]
-            ok &= ~grown
+        ok &= ~_boundary_outliers(mis, vj, ok, lines)
         wl = np.where(ok, 1.0 / np.where(ok, vj, 1.0), 0.0)
         prec = np.add.reduceat(wl, edges[:-1])
         xb = np.add.reduceat(wl * np.where(ok, mis, 0.0), edges[:-1])

@@ -1,0 +1,72 @@
+"""Per-output pedestals of a grism time-series window from its reference pixels and boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from core_helpers import nircam_layout
+
+from jwst1f.destripe import core, destripe
+from jwst1f.params import DestripeParams
+
+
+def _grism_window(seed: int):
+    """A 64 x 2048 window read by four outputs (reference lines 0-3, reference columns 0-3
+    and 2044-2047 in the outer outputs): a bright trace along lines 25-43 over the middle
+    outputs, and faint light (far wings, scattered light) that rises linearly across output 3
+    only, continuous at its boundary with output 2. Returns (data, scene, noise, layout)."""
+    lay = nircam_layout(64, 2048, 4)
+    ny, nx = lay.shape
+    rng = np.random.default_rng(seed)
+    x = np.arange(nx)
+    y = np.arange(ny)[:, None]
+    scene = np.broadcast_to(np.clip((x - 1536) / 512, 0, None), (ny, nx)).astype(np.float32)
+    trace = 200.0 * np.exp(-0.5 * ((y - 34) / 3.0) ** 2) + 20.0 / (1 + ((y - 34) / 4.0) ** 2)
+    scene = scene.copy()
+    scene[:, 300:1800] += trace.astype(np.float32)
+    scene[lay.reference_mask()] = 0.0
+    stripes = np.zeros((ny, nx), np.float32)
+    shared = rng.normal(0, 0.3, ny)
+    for sl in lay.channel_slices():
+        stripes[:, sl] = (shared + rng.normal(0, 0.1, ny) + rng.normal(0, 0.2))[:, None]
+    noise = rng.normal(0, 1.0, (ny, nx)).astype(np.float32)
+    return scene + stripes + noise, scene, noise, lay
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_light_in_one_outer_output_does_not_shift_the_pedestals(seed):
+    """With the middle outputs lit by the trace, the line model takes output 3's faint light
+    for its pedestal (main before the per-output pedestals: the outputs' mean errors
+    relative to each other were 0.3-0.6 DN/s, output 0 against output 3). The reference
+    pixels of outputs 0 and 3 see no light and the light is continuous across the
+    boundaries: the pedestals come out right, within 0.15 DN/s."""
+    data, scene, noise, lay = _grism_window(seed)
+    r = destripe(data, lay)
+    err = np.array([(r.corrected - scene - noise)[4:, sl].mean() for sl in lay.channel_slices()])
+    assert np.max(np.abs(err - err.mean())) < 0.15
+
+
+def test_pedestals_left_alone_where_the_reference_pixels_agree():
+    """Offsets that the reference pixels agree with (no significant difference): no shift,
+    so frames without the problem are unchanged."""
+    data, scene, noise, lay = _grism_window(0)
+    truth = data - scene - noise
+    n_lines, nch = lay.shape[0], lay.n_channels
+    chans = lay.channel_slices()
+    offset = np.array([truth[:, sl].mean(axis=1) for sl in chans]).T.astype(float)
+    rsum = np.zeros((n_lines, nch))
+    rcnt = np.zeros((n_lines, nch))
+    rsum[4:, 0] = data[4:, 0:4].sum(axis=1)
+    rsum[4:, 3] = data[4:, 2044:].sum(axis=1)
+    rcnt[4:, [0, 3]] = 4
+    counts = np.full((n_lines, nch), 400.0)
+    params = DestripeParams()
+    out = core._output_pedestals(data, [], offset, rsum, rcnt, counts, 1.0, params)
+    assert out is None
+    # and with output 3's offsets 1 DN/s too high, and no boundary measured, it moves by -1
+    # relative to output 0 (the other outputs, unlinked, stay with the prior between)
+    wrong = offset.copy()
+    wrong[:, 3] += 1.0
+    shift, var = core._output_pedestals(data, [], wrong, rsum, rcnt, counts, 1.0, params)
+    assert abs((shift[3] - shift[0]) + 1.0) < 0.2
+    assert np.all(var > 0)
