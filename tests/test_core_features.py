@@ -309,3 +309,62 @@ def test_outputs_masked_almost_entirely_by_the_user():
         err = (r.corrected - (sky + noise))[:, 4:300].mean(axis=1)
         ratios.append(np.std(err) / np.std(stripes[:, 4:300].mean(axis=1)))
     assert np.mean(ratios) < 0.5
+
+
+def test_level_on_emission_over_most_of_a_line_restarts_from_its_sky():
+    """A line 70 % covered by a trace at 4 sigma (its sky the other 30 %): the clip around
+    the line's own level settles on the trace. Emission is positive, so a population of
+    pixels far below the level is sky: with ``dark`` the level restarts from it and ends at
+    the sky; lines without such a population, lines not allowed to, and lines whose dark
+    population is smaller than ``min_pixels`` (too few to measure the line on) keep theirs."""
+    from jwst1f.destripe.core import _clip
+
+    rng = np.random.default_rng(4)
+    n_lines, width = 40, 128
+    sky = rng.normal(0.0, 0.03, n_lines)  # the stripes
+    a = (sky[:, None] + rng.normal(0.0, 1.0, (n_lines, width))).astype(np.float32)
+    lit_lines = np.arange(10, 20)
+    a[lit_lines, :90] += 4.0  # 90 of 128 samples: 38 dark
+    few = np.arange(25, 30)
+    a[few, :110] += 4.0  # 18 dark samples (14 %), fewer than min_pixels (20)
+    good = np.ones(a.shape, bool)
+    params = DestripeParams()
+    start = np.zeros((n_lines, 1))
+    start[lit_lines] = 3.5  # as the clip of a level on the trace leaves it
+    start[few] = 3.7
+    chans = [slice(0, width)]
+    kept = _clip(a, good, chans, start, 1.0, params, step=1)
+    assert np.all(kept[lit_lines, 0] > 3.0)  # the symmetric clip stays on the trace
+    assert np.all(kept[few, 0] > 3.0)
+    allowed = np.ones((n_lines, 1), bool)
+    allowed[15:20] = False
+    out = _clip(a, good, chans, kept, 1.0, params, step=1, dark=allowed)
+    assert np.all(np.abs(out[10:15, 0] - sky[10:15]) < 0.5)  # restarted: at the sky
+    np.testing.assert_array_equal(out[15:20], kept[15:20])  # not allowed
+    np.testing.assert_array_equal(out[few], kept[few])  # too few dark pixels
+    others = ~np.isin(np.arange(n_lines), np.r_[lit_lines, few])
+    np.testing.assert_array_equal(out[others], kept[others])  # no dark population
+
+
+def test_restart_kept_only_where_the_lines_around_support_it():
+    """A level on a trace stands above the lines around, and its restart from the dark
+    samples falls back among them: kept. A restart from the low tail of ordinary sky (a
+    level in line with the lines around, moved 2 DN/s below them): refused. Channel-lines
+    not restarted are untouched."""
+    from jwst1f.destripe.core import _accept_restarts
+
+    rng = np.random.default_rng(5)
+    lvl = rng.normal(1.0, 0.1, (64, 2))
+    restarted = lvl.copy()
+    lvl[30, 0] = 4.0  # settled on a trace
+    restarted[30, 0] = 1.05  # restarted at the sky
+    restarted[40, 1] = lvl[40, 1] - 2.0  # a spurious restart from a low tail
+    restarted[63, 0] = 1.0  # at the frame's edge, from a level on a trace
+    lvl[63, 0] = 3.5
+    out = _accept_restarts(lvl, restarted)
+    assert out[30, 0] == restarted[30, 0]
+    assert out[63, 0] == restarted[63, 0]
+    assert out[40, 1] == lvl[40, 1]
+    others = np.ones(lvl.shape, bool)
+    others[[30, 40, 63], [0, 1, 0]] = False
+    np.testing.assert_array_equal(out[others], lvl[others])
