@@ -12,6 +12,8 @@ of 1/f removal:
 ``nircam_grism_strip_1out``    NRCALONG SUBGRISM64 read with one output: a bright grism trace
                                running along the stripes
 ``nircam_subgrism256_4out``    NRCALONG SUBGRISM256 with four outputs, bright trace
+``nircam_subgrism64_4out``     NRCALONG SUBGRISM64 with four outputs (the common grism
+                               time-series window): a bright trace over most of three outputs
 ``niriss_full``                NIRISS full frame (fast axis along y, FASTAXIS -2)
 ``nirspec_ifu``                NRS1 full frame: 30 IFU slices lighting half of every column
 ``nirspec_fs``                 NRS1 SUBS200A1: fixed-slit spectrum in a 2048 x 64 window
@@ -45,6 +47,9 @@ CASES: dict[str, Callable[[int], SimulatedExposure]] = {
     ),
     "nircam_subgrism256_4out": partial(
         _case, detector="NRCALONG", subarray="SUBGRISM256", exp_type="NRC_TSGRISM", ngroups=8
+    ),
+    "nircam_subgrism64_4out": partial(
+        _case, detector="NRCALONG", subarray="SUBGRISM64", exp_type="NRC_TSGRISM", ngroups=8
     ),
     "niriss_full": partial(_case, detector="NIS", scene="field", ngroups=6),
     "nirspec_ifu": partial(_case, detector="NRS1", exp_type="NRS_IFU", ngroups=6),
