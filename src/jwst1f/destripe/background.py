@@ -51,6 +51,12 @@ class SmoothBackground:
         Blocks flagged as extended emission.
     line_edges, pixel_edges : numpy.ndarray of int
         Block edges along the lines and along the line (full-resolution pixels).
+    deviation : numpy.ndarray, shape (n_block_rows, n_block_columns), optional
+        Each block's mean residual minus the fitted model (channel constant and along-line
+        terms), DN/s; 0 where the block has too few clean pixels.
+    channel_level : numpy.ndarray, shape (n_block_rows, n_channels), optional
+        The fitted constant of each channel per block row, relative to the channel-line
+        levels the residuals were taken from, DN/s.
     """
 
     line_coef: np.ndarray
@@ -58,6 +64,8 @@ class SmoothBackground:
     flag: np.ndarray
     line_edges: np.ndarray
     pixel_edges: np.ndarray
+    deviation: np.ndarray | None = None
+    channel_level: np.ndarray | None = None
     _vander_full: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -370,5 +378,11 @@ def fit_background(
             c = legendre.legfit(lc[ok], coef[ok, q], so, w=np.sqrt(wrow[ok]))
             cl[:, q] = legendre.legval(xl, c)
     return SmoothBackground(
-        line_coef=cl, length=length, flag=flag, line_edges=le, pixel_edges=pe_full
+        line_coef=cl,
+        length=length,
+        flag=flag,
+        line_edges=le,
+        pixel_edges=pe_full,
+        deviation=np.where(have, b - model, 0.0),
+        channel_level=sol[:, order:],
     )

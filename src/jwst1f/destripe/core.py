@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from jwst1f.destripe.background import fit_background
+from jwst1f.destripe.background import SmoothBackground, fit_background
 from jwst1f.destripe.linemodel import (
     choose_scale,
     choose_smoothing,
@@ -1343,6 +1343,7 @@ def _frame_steps(
             length=length,
             zeroed=True,  # above, and where the faint emission was flagged
         )
+        lvl_fit = lvl  # the levels the residuals of this fit were taken from
         if bkg is not None:
             new.line_coef += bkg.line_coef
             lvl = lvl + bkg.channel_means(chans) - new.channel_means(chans)
@@ -1350,6 +1351,11 @@ def _frame_steps(
             lvl = lvl - new.channel_means(chans)
         bkg = new
     del resid_s, clean_s
+    # blocks flagged below their channel's fit that are the sky of an output whose fit
+    # emission raised (a trace's wings over most of it) are not extended emission
+    if not layout.interleaved and nch > 1:
+        _unflag_sky_blocks(bkg, lvl_fit, chans)
+    del lvl_fit
     # extended-emission blocks are unmasked block by block (no full-size temporary)
     le_b, pe_b = bkg.line_edges, bkg.pixel_edges
     # at full resolution they are applied in step 3, after the gaps of lit channel-lines
@@ -2183,6 +2189,66 @@ def _mask_faint_emission(r, c, sigma, nsig, chans, sums=None):
     )
     _apply_block_flags(c, flag, r=r)
     return flag
+
+
+def _unflag_sky_blocks(bkg: SmoothBackground, lvl: np.ndarray, chans: list[slice]) -> int:
+    """Clear the extended-emission flags of low blocks that are the sky of their output.
+
+    The block fit of step 2 (:func:`jwst1f.destripe.background.fit_background`) flags
+    blocks on both sides of its model. A block *below* its channel's fitted constant is
+    usually structure inside emission that fills the channel there (the constant then sits
+    on brighter emission, and the low block is emission too). But where emission covers
+    most of an output over the lines of a block row without a single dark output-line -
+    the cross-dispersion wings of a bright grism trace along the lines, a few tenths of
+    sigma per pixel over most of an output in every line of a 64-line time-series window -
+    the channel-line levels and the fitted constant sit on that light, and the output's
+    only truly empty blocks (where the spectrum has not yet started along the line) are
+    the ones flagged low. Masking them leaves that output measured on the wings only.
+
+    Emission is positive, so the sky is the lowest level: a low block is sky when its
+    absolute level (the median over the block row's lines of its channel-line levels, plus
+    the channel's fitted constant, plus its own deviation) is at or below that of the
+    darkest output of the block row, and that darkest output has no flagged block in the
+    row (its level is the sky, not emission filling it: in a row where emission fills every
+    output, as bands of extended emission do, nothing is cleared). A sky block of another
+    output stands at the sky plus that output's own slow 1/f; the darkest output's level
+    holds its own 1/f and any faint light in it, so the test may leave a sky block flagged
+    but does not clear light brighter than the darkest output (conservative).
+
+    Parameters
+    ----------
+    bkg : SmoothBackground
+        The block fit, with ``deviation`` and ``channel_level``; its ``flag`` is changed in
+        place.
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        The channel-line levels the fit's residuals were taken from, DN/s.
+    chans : list of slice
+        The contiguous output channels along the line.
+
+    Returns
+    -------
+    int
+        Number of blocks cleared.
+    """
+    if bkg.deviation is None or bkg.channel_level is None or not bkg.flag.any():
+        return 0
+    le, pe = bkg.line_edges, bkg.pixel_edges
+    dev, flag = bkg.deviation, bkg.flag
+    bch = _block_channels(pe, chans)  # (-1: outside every channel)
+    low = flag & (dev < 0) & (bch >= 0)[None, :]
+    if not low.any():
+        return 0
+    n_rows = le.size - 1
+    # absolute level of each output per block row: robust to the lines of the row that a
+    # trace lights entirely (those stand far above the others)
+    med = np.stack([np.median(lvl[le[i] : le[i + 1]], axis=0) for i in range(n_rows)])
+    level = med + bkg.channel_level  # (n_rows, n_channels)
+    darkest = level.argmin(axis=1)
+    dark_clean = ~np.any(flag & (bch[None, :] == darkest[:, None]), axis=1)
+    own = level[:, np.maximum(bch, 0)] + dev  # absolute level of each block
+    sky = low & dark_clean[:, None] & (own <= level.min(axis=1)[:, None])
+    flag &= ~sky
+    return int(sky.sum())
 
 
 def _apply_block_flags(c, flag, *, r=None, step=1):
