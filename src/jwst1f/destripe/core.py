@@ -620,7 +620,8 @@ def _clip(
             # substantial, the level restarts from its mean and is clipped again, in a
             # narrower window (``_DARK_CLIP`` sigma: the lower tail of emission a few sigma
             # above the sky would otherwise pull the level back up).
-            np.less(x - lv[:, None].astype(np.float32), -k_sig, out=kk)
+            np.subtract(x, lv[:, None].astype(np.float32), out=r)
+            np.less(r, -k_sig, out=kk)
             kk &= g
             np.copyto(w, kk)
             n_low = w @ ones
@@ -1383,8 +1384,8 @@ def _frame_steps(
         )
     # channel-lines not lit as a whole whose level settled on emission covering most of
     # them (a trace along the lines over most of an output) restart from their sky
-    restarted = _clip(
-        a_s, g_s, chans_s, lvl.copy(), sigma, params, step=step, bkg=bkg, finite=finite_s,
+    restarted = _clip(  # (a new array: _clip works on a copy of the levels)
+        a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s,
         scratch=clip_scratch, dark=np.ones(lvl.shape, bool) if lit is None else ~lit,
     )  # fmt: skip
     lvl = _accept_restarts(lvl, restarted)
@@ -2789,9 +2790,7 @@ def _output_pedestals(
         mn = _block_mean_noise(d[:, j] - d[:, 0], lines)
         if mn is None:
             continue
-        c = np.zeros(nch)
-        c[has[j]], c[has[0]] = 1.0, -1.0
-        rows.append((c, mn[0], mn[1]))
+        rows.append((_pair_row(nch, has[j], has[0]), mn[0], mn[1]))
         significant |= abs(mn[0]) > _PEDESTAL_SIGMA * mn[1]
     if not significant:
         return None
@@ -2807,14 +2806,10 @@ def _output_pedestals(
         mn = _block_mean_noise(mis, ok)
         if mn is None:
             continue
-        c = np.zeros(nch)
-        c[k], c[k + 1] = 1.0, -1.0
-        rows.append((c, mn[0], mn[1]))
+        rows.append((_pair_row(nch, k, k + 1), mn[0], mn[1]))
     tau = _PEDESTAL_PRIOR * max(r[2] for r in rows)
     for k in range(nch - 1):
-        c = np.zeros(nch)
-        c[k], c[k + 1] = 1.0, -1.0
-        rows.append((c, 0.0, tau))
+        rows.append((_pair_row(nch, k, k + 1), 0.0, tau))
     # the common level (zero mean over the outputs) is set by the anchor of step 10
     rows.append((np.ones(nch) / nch, 0.0, tau))
     A = np.array([r[0] for r in rows])
@@ -2826,6 +2821,14 @@ def _output_pedestals(
     proj = np.eye(nch) - 1.0 / nch
     shift = proj @ shift
     return shift, np.diag(proj @ cov @ proj).copy()
+
+
+def _pair_row(nch: int, i: int, j: int) -> np.ndarray:
+    """Coefficients of ``shift[i] - shift[j]`` in the least-squares rows of
+    :func:`_output_pedestals`, shape (nch,)."""
+    c = np.zeros(nch)
+    c[i], c[j] = 1.0, -1.0
+    return c
 
 
 def _boundary_outliers(
