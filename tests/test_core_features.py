@@ -391,3 +391,40 @@ def test_sky_of_an_output_lit_by_trace_wings_stays_usable():
     err = (r.corrected - img - light)[:, 516:640].mean(axis=1)
     near_core = np.r_[26:30, 35:39]
     assert np.sqrt(np.mean(err[near_core] ** 2)) < 0.008  # (0.017 when borrowed)
+
+
+def _short_line_trace_frame(seed: int, gradient: float):
+    """A SUBS200A1 window (2048 lines of 64 pixels) with a sky gradient along the lines
+    (``gradient`` DN/s over the line) and a bright trace off-centre over 800 of its lines."""
+    rng = np.random.default_rng(seed)
+    ny, nx = 64, 2048
+    yy = np.arange(ny)[:, None]
+    sky = 0.3 + gradient * yy / ny + np.zeros((ny, nx))
+    src = 20.0 * np.exp(-0.5 * ((yy - 48.0) / 1.5) ** 2) * (np.arange(nx) >= 600)
+    src = src * (np.arange(nx) < 1400)
+    clean = (sky + src + rng.normal(0.0, 0.05, (ny, nx))).astype(np.float32)
+    stripes = rng.normal(0.0, 0.05, nx)
+    return clean, (clean + stripes[None, :]).astype(np.float32), src > 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sky_gradient_along_short_lines_does_not_become_stripes(seed):
+    """Lines of 64 pixels still get an along-line background (blocks of 16 pixels there).
+
+    Without it, a 0.08 DN/s sky gradient along the line (1.6 sigma of one pixel) was
+    flagged as faint emission over every line and no line was corrected at all.
+    """
+    lay = nirspec_fs_layout()
+    clean, data, lit = _short_line_trace_frame(seed, gradient=0.08)
+    r = destripe(data, lay)
+    res = r.corrected - clean
+    far = np.ones(64, dtype=bool)
+    far[40:57] = False  # rows away from the trace
+    assert r.mask[far].mean() > 0.9
+    per_line = res[far].mean(axis=0)
+    on = slice(700, 1300)  # lines through the trace (away from its ends)
+    off = np.r_[100:500, 1500:1900]
+    assert abs(per_line[on].mean() - per_line[off].mean()) < 0.003
+    # input stripes 0.05 DN/s rms; white noise of a line mean 0.05 / sqrt(47)
+    assert np.std(per_line[on]) < 0.012
+    assert np.std(per_line[off]) < 0.012

@@ -2,7 +2,10 @@
 
 Works in canonical orientation (lines along the last axis). The frame is cut into blocks of
 ``background_box`` lines x ``background_box`` pixels (blocks never straddle a contiguous
-channel boundary). For each block the mean of clean pixels relative to the clipped level of
+channel boundary; along an output's line shorter than 4 x ``background_box``, e.g. the 32-
+and 64-pixel lines of NIRSpec's SUB2048 and SUBS200A1 windows, blocks are a quarter of that
+line, at least 8 pixels, when the frame has two block rows or more, and the along-line
+polynomial is then at most linear). For each block the mean of clean pixels relative to the clipped level of
 each pixel's own channel-line is measured (so the stripes themselves are gone from the grid).
 Per block row a low-order polynomial along the line plus one free constant per channel is
 fitted robustly (symmetric iterative clipping around the fit, started at zero, the clipped
@@ -31,6 +34,10 @@ __all__ = ["SmoothBackground", "fit_background", "block_edges"]
 _Q25_OFFSET = 0.6744897501960817
 #: Elements per block of lines in the block sums (cache-sized; bounds temporaries).
 _BLOCK = 1 << 14
+#: Blocks along each output's line at least (where the line is long enough, see below).
+_MIN_ALONG_BLOCKS = 4
+#: Smallest block along the line, pixels.
+_MIN_ALONG_BOX = 8
 
 
 @dataclass
@@ -193,6 +200,34 @@ def _batched_wls(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray
     return np.linalg.solve(ata, aty[..., None])[..., 0]
 
 
+def _along_box(length: int, box: int, bounds: tuple[int, ...]) -> int:
+    """Block size along the line: ``box``, or less where an output's line is short.
+
+    A short subarray line (32-256 pixels) still holds ``_MIN_ALONG_BLOCKS`` blocks per
+    output, so that a sky gradient along it can be fitted. With one block per output the
+    gradient is not modelled: it turns into stripes where the mask changes from line to
+    line, and a gradient of 1.6 sigma per pixel over a 64-pixel line was flagged as faint
+    emission on every line (no line corrected at all).
+
+    Parameters
+    ----------
+    length : int
+        Line length, full-resolution pixels.
+    box : int
+        Target block size, pixels.
+    bounds : tuple of int
+        Contiguous channel boundaries along the line, pixels.
+
+    Returns
+    -------
+    int
+        Block size along the line, pixels.
+    """
+    cuts = sorted({0, int(length), *[int(b) for b in bounds if 0 < b < length]})
+    shortest = min(hi - lo for lo, hi in zip(cuts[:-1], cuts[1:], strict=True))
+    return int(min(box, max(_MIN_ALONG_BOX, shortest // _MIN_ALONG_BLOCKS)))
+
+
 def block_edges(length: int, box: int, bounds: tuple[int, ...] = ()) -> np.ndarray:
     """Block boundaries of about ``box`` pixels that include every boundary in ``bounds``.
 
@@ -280,7 +315,9 @@ def fit_background(
     length = int(length if length is not None else n_samp * step)
     le = block_edges(n_lines, box)
     bounds_sub = tuple(int(b) // step for b in channel_bounds)
-    pe = block_edges(n_samp, max(box // step, 2), bounds_sub)
+    # shorter blocks along short lines, where the shape is fitted on two block rows at least
+    along_box = _along_box(length, box, channel_bounds) if le.size > 2 else box
+    pe = block_edges(n_samp, max(along_box // step, 2), bounds_sub)
     pe_full = np.minimum(pe * step, length)
     pe_full[-1] = length
     nbl, nbp = le.size - 1, pe.size - 1
@@ -329,7 +366,7 @@ def fit_background(
             np.matmul(c.astype(np.float32), ind, out=part_n[lb])
     sums = np.add.reduceat(part.astype(np.float64), le[:-1], axis=0)
     cnt = np.add.reduceat(part_n.astype(np.float64), le[:-1], axis=0)
-    min_count = max(8.0, 0.05 * box * box / step)
+    min_count = max(8.0, 0.05 * box * along_box / step)
     have = cnt >= min_count
     with np.errstate(invalid="ignore", divide="ignore"):
         b = np.where(have, sums / np.maximum(cnt, 1.0), 0.0)
@@ -339,6 +376,8 @@ def fit_background(
     nch = int(chan.max()) + 1
 
     order = int(max(along_order, 0))
+    if np.bincount(chan).min() < 2 * _MIN_ALONG_BLOCKS - 2:
+        order = min(order, 1)  # a few blocks per output: a curvature would fit a trace's bump
     # design: along-line Legendre terms of order >= 1, plus one constant per channel
     design = np.hstack(
         [legendre.legvander(xc, order)[:, 1:], (chan[:, None] == np.arange(nch)).astype(float)]
