@@ -2084,12 +2084,15 @@ def _first_even(chans: list[slice], layout: ReadoutLayout) -> list[int]:
 
 
 def _even_odd(y, clean, chans, layout, sigma, params, sums, counts, even=None):
-    """Even/odd column (ACN) offsets per channel-line, Wiener-shrunk.
+    """Even/odd column (ACN) offsets per channel-line: a mean per channel plus Wiener-shrunk
+    deviations from it.
 
     Parity is that of the full-frame index along the fast axis. Per channel-line the
-    difference ``d`` of the clean means of even and odd pixels is measured; its signal
-    variance ``tau2 = <d^2> - <noise>`` sets the gain ``tau2 / (tau2 + noise)``. With
-    ``even_odd="auto"`` the term is used only if ``tau2`` is significant (> 3 sigma of its
+    difference ``d`` of the clean means of even and odd pixels is measured. Its mean ``mu``
+    per channel (inverse-noise weighted over the lines) is the exposure's constant even/odd
+    pattern; the signal variance of the deviations, ``tau2 = <(d - mu)^2> - <noise>``, sets
+    their gain ``tau2 / (tau2 + noise)``. With ``even_odd="auto"`` ``mu`` is used only where
+    it is significant (> 3 sigma) and the deviations only if ``tau2`` is (> 3 sigma of its
     own estimate). The two offsets keep each channel-line's clean mean unchanged.
 
     Parameters
@@ -2138,16 +2141,27 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts, even=None):
         ok[:, k] = good
     if ok.sum() < 16:
         return None
-    total = float(np.mean(d[ok] ** 2))
+    # ACN is pink: its mean over the exposure is its strongest part, measured on all lines
+    # of a channel at once (a constant even/odd pattern, well below the noise of one line)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(ok, 1.0 / np.where(ok, noise, 1.0), 0.0)
+    wsum = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.where(wsum > 0, (w * d).sum(axis=0) / np.maximum(wsum, 1e-300), 0.0)
+        mu_sig = np.abs(mu) * np.sqrt(wsum) > 3.0
+    if params.even_odd == "auto":
+        mu = np.where(mu_sig, mu, 0.0)
+    dev = np.where(ok, d - mu, 0.0)
+    total = float(np.mean(dev[ok] ** 2))
     nmean = float(np.mean(noise[ok]))
     tau2 = total - nmean
     significant = tau2 > 3.0 * nmean * np.sqrt(2.0 / ok.sum())
-    if params.even_odd == "auto" and not significant:
+    if params.even_odd == "auto" and not (significant or mu_sig.any()):
         return None
-    tau2 = max(tau2, 0.0)
+    tau2 = max(tau2, 0.0) if significant or params.even_odd != "auto" else 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         gain = np.where(ok, tau2 / (tau2 + noise), 0.0)
-    delta = np.nan_to_num(gain * d)
+    delta = np.nan_to_num(np.where(ok, mu + gain * dev, 0.0))
     return delta * (1.0 - w_e), -delta * w_e, first
 
 
