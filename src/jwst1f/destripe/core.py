@@ -1225,6 +1225,9 @@ def _frame_steps(
     bm = np.uint32(bitmask)
     all_finite = True
     block_finite = []  # per block of _row_blocks(n_lines, length, transposed)
+    # per memory row (line, or pixel of a transposed frame): all its values are finite
+    mem_rows = length if transposed else n_lines
+    row_finite = np.ones(mem_rows, dtype=bool)
     # ... and the samples of the noise sigma (pairs of pixels along the lines), from the
     # same blocks (on the corrected output, not yet written)
     # (transposed frames only: on C-ordered ones the sampled lines are a small part of the
@@ -1246,6 +1249,7 @@ def _frame_steps(
         if not block_finite[-1]:
             all_finite = False
             g &= fin
+            row_finite[pb if transposed else lb] = fin.all(axis=0 if transposed else 1)
         if check_dq:
             g &= np.bitwise_and(dq[lb, pb], bm) == 0
         if pairs is not None:
@@ -1256,6 +1260,10 @@ def _frame_steps(
             src = slice(q0 * step - p0, None, step)
             a_s[lb, q0:q1] = ab[:, src]
             g_s[lb, q0:q1] = g[:, src]
+            if not block_finite[-1]:  # non-finite samples (never good) become 0
+                smp = a_s[lb, q0:q1]
+                np.copyto(smp, 0.0, where=~np.isfinite(smp))
+                del smp
     del g, ab, fin
     # the usable pixels next to the output boundaries, before any source masking (step 8b)
     # (with reference pixels in the lines, also on windows too short for the jump
@@ -1279,7 +1287,7 @@ def _frame_steps(
     # 1. levels by symmetric clipping around each channel-line's own level, on the
     #    sub-sample
     if step > 1:
-        if not all_finite:  # non-finite values (never good) become 0
+        if not all_finite and not fused:  # non-finite values (never good) become 0
             np.copyto(a_s, 0.0, where=~np.isfinite(a_s))
         chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
     else:  # no copies (small or interleaved frames)
@@ -1489,7 +1497,7 @@ def _frame_steps(
     if seeds is not None and seeds.any():
         # good & ~dilated seeds; and, from the same blocks, the residuals zeroed where not
         # clean (the final clean mask)
-        clear_dilated(good, seeds, params.dilate_radius, zero=out_model, finite=all_finite)
+        clear_dilated(good, seeds, params.dilate_radius, zero=out_model, finite=row_finite)
         zeroed = True
     del seeds
     clean = good

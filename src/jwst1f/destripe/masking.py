@@ -99,7 +99,7 @@ def clear_dilated(
     radius: int,
     *,
     zero: np.ndarray | None = None,
-    finite: bool = False,
+    finite: bool | np.ndarray = False,
 ) -> None:
     """``good &= ~dilate(seeds, radius)``, in place, block by block.
 
@@ -117,9 +117,11 @@ def clear_dilated(
     zero : numpy.ndarray of float, same shape and memory order, optional
         Set to zero where ``good`` ends up False, from the same blocks (one pass over the
         arrays less than doing it afterwards).
-    finite : bool
+    finite : bool or numpy.ndarray of bool
         ``zero`` is finite everywhere: it is multiplied by the mask (faster than a masked
-        copy; masked negative values become -0.0, which compares and sums as 0.0).
+        copy; masked negative values become -0.0, which compares and sums as 0.0). Or, per
+        memory row of the arrays (lines of C-ordered arrays, columns of transposed ones),
+        whether that row of ``zero`` is finite: blocks of finite rows are multiplied.
     """
     if not seeds.flags.c_contiguous and seeds.T.flags.c_contiguous:
         seeds, good = seeds.T, good.T
@@ -149,7 +151,7 @@ def clear_dilated(
         np.greater(g, out, out=g)  # good & ~grown
         if zero is not None:
             z = zero[i0:i1]
-            if finite:
+            if finite if np.ndim(finite) == 0 else finite[i0:i1].all():
                 np.multiply(z, g, out=z)
             else:
                 np.copyto(z, 0.0, where=~g)
