@@ -169,3 +169,48 @@ def test_rateints_search_the_sum_of_the_integrations():
     assert np.all(np.array(joint_loss) < np.array(own_loss))
     assert np.mean(joint_loss) < 0.75 * np.mean(own_loss)
     assert np.mean(joint_masked) > 3.0 * np.mean(own_masked)
+
+
+def test_flags_spread_to_positive_neighbours():
+    """Elongated faint galaxies (exponential discs, scale length 60 pixels along the major
+    axis, axis ratio 0.2, peaks of 0.4-0.6 sigma) fit square windows poorly: their light
+    continues beyond the windows that find it. Flags that spread to the neighbouring
+    blocks whose own one-block sum stands above 2 robust scatters leave less of that light
+    in the clean pixels on every frame (by 0.018-0.024 of the total: 0.44-0.50 -> 0.42-0.49),
+    hardly more empty pixels are taken, and on pure noise hardly anything is added."""
+    n_lines, width = 1024, 2048
+    chans = [slice(k * 512, (k + 1) * 512) for k in range(4)]
+    yy, xx = np.indices((n_lines, width), dtype=np.float32)
+    light = np.zeros((n_lines, width), np.float32)
+    for y0, x0, peak, pa in [
+        (200, 300, 0.6, 20.0),
+        (300, 1300, 0.4, 75.0),
+        (700, 800, 0.5, 130.0),
+        (800, 1800, 0.6, 170.0),
+    ]:
+        th = np.deg2rad(pa)
+        u = (xx - x0) * np.cos(th) + (yy - y0) * np.sin(th)
+        v = (yy - y0) * np.cos(th) - (xx - x0) * np.sin(th)
+        light += peak * np.exp(-np.hypot(u, v / 0.2) / 60.0)
+    empty = light < 1e-3
+    for seed in (41, 42, 43):
+        rng = np.random.default_rng(seed)
+        resid = rng.normal(0, 1, (n_lines, width)).astype(np.float32) + light
+        clean = np.abs(resid) < 3.0  # the per-pixel clip
+        for sl in chans:  # levels measured with the discs' light in them
+            lv = (resid[:, sl] * clean[:, sl]).sum(axis=1) / clean[:, sl].sum(axis=1)
+            resid[:, sl] -= lv[:, None]
+        resid *= clean
+        left, taken = [], []
+        for grow_sigma in (None, 2.0):
+            flag = faint_halos(resid, clean, segments=chans, grow=0, grow_sigma=grow_sigma)
+            kept = clean & ~np.repeat(flag, 16, axis=0)
+            left.append(float((light * kept).sum() / light.sum()))
+            taken.append(float((clean & ~kept)[empty].mean()))
+        assert left[1] < left[0] - 0.01
+        assert taken[1] < taken[0] + 0.002
+    noise = np.random.default_rng(44).normal(0, 1, (n_lines, width)).astype(np.float32)
+    ones = np.ones(noise.shape, bool)
+    base = faint_halos(noise, ones, segments=chans, grow=0)
+    grown = faint_halos(noise, ones, segments=chans, grow=0, grow_sigma=2.0)
+    assert grown.mean() < base.mean() + 0.001

@@ -535,6 +535,7 @@ def faint_halos(
     segments: list[slice] | None = None,
     sums: tuple[np.ndarray, np.ndarray] | None = None,
     directions: tuple[int, ...] | None = None,
+    grow_sigma: float | None = None,
 ) -> np.ndarray:
     """Faint light around compact sources, found on residuals summed over square windows.
 
@@ -566,9 +567,14 @@ def faint_halos(
       scale ``w`` only where the segment is more than ``4 w`` blocks long and wide: the
       zero and the scatter must come mostly from beyond any one window (in windows of few
       lines or short lines the test is not made at all).
-    * The centre block of a flagged window is flagged, and the flags of all scales are
-      grown by ``grow`` blocks (8-connected): the light of a source continues below the
-      threshold beyond the windows that find it.
+    * The centre block of a flagged window is flagged. With ``grow_sigma``, the flags then
+      spread (8-connected, repeatedly) to the neighbouring blocks whose own normalised sum
+      (the window of one block) stands more than ``grow_sigma`` robust scatters above the
+      median: the light of a source continues below the threshold beyond the windows that
+      find it, and that is where a block next to a flagged one is positive; an empty
+      neighbour is taken only with the one-sided noise probability of ``grow_sigma``.
+      Last, the flags of all scales are grown by ``grow`` blocks (8-connected,
+      unconditionally).
 
     Parameters
     ----------
@@ -594,6 +600,10 @@ def faint_halos(
         Read direction of each segment along the line (+1 towards increasing index, -1
         the other way; ``ReadoutLayout.fast_sign``): the wander shared by the outputs is
         then removed (see above).
+    grow_sigma : float, optional
+        Threshold (robust scatters of the one-block sums) above which a block next to a
+        flagged one is flagged too, repeatedly (see above); None: no such growth. Needs the
+        one-block scale in ``scales``.
 
     Returns
     -------
@@ -652,6 +662,7 @@ def faint_halos(
         sums -= common
     flag = np.zeros(sums.shape, dtype=bool)
     nbp_a = np.array(nbp)
+    above = None  # blocks whose own sum is above ``grow_sigma`` (conditional growth)
     for w in scales:
         seg_ok = 4 * w < nbp_a
         if not (4 * w < nbl and seg_ok.any()):
@@ -670,19 +681,44 @@ def faint_halos(
         if not np.isfinite(scatter) or scatter <= 0:
             continue
         flag |= ok & (z > med + nsig * scatter)
+        if w == 1 and grow_sigma is not None:
+            above = ok & (z > med + grow_sigma * scatter)
     if not flag.any():
         return out
+    if above is not None:
+        # spread to positive neighbours until nothing changes (a halo's outskirts)
+        while True:
+            near = _grow8(flag) & above & ~flag
+            if not near.any():
+                break
+            flag |= near
     grown = flag  # 8-connected growth by ``grow`` blocks, within each segment
     for _ in range(grow):
-        col = grown.copy()
-        col[1:] |= grown[:-1]
-        col[:-1] |= grown[1:]
-        grown = col.copy()
-        grown[:, :, 1:] |= col[:, :, :-1]
-        grown[:, :, :-1] |= col[:, :, 1:]
+        grown = _grow8(grown)
     for k, (p0, p1) in enumerate(segs):
         widths = np.diff(np.append(np.arange(p0, p1, block), p1))
         out[:, p0:p1] = np.repeat(grown[:, k, : nbp[k]], widths, axis=1)
+    return out
+
+
+def _grow8(flag: np.ndarray) -> np.ndarray:
+    """Flags grown by one block, 8-connected, along the first and last axes.
+
+    Parameters
+    ----------
+    flag : numpy.ndarray of bool, shape (n, m, p)
+        Per block row, segment and block along the segment.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape of ``flag`` (a new array)
+    """
+    col = flag.copy()
+    col[1:] |= flag[:-1]
+    col[:-1] |= flag[1:]
+    out = col.copy()
+    out[:, :, 1:] |= col[:, :, :-1]
+    out[:, :, :-1] |= col[:, :, 1:]
     return out
 
 
