@@ -802,10 +802,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     extra: list[str] = []
     if not args.no_independent:
-        from benchmarks.independent import markdown, run_independent
+        from benchmarks.independent import SUBARRAYS, markdown, run_independent
 
         indep = run_independent(seeds, cfn=True)
         extra = markdown(indep, command, seeds)
+        windows = run_independent(seeds, cfn=True, pool=SUBARRAYS)
+        extra += markdown(windows, command, seeds, subarrays=True)
         for name, rows in indep.items():
             log.info(
                 "independent %s: jwst1f %.2f x oracle, bias %+.2f %% (oracle %+.2f %%)",

@@ -45,7 +45,15 @@ from benchmarks.metrics import evaluate_prepared, prepare_truth
 from benchmarks.peers.cfn import run_cfn
 from benchmarks.peers.seed_routine import SeedUnsupported, seed_correct
 
-__all__ = ["Variant", "VARIANTS", "make_frame", "truth_and_oracle", "run_independent", "markdown"]
+__all__ = [
+    "Variant",
+    "VARIANTS",
+    "SUBARRAYS",
+    "make_frame",
+    "truth_and_oracle",
+    "run_independent",
+    "markdown",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +85,8 @@ class Variant:
         ``"stars"``, ``"band"`` (stars plus a band of emission filling whole lines),
         ``"narrow_band"``, ``"blob"`` (stars plus a broad diffuse nebula over several
         outputs), ``"trace"`` (a bright trace along the lines), ``"traces"``
-        (NIRSpec-like: many traces across the columns), ``"soss"`` (NIRISS SOSS-like:
+        (NIRSpec-like: ``extra["n_traces"]`` traces across the columns, default 40),
+        ``"soss"`` (NIRISS SOSS-like:
         two broad, curved spectral orders across the lines) or ``"miri"`` (stars and sky on
         the imager; the full-frame columns left of ``extra["dark_columns"]`` see no sky,
         only a faint dark level).
@@ -313,7 +322,7 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
         amp = float(v.extra.get("trace_amp", 60.0))
         src += amp * prof * ((along > 0.2 * along.max()) & (along < 0.85 * along.max()))
     if v.scene == "traces":  # spectra along the dispersion (across the NIRSpec columns)
-        for _ in range(40):
+        for _ in range(int(v.extra.get("n_traces", 40))):
             y0 = rng.uniform(8, ny - 8)
             x1, x2 = sorted(rng.uniform(0, nx, 2))
             amp = np.exp(rng.uniform(np.log(0.5), np.log(30.0)))
@@ -410,6 +419,49 @@ def _truth(frame: dict[str, np.ndarray], layout, key: str = "rate_no1f") -> Any:
     )
 
 
+def _window(detector: str, subarray: str, exp_type: str, label: str = "", **kw: Any) -> Variant:
+    """A variant of a real subarray layout (its geometry and outputs from the instrument
+    tables), with the instrument's usual filter elements; named ``"DETECTOR SUBARRAY"`` plus
+    ``label``."""
+    inst = {"NRC": "NIRCAM", "NRS": "NIRSPEC", "NIS": "NIRISS", "MIR": "MIRI"}[exp_type[:3]]
+    elements = {
+        "NIRCAM": {"filter": "F150W", "pupil": "CLEAR"},
+        "NIRSPEC": {"filter": "F290LP", "pupil": None, "grating": "G395H"},
+        "NIRISS": {"filter": "F150W", "pupil": "CLEARP"},
+        "MIRI": {"filter": "F770W", "pupil": None, "refpix_step": False, "row_even_odd": 0.02},
+    }[inst]
+    name = f"{detector} {subarray}{label}"
+    return Variant(name, detector=detector, subarray=subarray, exp_type=exp_type, **(elements | kw))
+
+
+_TSGRISM = {"filter": "F322W2", "pupil": "GRISMR", "scene": "trace"}
+_SOSS = {"filter": "CLEAR", "pupil": "GR700XD", "scene": "soss"}
+
+#: Real subarray layouts: the frame sizes, outputs and reference pixels users meet, each with
+#: the scene of its usual science (stars for imaging windows, a trace along the lines for the
+#: grism time-series windows, one or a few traces across the columns of NIRSpec's slit and
+#: bright-object windows, SOSS orders).
+SUBARRAYS: tuple[Variant, ...] = (
+    *(_window("NRCA1", sub, "NRC_IMAGE") for sub in ("SUB640", "SUB320", "SUB160", "SUB400P")),
+    _window("NRCA1", "SUB64P", "NRC_IMAGE"),
+    _window("NRCALONG", "SUBGRISM128", "NRC_TSGRISM", **_TSGRISM),
+    _window("NRCALONG", "SUBGRISM256_1OUT", "NRC_TSGRISM", **_TSGRISM),
+    *(
+        _window(
+            "NRS1", sub, exp, f", {n} trace{'s' * (n > 1)}", scene="traces", extra={"n_traces": n}
+        )
+        for sub, exp, n in (
+            ("SUB2048", "NRS_BRIGHTOBJ", 1),
+            ("SUBS200A1", "NRS_FIXEDSLIT", 1),
+            ("SUBS200A1", "NRS_FIXEDSLIT", 3),
+        )
+    ),
+    *(_window("NIS", sub, "NIS_IMAGE") for sub in ("SUB256", "SUB128", "SUB64")),
+    _window("NIS", "SUBSTRIP96", "NIS_SOSS", **_SOSS),
+    *(_window("MIRIMAGE", sub, "MIR_IMAGE") for sub in ("BRIGHTSKY", "SUB256", "SUB128", "SUB64")),
+)
+
+
 def _meta(v: Variant) -> dict[str, Any]:
     from jwst1f import instruments as ins
     from jwst1f.simulate.metadata import ExposureIds, Pointing, exposure_metadata
@@ -463,7 +515,11 @@ def _write(meta: dict[str, Any], sci: np.ndarray, path: Path) -> Path:
 
 
 def run_independent(
-    seeds: list[int], *, cfn: bool = True, variants: list[str] | None = None
+    seeds: list[int],
+    *,
+    cfn: bool = True,
+    variants: list[str] | None = None,
+    pool: tuple[Variant, ...] = VARIANTS,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate every method on every variant; means over ``seeds``.
 
@@ -474,7 +530,9 @@ def run_independent(
     cfn : bool
         Also run CleanFlickerNoiseStep (writes a rate or rateints file per variant and seed).
     variants : list of str, optional
-        Names of the variants to run (default: all of :data:`VARIANTS`).
+        Names of the variants to run (default: all of ``pool``).
+    pool : tuple of Variant
+        The variants to choose from: :data:`VARIANTS` or :data:`SUBARRAYS`.
 
     Returns
     -------
@@ -489,12 +547,12 @@ def run_independent(
 
     results: dict[str, dict[str, Any]] = {}
     notes: dict[str, str] = {}  # variant -> why a peer gave no result
-    chosen = VARIANTS
+    chosen = pool
     if variants is not None:
-        unknown = set(variants) - {v.name for v in VARIANTS}
+        unknown = set(variants) - {v.name for v in pool}
         if unknown:
             raise ValueError(f"unknown independent variants: {', '.join(sorted(unknown))}")
-        chosen = tuple(v for v in VARIANTS if v.name in variants)
+        chosen = tuple(v for v in pool if v.name in variants)
     with tempfile.TemporaryDirectory(prefix="jwst1f_indep_") as tmp:
         for v in chosen:
             meta = _meta(v)
@@ -522,7 +580,8 @@ def run_independent(
                     pass
                 if cfn:
                     product = "rateints" if v.nints > 1 else "rate"
-                    path = _write(meta, f["sci"], Path(tmp) / f"{v.name}_{seed}_{product}.fits")
+                    stem = v.name.replace(" ", "_").replace(",", "")
+                    path = _write(meta, f["sci"], Path(tmp) / f"{stem}_{seed}_{product}.fits")
                     r = run_cfn(path)
                     if r.corrected is not None:
                         runs["cfn"] = (r.corrected, r.seconds)
@@ -570,11 +629,31 @@ def _mean(values: list[float]) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
-def markdown(results: dict[str, dict[str, Any]], command: str, seeds: list[int]) -> list[str]:
-    """The Markdown section of ``RESULTS.md`` for the independent cases."""
-    lines = [
-        "## Independent cases (not made by jwst1f.simulate)",
-        "",
+def markdown(
+    results: dict[str, dict[str, Any]],
+    command: str,
+    seeds: list[int],
+    *,
+    subarrays: bool = False,
+) -> list[str]:
+    """The Markdown section of ``RESULTS.md`` for the independent cases (or, with
+    ``subarrays``, for the real subarray layouts of :data:`SUBARRAYS`)."""
+    head = (
+        [
+            "## Real subarray layouts (independent generator)",
+            "",
+            "The generator of the section above on the subarrays users meet (geometry, outputs "
+            "and reference pixels from the instrument tables): stars on imaging windows, a "
+            "trace along the lines of the grism time-series windows, one or three traces "
+            "across the columns of NIRSpec's slit windows (32 and 64 pixels per line), NIRISS "
+            "SOSS orders. The sky gradient of the generator (0.08 DN/s across the lines and "
+            "0.04 along them) spans every window, however small.",
+            "",
+        ]
+        if subarrays
+        else ["## Independent cases (not made by jwst1f.simulate)", ""]
+    )
+    intro = [
         "Produced by the same command, `benchmarks/independent.py`: pink 1/f noise drawn "
         "directly along each output's pixel clock, rates drawn directly (no ramps), stars with "
         "power-law wings, optional emission bands and traces; see the module docstring. "
@@ -591,6 +670,11 @@ def markdown(results: dict[str, dict[str, Any]], command: str, seeds: list[int])
         "white noise; the oracle then removes it too, and its floor is the white noise alone): "
         "how much of all the striping in the image is gone (jwst1f / CFN, × that oracle).",
         "",
+    ]
+    lines = head + (
+        [f"Seeds {', '.join(map(str, seeds))}; means over seeds."] if subarrays else intro
+    )
+    lines += [
         f"Command: `{command}`",
         "",
         "| case | shape | jwst1f | seed routine | CFN median | gain jwst1f / CFN | "
@@ -630,13 +714,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", nargs="+", help="names of the variants (default: all)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--no-cfn", action="store_true", help="skip CleanFlickerNoiseStep")
+    ap.add_argument(
+        "--subarrays", action="store_true", help="the real subarray layouts (SUBARRAYS)"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    res = run_independent(args.seeds, cfn=not args.no_cfn, variants=args.variants)
+    pool = SUBARRAYS if args.subarrays else VARIANTS
+    res = run_independent(args.seeds, cfn=not args.no_cfn, variants=args.variants, pool=pool)
     command = "python -m benchmarks.independent " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
-    sys.stdout.write("\n".join(markdown(res, command.strip(), args.seeds)) + "\n")
+    text = markdown(res, command.strip(), args.seeds, subarrays=args.subarrays)
+    sys.stdout.write("\n".join(text) + "\n")
     return 0
 
 

@@ -363,6 +363,41 @@ def test_miri_imaging_banding():
     assert stripe_error(r) < 0.9 * stripe_error(ex)
 
 
+@pytest.mark.parametrize(
+    "subarray, shape, ystart", [("SUB128", (128, 136), 889), ("SUB64", (64, 72), 779)]
+)
+def test_miri_window_inside_the_dark_region_is_measured(subarray, shape, ystart):
+    """SUB128 and SUB64 lie in the left columns that full frames treat as dark: the window was
+    placed there on purpose, so its pixels are measured (they were all excluded: nothing was
+    corrected)."""
+    rng = np.random.default_rng(3)
+    lay = layout_from_header(
+        {
+            "INSTRUME": "MIRI",
+            "DETECTOR": "MIRIMAGE",
+            "EXP_TYPE": "MIR_IMAGE",
+            "SUBARRAY": subarray,
+            "SUBSTRT1": 1,
+            "SUBSTRT2": ystart,
+            "SUBSIZE1": shape[1],
+            "SUBSIZE2": shape[0],
+            "FASTAXIS": 1,
+            "SLOWAXIS": 2,
+        }
+    )
+    truth = scene(rng, lay.shape, sky=5.0, n_stars=3)
+    truth[lay.reference_mask()] = 0.0
+    pat = stripe_pattern(rng, lay.n_lines, 4, amp=0.05)
+    data = truth + rng.normal(0, SIGMA, lay.shape).astype(np.float32) + expand(pat, lay)
+    r = destripe(data, lay)
+    assert r.metrics["masked_fraction"] < 0.5
+    assert r.metrics["lines_interpolated"] == 0
+    field = ~lay.reference_mask()
+    before = (data - truth)[field].std()
+    after = (r.corrected - truth)[field].std()
+    assert after < 0.8 * before
+
+
 def test_shape_mismatch_raises(case):
     lay, _, data, _ = case
     with pytest.raises(ValueError, match="layout"):

@@ -118,7 +118,8 @@ class DestripeParams:
         :data:`DEFAULT_DQ_FLAGS`.
     miri_exclude_columns : int
         MIRI imaging: number of full-frame columns on the left (the coronagraph and LRS
-        region, dark and non-science). Default 360.
+        region, dark and non-science). Not applied to a window with fewer than 64 columns
+        outside them (SUB128 and SUB64 lie inside: they are measured whole). Default 360.
     miri_dark_region : str
         MIRI imaging: how that dark region is used. ``"separate"``: it is destriped on its
         own (its own level, not sky) and its per-row, per-output banding estimates are

@@ -243,8 +243,14 @@ def destripe(
     ref_lines, ref_pixels = layout.reference_lines_and_pixels()
     anchor = params.use_reference_pixels and bool(ref_pixels.any() and not ref_lines.all())
     regions = _miri_regions(layout, params)
+    # (a window inside the dark left region, as SUB128 and SUB64 are, was placed there on
+    # purpose: with fewer than 64 imager-field columns nothing is excluded)
+    field_columns = layout.shape[1] - max(params.miri_exclude_columns - (layout.xstart - 1), 0)
     miri_exclude = (
-        regions is None and layout.instrument == "MIRI" and params.miri_exclude_columns > 0
+        regions is None
+        and layout.instrument == "MIRI"
+        and params.miri_exclude_columns > 0
+        and field_columns >= _MIRI_MIN_REGION
     )
     # A 2-D mask of static bad pixels only when needed; otherwise each frame builds its mask
     # from the 1-D reference-pixel masks (memory).
@@ -365,6 +371,11 @@ def _add_line_offsets(frame, model, corrected, dev, fast_axis):
         np.subtract(f[lb, pb], mb, out=c[lb, pb])
 
 
+#: MIRI imaging: fewest columns of the dark left region or of the imager field that are
+#: measured as a region of their own.
+_MIRI_MIN_REGION = 64
+
+
 def _miri_regions(layout: ReadoutLayout, params: DestripeParams) -> list[tuple[int, int]] | None:
     """Column ranges of the MIRI dark left region and of the imager field, if both are wide.
 
@@ -376,7 +387,7 @@ def _miri_regions(layout: ReadoutLayout, params: DestripeParams) -> list[tuple[i
     if layout.instrument != "MIRI" or params.miri_dark_region != "separate":
         return None
     cut = params.miri_exclude_columns - (layout.xstart - 1)
-    if cut < 64 or layout.shape[1] - cut < 64:
+    if cut < _MIRI_MIN_REGION or layout.shape[1] - cut < _MIRI_MIN_REGION:
         return None
     return [(0, cut), (cut, layout.shape[1])]
 
