@@ -1721,8 +1721,20 @@ def _frame_steps(
     # of the outer outputs show them to be wrong (a trace lighting the middle outputs)
     pedestal = None
     if refl is not None:
+        # (windows too short for the jump corrections of step 8b: the line model's pedestals
+        # rest on an along-line sky shape fitted on a few block rows only, no better known
+        # than the reference pixels and jumps tell them: those are always used)
         pedestal = _output_pedestals(
-            a, strips, offset, refl[0], refl[1], counts, sigma, params, work=out_corrected
+            a,
+            strips,
+            offset,
+            refl[0],
+            refl[1],
+            counts,
+            sigma,
+            params,
+            work=out_corrected,
+            always=n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box,
         )
         if pedestal is not None:
             offset = offset + pedestal[0][None, :]
@@ -2768,6 +2780,7 @@ def _output_pedestals(
     params: DestripeParams,
     *,
     work: np.ndarray | None = None,
+    always: bool = False,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Constant per-output corrections of the line model, where the reference pixels need them.
 
@@ -2787,8 +2800,8 @@ def _output_pedestals(
       ``k`` relative to ``k + 1``.
 
     Only when some reference-pixel difference is significant (``_PEDESTAL_SIGMA`` noise
-    sigmas; the noises from blocks of lines, :func:`_block_mean_noise`) are the corrections
-    solved jointly by weighted least squares, with a weak prior of zero for each
+    sigmas; the noises from blocks of lines, :func:`_block_mean_noise`), or ``always``, are
+    the corrections solved jointly by weighted least squares, with a weak prior of zero for each
     neighbouring pair (``_PEDESTAL_PRIOR`` times the largest measurement noise; it only
     decides between outputs not linked by any measurement). The output that disagrees with
     its neighbours across its boundaries then takes the correction, not the outer output
@@ -2812,6 +2825,14 @@ def _output_pedestals(
     params : DestripeParams
     work : numpy.ndarray, optional
         An output buffer not written yet (work arrays of the jumps).
+    always : bool
+        Solve and return the corrections whenever some reference-pixel difference is
+        measured, significant or not. For windows too short for the jump corrections of
+        step 8b (fewer than ``_BOUNDARY_MIN_BLOCKS`` blocks of lines): there the line
+        model's pedestals of the outer outputs relative to each other rest on the
+        along-line sky shape fitted on one to three block rows, whose error (0.005 DN/s rms
+        in the slope on the independent SUBGRISM128 window, plus a bias from trace wings
+        left in the clean pixels) is as large as the noise of these measurements.
 
     Returns
     -------
@@ -2834,7 +2855,7 @@ def _output_pedestals(
             continue
         rows.append((_pair_row(nch, has[j], has[0]), mn[0], mn[1]))
         significant |= abs(mn[0]) > _PEDESTAL_SIGMA * mn[1]
-    if not significant:
+    if not (significant or (always and rows)):
         return None
     edges = _boundary_blocks(n_lines, params.background_box)
     bufs = _boundary_work(n_lines, work) if strips else None
