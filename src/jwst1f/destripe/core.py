@@ -1450,6 +1450,9 @@ def _frame_steps(
     # second pass; otherwise they are taken from the same cache-resident blocks
     gap_chans = [] if lvl_unlit is None else [k for k in range(nch) if lit[:, k].any()]
     one_pass = not gap_chans
+    # (the lit channel-lines as found, before those measured on their gaps are cleared: no
+    # output-boundary jump of step 8c is taken where light fills either side)
+    lit_found = None if lit is None or not lit.any() else lit.copy()
 
     # residual from background + line level, into the model buffer (scratch), whole memory
     # rows at a time (cache-sized blocks)
@@ -1735,6 +1738,7 @@ def _frame_steps(
             params,
             work=out_corrected,
             always=n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box,
+            lit=lit_found,
         )
         if pedestal is not None:
             offset = offset + pedestal[0][None, :]
@@ -2781,6 +2785,7 @@ def _output_pedestals(
     *,
     work: np.ndarray | None = None,
     always: bool = False,
+    lit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Constant per-output corrections of the line model, where the reference pixels need them.
 
@@ -2833,6 +2838,12 @@ def _output_pedestals(
         along-line sky shape fitted on one to three block rows, whose error (0.005 DN/s rms
         in the slope on the independent SUBGRISM128 window, plus a bias from trace wings
         left in the clean pixels) is as large as the noise of these measurements.
+    lit : numpy.ndarray of bool, shape (n_lines, n_channels), optional
+        Channel-lines found lit as a whole (step 2). A boundary's jumps are taken only on
+        lines where neither of its outputs is lit: light that fills an output up to its
+        boundary over most lines (IFU slices or a trace next to it) would otherwise be
+        taken for the outputs' pedestal difference, and the robust test of
+        :func:`_boundary_outliers` keeps the majority of lines, lit or not.
 
     Returns
     -------
@@ -2862,6 +2873,8 @@ def _output_pedestals(
     lines_f = np.arange(n_lines, dtype=float)
     for k, b, usable in strips:
         jump, vj, ok = _boundary_jumps(a, usable, b, sigma, params, edges, bufs)
+        if lit is not None:
+            ok = ok & ~lit[:, k] & ~lit[:, k + 1]
         if ok.sum() < _PEDESTAL_MIN_LINES:
             continue
         mis = jump - (offset[:, k] - offset[:, k + 1])
