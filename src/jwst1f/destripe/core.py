@@ -86,6 +86,25 @@ _PEDESTAL_BLOCKS = 8
 _PEDESTAL_PRIOR = 10.0
 #: Lines per chunk (at most) of the gap measurement of lit channel-lines (temporary memory).
 _CHUNK = 256
+#: Light of the slice wings in the gaps measured on (:func:`_measure_lit_on_gaps`): the
+#: darkest ``1 / _GAP_CORE_DIVISOR`` of the selected positions of a block are the reference
+#: the others' excess light is measured from.
+_GAP_CORE_DIVISOR = 4
+#: A block's selected positions are narrow gaps between bright structures (where the excess
+#: is taken and removed) if, in the profile they were ranked on, the brightest pixel within
+#: ``_GAP_EDGE_HALF_WIDTH`` pixels on each side (the lower of the two sides; median over the
+#: positions) stands above them by ``_GAP_EDGE_SIGMA`` noise sigmas of the profile and by
+#: ``_GAP_EDGE_FRACTION`` of the line's median level above them: steep edges, not smooth
+#: emission (whose darkest part is sky-like light, removed with the level).
+_GAP_EDGE_HALF_WIDTH = 5
+_GAP_EDGE_SIGMA = 5.0
+_GAP_EDGE_FRACTION = 0.3
+#: The line's median level there is that of every this many pixels of the profile (time).
+_GAP_LEVEL_STEP = 4
+#: The excess, measured on the lines of such blocks, is taken from all the lines of the
+#: channel measured on gaps if at least this fraction of them are in such blocks (the
+#: channel is one of slices and narrow gaps, e.g. NIRSpec IFU); otherwise from none.
+_GAP_NARROW_FRACTION = 0.5
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
 _EMISSION_BLOCK = 16
 _EMISSION_HALF_WINDOW = 8
@@ -1468,11 +1487,14 @@ def _frame_steps(
             np.copyto(r, 0.0, where=~good[lb, pb])
     del r, work, terms, coef32, design
     on_gaps: list[np.ndarray | None] = [None] * nch
+    gap_light = None
     if not one_pass:
         # (transposed frames: the gap levels are subtracted from the residuals in the
         # threshold pass below, whose blocks are whole lines of a few pixels; the same
         # float32 subtraction without a pass of its own)
         shifts = []  # (first pixel, stop, float32 shift per line) of the channels
+        # light of the slice wings in the gaps, per line and channel (taken from the levels)
+        gap_light = np.zeros((n_lines, nch))
         for k in gap_chans:
             sl = chans[k]
             s32 = np.empty(n_lines, dtype=np.float32) if transposed else None
@@ -1487,6 +1509,7 @@ def _frame_steps(
                 params,
                 finite=True,
                 shift_out=s32,
+                light_out=gap_light[:, k],
             )
             if s32 is not None and on_gaps[k].any():
                 shifts.append((range(length)[sl].start, range(length)[sl].stop, s32[:, None]))
@@ -1622,6 +1645,9 @@ def _frame_steps(
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     del sums
+    if gap_light is not None:  # (the lines measured on gaps between slices)
+        means -= gap_light
+        del gap_light
     # the smooth part of the line means across lines is sky (kept); the rest is stripes.
     # Channels count equally (not by their clean-pixel counts), so that the split does not
     # depend on how the mask falls.
@@ -2604,7 +2630,7 @@ def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
 
 
 def _measure_lit_on_gaps(
-    r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False, shift_out=None
+    r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False, shift_out=None, light_out=None
 ):
     """Lit channel-lines measured on the dark gaps between slices, where those are dark.
 
@@ -2620,6 +2646,16 @@ def _measure_lit_on_gaps(
     unmeasured and borrow), on runs of at least ``2 * background_box`` such lines. A lit run
     shorter than that (a trace along the lines) is tested on its mean gap level over the run
     itself instead.
+
+    The gap positions still hold the faint wings of the slices' light, which the level
+    would take from the slices. Where they are narrow gaps between bright structures
+    (:func:`_narrow_gap_blocks`), the mean excess of the selected positions over their
+    darkest ``1 / _GAP_CORE_DIVISOR`` (ranked on the profile of the neighbouring blocks, so
+    that the difference is zero on average without light), over all such lines of the
+    channel, is that light above the darkest positions' own (a lower bound of the light in
+    the level). If at least ``_GAP_NARROW_FRACTION`` of the lines measured on gaps are in
+    such blocks, and the excess is positive, it is returned in ``light_out`` on all those
+    lines, for the caller to take from their levels.
 
     Parameters
     ----------
@@ -2647,6 +2683,9 @@ def _measure_lit_on_gaps(
         If given, ``r`` is not shifted: the float32 shift of each line (0 where not
         measured on gaps) is written here, for the caller to subtract during a later pass
         (the same values).
+    light_out : numpy.ndarray, shape (n_lines,), optional
+        If given, the light of the slice wings in the gap positions measured on each line
+        (see above; 0 elsewhere), DN/s.
 
     Returns
     -------
@@ -2658,7 +2697,7 @@ def _measure_lit_on_gaps(
     n_sel = int(params.min_pixels)
     # the selected positions of each block of lines as indices (`ok_b`: measured on enough
     # lines), so that only those pixels of the lit lines are read, not whole lines
-    idx_b, ok_b = dark_positions(
+    out = dark_positions(
         r,
         g,
         lk,
@@ -2667,10 +2706,28 @@ def _measure_lit_on_gaps(
         half_window=_EMISSION_HALF_WINDOW,
         finite=finite,
         indices=True,
+        profile=light_out is not None,
     )
+    idx_b, ok_b = out[:2]
+    core_b = None
+    if light_out is not None:
+        light_out[...] = 0.0
+        # the darkest quarter of each block's valid positions, on the profile
+        pv = np.where(ok_b, np.take_along_axis(out[2], idx_b, axis=1), np.inf)
+        n_core = max(1, ok_b.shape[1] // _GAP_CORE_DIVISOR)
+        core_b = np.zeros(ok_b.shape, dtype=bool)
+        if ok_b.shape[1]:
+            darkest = np.argpartition(pv, n_core - 1, axis=1)[:, :n_core]
+            np.put_along_axis(core_b, darkest, True, axis=1)
+        core_b &= ok_b
+        del pv
     lines = np.flatnonzero(lk)
     shift = np.zeros(n_lines)
     cnt = np.zeros(n_lines)
+    if core_b is not None:
+        sq = np.zeros(n_lines)  # sums of squares (noise), and of the darkest positions
+        shift_c = np.zeros(n_lines)
+        cnt_c = np.zeros(n_lines)
     for i0 in range(0, lines.size, _CHUNK):  # (index arrays of a chunk of lines: memory)
         ln = lines[i0 : i0 + _CHUNK]
         blk = ln // _EMISSION_BLOCK
@@ -2681,7 +2738,22 @@ def _measure_lit_on_gaps(
             vals = np.where(use, vals, np.float32(0.0))
         cnt[ln] = use.sum(axis=1)
         shift[ln] = np.sum(vals * use, axis=1, dtype=np.float64)
+        if core_b is not None:
+            sq[ln] = np.sum(vals * vals * use, axis=1, dtype=np.float64)
+            use &= core_b[blk]
+            cnt_c[ln] = use.sum(axis=1)
+            shift_c[ln] = np.sum(vals * use, axis=1, dtype=np.float64)
         del idx, use, vals
+    if core_b is not None:  # (before `shift` becomes a mean)
+        both = (cnt_c > 0) & (cnt > cnt_c)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            excess = np.where(
+                both,
+                shift / np.maximum(cnt, 1) - shift_c / np.maximum(cnt_c, 1),
+                0.0,
+            )
+            var = np.where(cnt > 1, (sq - shift**2 / np.maximum(cnt, 1)) / (cnt - 1), np.nan)
+        del sq, shift_c
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(cnt > 0, shift / np.maximum(cnt, 1), 0.0)
         gap = lvl[:, k] + shift - lvl_unlit  # gap level above the unlit outputs'
@@ -2732,7 +2804,90 @@ def _measure_lit_on_gaps(
         shift_out[...] = 0.0
     lvl[acc, k] += shift[acc]
     lit[acc, k] = False
+    if core_b is not None and acc.any():
+        # the wings' light, on the lines of blocks whose positions are narrow gaps
+        sigma = float(np.sqrt(np.nanmean(var[acc])))  # per-pixel noise at the gaps
+        narrow = _narrow_gap_blocks(out[2], out[3], idx_b, ok_b, sigma)
+        in_gaps = acc & narrow[np.arange(n_lines) // _EMISSION_BLOCK]
+        use = in_gaps & both
+        if use.sum() >= 2 * box and in_gaps.sum() >= _GAP_NARROW_FRACTION * acc.sum():
+            light = float(excess[use].mean())
+            if light > 0:
+                light_out[acc] = light
     return acc
+
+
+def _narrow_gap_blocks(prof, count, idx, valid, sigma):
+    """Blocks whose darkest positions are narrow gaps between bright structures.
+
+    The gaps between the slices of an IFU hold the wings of the slices' light; the darkest
+    part of smooth extended emission holds light that is sky-like across the line. The two
+    differ in the profile the positions were ranked on: both sides of a narrow gap rise
+    steeply, within a few pixels, to the level of the structures around it. A block's
+    positions qualify if the median over them of the rise (the brightest pixel within
+    ``_GAP_EDGE_HALF_WIDTH`` pixels on each side of a position, the lower of the two sides,
+    minus the position's own value; a side beyond the channel does not rise) exceeds both
+    ``_GAP_EDGE_SIGMA`` times the profile's noise there and ``_GAP_EDGE_FRACTION`` times the
+    line's median level above the positions' mean.
+
+    Parameters
+    ----------
+    prof, count : numpy.ndarray of float32, shape (n_blocks, width)
+        Profile (inf where not measured) and the pixels it averages, from
+        :func:`jwst1f.destripe.masking.dark_positions`.
+    idx, valid : numpy.ndarray, shape (n_blocks, n_select)
+        Selected positions and those measured, from the same.
+    sigma : float
+        Per-pixel noise of the residuals, DN/s.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_blocks,)
+    """
+    nb, width = prof.shape
+    out = np.zeros(nb, dtype=bool)
+    rows = np.flatnonzero(valid.any(axis=1))
+    if rows.size == 0 or not np.isfinite(sigma):
+        return out
+    w = _GAP_EDGE_HALF_WIDTH
+    # the profile with w pixels beyond each end that do not rise (nor do those not measured)
+    p = np.full((rows.size, width + 2 * w), -np.inf, dtype=np.float32)
+    p[:, w:-w] = prof[rows]
+    np.copyto(p, -np.inf, where=~np.isfinite(p))
+    ix, ok = idx[rows] + w, valid[rows]
+    own = np.take_along_axis(p, ix, axis=1)
+    # the w pixels on each side of each position, in one gather
+    offs = np.r_[-w:0, 1 : w + 1]
+    near = np.take_along_axis(p, (ix[:, :, None] + offs).reshape(rows.size, -1), axis=1)
+    near = near.reshape(ix.shape + (2 * w,))
+    rise = np.minimum(near[..., :w].max(axis=2), near[..., w:].max(axis=2)) - own
+    del near
+    rise = np.where(ok, rise, np.nan)
+    n_ok = ok.sum(axis=1)
+    # medians of the rows' valid entries (NaN sorts last; -inf first)
+    rise.sort(axis=1)
+    ar = np.arange(rows.size)
+    med_rise = 0.5 * (rise[ar, (n_ok - 1) // 2] + rise[ar, n_ok // 2])
+    cnt = np.take_along_axis(count[rows], ix - w, axis=1)
+    noise = sigma * np.sqrt(np.where(ok, 1.0 / np.maximum(cnt, 1.0), 0.0).sum(axis=1) / n_ok)
+    with np.errstate(invalid="ignore"):
+        cand = np.flatnonzero(med_rise > _GAP_EDGE_SIGMA * noise)
+    if cand.size == 0:
+        return out
+    mean_own = np.where(ok[cand], own[cand], 0.0).sum(axis=1) / n_ok[cand]
+    # the line's level: the median of every ``_GAP_LEVEL_STEP``-th pixel measured (a row
+    # with none of them measured: NaN, not a gap)
+    sub = p[cand, w : width + w : _GAP_LEVEL_STEP]
+    fin = np.isfinite(sub)
+    if fin.all():
+        level = np.median(sub, axis=1)
+    else:
+        level = np.full(cand.size, np.nan)
+        has = fin.any(axis=1)
+        level[has] = np.nanmedian(np.where(fin, sub, np.nan)[has], axis=1)
+    with np.errstate(invalid="ignore"):
+        out[rows[cand]] = med_rise[cand] > _GAP_EDGE_FRACTION * (level - mean_own)
+    return out
 
 
 def _block_mean_noise(x: np.ndarray, ok: np.ndarray) -> tuple[float, float] | None:

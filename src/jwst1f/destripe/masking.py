@@ -760,7 +760,8 @@ def dark_positions(
     half_window: int = 8,
     finite: bool = False,
     indices: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    profile: bool = False,
+) -> np.ndarray | tuple[np.ndarray, ...]:
     """The darkest positions along the line, per block of lines, from neighbouring lines.
 
     Where emission fills most of a channel-line (NIRSpec IFU slices), its few dark pixels are
@@ -788,6 +789,8 @@ def dark_positions(
         (faster; the same sums).
     indices : bool
         Return the selection as indices instead of a mask.
+    profile : bool
+        With ``indices``, also return the profile the positions were ranked on.
 
     Returns
     -------
@@ -795,14 +798,20 @@ def dark_positions(
         Selected positions per block of ``block`` lines; with ``indices``, instead
         ``(idx, valid)``: int32 and bool arrays of shape (n_blocks, min(n_select, width)),
         the selected positions of each block in increasing order, those measured on enough
-        lines (``valid``) first.
+        lines (``valid``) first; with ``profile`` also, ``(idx, valid, prof, count)``:
+        float32 arrays of shape (n_blocks, width), the mean residual over the neighbouring
+        blocks (inf where measured on fewer than 4 pixels) and the number of pixels it
+        averages.
     """
     n_lines, width = resid.shape
     block = int(min(max(block, 1), 255))
     nb = -(-n_lines // block)
     if nb == 0 or width == 0:
         if indices:
-            return np.zeros((nb, 0), dtype=np.int32), np.zeros((nb, 0), dtype=bool)
+            out = np.zeros((nb, 0), dtype=np.int32), np.zeros((nb, 0), dtype=bool)
+            if profile:
+                out += (np.zeros((nb, width), np.float32), np.zeros((nb, width), np.float32))
+            return out
         return np.zeros((nb, width), dtype=bool)
     s = np.empty((nb, width), dtype=np.float32)
     c = np.empty((nb, width), dtype=np.float32)
@@ -854,6 +863,7 @@ def dark_positions(
     del s, c
     ok = wcnt >= 4
     prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
+    del wsum
     n_sel = int(min(max(n_select, 1), width))
     if indices:
         idx = np.empty((nb, n_sel), dtype=np.int32)
@@ -872,7 +882,7 @@ def dark_positions(
         idx[bs] = np.take_along_axis(order, first, axis=1)
         valid[bs] = np.take_along_axis(v, first, axis=1)
     if indices:
-        return idx, valid
+        return (idx, valid, prof, wcnt) if profile else (idx, valid)
     sel &= ok
     return sel
 
