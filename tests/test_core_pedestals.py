@@ -104,7 +104,8 @@ def test_short_window_pedestals_from_reference_pixels_and_jumps():
 def test_light_ending_at_the_output_boundaries_is_not_a_pedestal():
     """Slices that light the two middle outputs right up to their outer boundaries on most
     lines: where the reference pixels call for step 8c (a 3-sigma chance in this seed), the
-    jumps at those boundaries are taken only on lines where neither output is lit. Taken on
+    jumps at those boundaries are taken only on lines where the two outputs are alike (here:
+    neither lit). Taken on
     every line (the robust outlier test keeps the lit majority), they moved both middle
     outputs by the light's level: 79 % of the slices' flux was removed."""
     rng = np.random.default_rng(2)

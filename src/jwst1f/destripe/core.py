@@ -1470,7 +1470,7 @@ def _frame_steps(
     gap_chans = [] if lvl_unlit is None else [k for k in range(nch) if lit[:, k].any()]
     one_pass = not gap_chans
     # (the lit channel-lines as found, before those measured on their gaps are cleared: no
-    # output-boundary jump of step 8c is taken where light fills either side)
+    # output-boundary jump of step 8c is taken where light fills one side only)
     lit_found = None if lit is None or not lit.any() else lit.copy()
 
     # residual from background + line level, into the model buffer (scratch), whole memory
@@ -2995,10 +2995,11 @@ def _output_pedestals(
         left in the clean pixels) is as large as the noise of these measurements.
     lit : numpy.ndarray of bool, shape (n_lines, n_channels), optional
         Channel-lines found lit as a whole (step 2). A boundary's jumps are taken only on
-        lines where neither of its outputs is lit: light that fills an output up to its
-        boundary over most lines (IFU slices or a trace next to it) would otherwise be
-        taken for the outputs' pedestal difference, and the robust test of
-        :func:`_boundary_outliers` keeps the majority of lines, lit or not.
+        lines where its two outputs are alike, both lit (light continuous across the
+        boundary, as a trace along the lines) or neither: light that fills one output up
+        to the boundary and not the other (IFU slices ending there) would otherwise be
+        taken for the outputs' pedestal difference on most lines, and the robust test of
+        :func:`_boundary_outliers` keeps the majority of lines.
 
     Returns
     -------
@@ -3029,7 +3030,7 @@ def _output_pedestals(
     for k, b, usable in strips:
         jump, vj, ok = _boundary_jumps(a, usable, b, sigma, params, edges, bufs)
         if lit is not None:
-            ok = ok & ~lit[:, k] & ~lit[:, k + 1]
+            ok = ok & (lit[:, k] == lit[:, k + 1])
         if ok.sum() < _PEDESTAL_MIN_LINES:
             continue
         mis = jump - (offset[:, k] - offset[:, k + 1])
