@@ -41,3 +41,16 @@ def nirspec_fs_layout() -> ReadoutLayout:
             "NOUTPUTS": 1,
         }
     )
+
+
+def output_stripes(lay: ReadoutLayout, rng, shared: float = 0.03, own: float = 0.01):
+    """Per-line stripes of a row-read layout: a part shared by all outputs plus each
+    output's own (rms ``shared`` and ``own``, DN/s), float32 of the layout's shape."""
+    import numpy as np
+
+    ny, nx = lay.shape
+    stripes = np.zeros((ny, nx), np.float32)
+    common = rng.normal(0, shared, ny)
+    for sl in lay.channel_slices():
+        stripes[:, sl] = (common + rng.normal(0, own, ny))[:, None]
+    return stripes

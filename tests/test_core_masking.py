@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from core_helpers import nircam_layout
+from core_helpers import nircam_layout, output_stripes
 
 from jwst1f.destripe import destripe
 from jwst1f.destripe.masking import faint_emission
@@ -56,10 +56,7 @@ def test_faint_traces_are_masked_and_keep_their_flux():
         y0, n = int(rng.integers(8, 600)), int(rng.integers(150, 400))
         light[y0 : y0 + n, x0 : x0 + 6] = 0.8 * SIGMA
     noise = rng.normal(0, SIGMA, (ny, nx)).astype(np.float32)
-    stripes = np.zeros((ny, nx), np.float32)
-    shared = rng.normal(0, 0.03, ny)
-    for sl in lay.channel_slices():
-        stripes[:, sl] = (shared + rng.normal(0, 0.01, ny))[:, None]
+    stripes = output_stripes(lay, rng)
     r = destripe(sky + light + noise + stripes, lay)
     on = light > 0
     assert r.mask[on].mean() < 0.2  # the per-pixel clip alone keeps ~97 % of them
@@ -112,10 +109,7 @@ def test_light_of_the_slice_wings_in_the_gaps_is_taken_from_the_levels():
         light[64:960, x0 + 2 : x0 + 32] = 0.3
         light[64:960, x0 : x0 + 2] = 0.02 * (j % 8) / 7  # wings: 0 to 0.02 DN/s
     noise = rng.normal(0, SIGMA, (ny, nx)).astype(np.float32)
-    stripes = np.zeros((ny, nx), np.float32)
-    shared = rng.normal(0, 0.03, ny)
-    for sl in lay.channel_slices():
-        stripes[:, sl] = (shared + rng.normal(0, 0.01, ny))[:, None]
+    stripes = output_stripes(lay, rng)
     r = destripe(light + noise + stripes, lay)
     lit = light > 0.1
     err = r.corrected - noise - light
@@ -189,10 +183,7 @@ def _trace_run(seed, n_lines, center, cols):
     light[:, cols] = 0.6 * np.exp(-0.5 * ((rows - center) / 1.5) ** 2)
     light[light < 1e-4] = 0.0
     noise = rng.normal(0, SIGMA, (ny, nx)).astype(np.float32)
-    stripes = np.zeros((ny, nx), np.float32)
-    shared = rng.normal(0, 0.03, ny)
-    for sl in lay.channel_slices():
-        stripes[:, sl] = (shared + rng.normal(0, 0.01, ny))[:, None]
+    stripes = output_stripes(lay, rng)
     r = destripe(light + noise + stripes, lay)
     on = light > 0
     err = r.corrected - noise - light

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from core_helpers import nircam_layout
+from core_helpers import nircam_layout, output_stripes
 
 from jwst1f.destripe import core, destripe
 from jwst1f.params import DestripeParams
@@ -115,10 +115,7 @@ def test_light_ending_at_the_output_boundaries_is_not_a_pedestal():
     for x0 in range(512, 1536, 32):  # 30-pixel slices, 2-pixel gaps, outputs 1 and 2
         light[64:960, x0 + 2 : x0 + 32] = 0.3
     noise = rng.normal(0, 0.05, (ny, nx)).astype(np.float32)
-    stripes = np.zeros((ny, nx), np.float32)
-    shared = rng.normal(0, 0.03, ny)
-    for sl in lay.channel_slices():
-        stripes[:, sl] = (shared + rng.normal(0, 0.01, ny))[:, None]
+    stripes = output_stripes(lay, rng)
     r = destripe(light + noise + stripes, lay)
     err = r.corrected - noise - light
     err -= err[(light == 0) & ~lay.reference_mask()].mean()
