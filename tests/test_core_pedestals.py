@@ -59,15 +59,14 @@ def test_pedestals_left_alone_where_the_reference_pixels_agree():
     rsum[4:, 0] = data[4:, 0:4].sum(axis=1)
     rsum[4:, 3] = data[4:, 2044:].sum(axis=1)
     rcnt[4:, [0, 3]] = 4
-    counts = np.full((n_lines, nch), 400.0)
     params = DestripeParams()
-    out = core._output_pedestals(data, [], offset, rsum, rcnt, counts, 1.0, params)
+    out = core._output_pedestals(data, [], offset, rsum, rcnt, 1.0, params)
     assert out is None
     # and with output 3's offsets 1 DN/s too high, and no boundary measured, it moves by -1
     # relative to output 0 (the other outputs, unlinked, stay with the prior between)
     wrong = offset.copy()
     wrong[:, 3] += 1.0
-    shift, var = core._output_pedestals(data, [], wrong, rsum, rcnt, counts, 1.0, params)
+    shift, var = core._output_pedestals(data, [], wrong, rsum, rcnt, 1.0, params)
     assert abs((shift[3] - shift[0]) + 1.0) < 0.2
     assert np.all(var > 0)
 

@@ -1759,7 +1759,6 @@ def _frame_steps(
             offset,
             refl[0],
             refl[1],
-            counts,
             sigma,
             params,
             work=out_corrected,
@@ -2215,8 +2214,7 @@ def _even_odd(y, clean, chans, layout, sigma, params, sums, counts, even=None):
     # of a channel at once (a constant even/odd pattern, well below the noise of one line)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(ok, 1.0 / np.where(ok, noise, 1.0), 0.0)
-    wsum = w.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+        wsum = w.sum(axis=0)
         mu = np.where(wsum > 0, (w * d).sum(axis=0) / np.maximum(wsum, 1e-300), 0.0)
         mu_sig = np.abs(mu) * np.sqrt(wsum) > 3.0
     if params.even_odd == "auto":
@@ -2934,7 +2932,6 @@ def _output_pedestals(
     offset: np.ndarray,
     rsum: np.ndarray,
     rcnt: np.ndarray,
-    counts: np.ndarray,
     sigma: float,
     params: DestripeParams,
     *,
@@ -2978,8 +2975,6 @@ def _output_pedestals(
         The line model's offsets, DN/s.
     rsum, rcnt : numpy.ndarray, shape (n_lines, n_channels)
         Sums (DN/s) and numbers of the usable reference pixels per channel-line.
-    counts : numpy.ndarray, shape (n_lines, n_channels)
-        Clean pixels per channel-line.
     sigma : float
         Per-pixel white noise, DN/s.
     params : DestripeParams
