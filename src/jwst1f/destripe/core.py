@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import special
 from scipy.ndimage import uniform_filter1d
 
 from jwst1f.destripe.background import SmoothBackground, fit_background
@@ -108,6 +109,10 @@ _GAP_NARROW_FRACTION = 0.5
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
 _EMISSION_BLOCK = 16
 _EMISSION_HALF_WINDOW = 8
+#: Segments along the lines (pixels), and their threshold in noise sigmas above the line's
+#: sky, for light over part of a line in windows of few lines (:func:`_mask_lit_segments`).
+_SEGMENT = 64
+_SEGMENT_SIGMA = 5.0
 #: Windows (in blocks of ``_EMISSION_BLOCK`` lines x pixels: 16, 48 and 80 pixels) in which
 #: faint light around compact sources is sought (:func:`masking.faint_halos`).
 _HALO_SCALES = (1, 3, 5)
@@ -481,6 +486,7 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "lines_interpolated": int(sum(m["lines_interpolated"] for m in per_int)),
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
         "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
+        "lit_segments": int(sum(m["lit_segments"] for m in per_int)),
         "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
         "timeline": per_int[0]["timeline"],
         "sky_scale": float(np.mean([m["sky_scale"] for m in per_int])),
@@ -1429,10 +1435,12 @@ def _frame_steps(
             lvl, box=params.background_box, nsig=_LIT_SIGMA, measured=measured
         )
     # channel-lines not lit as a whole whose level settled on emission covering most of
-    # them (a trace along the lines over most of an output) restart from their sky
+    # them (a trace along the lines over most of an output) restart from their sky; in
+    # one-output windows the lit ones too (no other output to measure them against: those
+    # whose restarted level is no longer lit are measured, below)
     restarted = _clip(  # (a new array: _clip works on a copy of the levels)
         a_s, g_s, chans_s, lvl, sigma, params, step=step, bkg=bkg, finite=finite_s,
-        scratch=clip_scratch, dark=np.ones(lvl.shape, bool) if lit is None else ~lit,
+        scratch=clip_scratch, dark=np.ones(lvl.shape, bool) if lit is None or nch == 1 else ~lit,
     )  # fmt: skip
     lvl = _accept_restarts(lvl, restarted)
     del restarted
@@ -1445,6 +1453,17 @@ def _frame_steps(
             unlit = ~lit & measured
             nu = unlit.sum(axis=1)
             lvl_unlit = np.where(nu > 0, (lvl * unlit).sum(axis=1) / np.maximum(nu, 1), np.nan)
+        if nch == 1 and (nu > 0).sum() >= 2:
+            # one output reads the whole line (no other output to compare with): lit lines
+            # whose level restarted from their sky (a trace along part of the line) are
+            # measured like the others if that level is no longer above the unlit lines'
+            # around them by the lit threshold
+            at = np.flatnonzero(nu > 0)
+            around = np.interp(np.arange(n_lines), at, lvl_unlit[at])
+            lit[:, 0] &= lvl[:, 0] - around >= _LIT_SIGMA * lit_scale
+            n_lit = int(lit.sum())
+            if not lit.any():
+                lit = lvl_unlit = None
     del measured
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
@@ -1584,6 +1603,14 @@ def _frame_steps(
         halo |= joint
     _apply_block_flags(clean, halo, r=out_model)
     del halo
+    # light along the lines over part of a channel-line (the wings of traces dispersed along
+    # the lines): segments far above the line's own sky. Windows of fewer than 8 block rows
+    # only: there the sky across lines has few blocks and the faint-emission search few
+    # neighbours, while on full frames it found nothing more (independent full frames
+    # unchanged) at about 5 % of the CPU.
+    n_segments = 0
+    if n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box:
+        n_segments = _mask_lit_segments(out_model, clean, chans, sigma, skip=lit_found)
     # per-line sums and counts of the clean residuals per channel (and of its even pixels for
     # the even/odd term): products with a (pixels, columns) indicator matrix (BLAS; counts
     # are exact in float32)
@@ -1641,10 +1668,19 @@ def _frame_steps(
             counts,
             even=(acc_s[:, nch:], acc_n[:, nch:]),
         )
-    del acc_s, acc_n, wmat, sums_r
+    del acc_s, acc_n, wmat
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    del sums
+        means_r = np.where(counts > 0, sums_r / np.maximum(counts, 1), 0.0)
+    del sums, sums_r
+    # the clean pixels are those within +-clip_sigma of the level of step 2: where a line's
+    # mean moved away from that level (light masked at full resolution that had raised it),
+    # the window cut one tail of its noise
+    untrunc = _untruncated_mean(means_r / sigma, params.clip_sigma) * sigma - means_r
+    if lit_found is not None:
+        untrunc[lit_found] = 0.0
+    means += untrunc
+    del means_r
     if gap_light is not None:  # (the lines measured on gaps between slices)
         means -= gap_light
         del gap_light
@@ -1780,7 +1816,9 @@ def _frame_steps(
             tl = timeline_model(
                 out_model[:, sl],
                 clean[:, sl],
-                lvl[:, k] - trend - offset[:, k],
+                # (the clean pixels of a line whose window cut a tail: their mean raised to
+                # the line's)
+                lvl[:, k] - trend - offset[:, k] + untrunc[:, k],
                 sigma,
                 fast_sign=layout.fast_sign[k],
                 slow_sign=layout.slow_sign,
@@ -1882,6 +1920,7 @@ def _frame_steps(
         "lines_interpolated": lm.n_interpolated,
         "channel_lines_borrowed": lm.n_borrowed,
         "extended_blocks": n_extended,
+        "lit_segments": n_segments,
         "illuminated_channel_lines": n_lit,
         "timeline": [
             None
@@ -2332,6 +2371,117 @@ def _unflag_sky_blocks(bkg: SmoothBackground, lvl: np.ndarray, chans: list[slice
     sky = low & dark_clean[:, None] & (own <= level.min(axis=1)[:, None])
     flag &= ~sky
     return int(sky.sum())
+
+
+def _untruncated_mean(m: np.ndarray, t: float) -> np.ndarray:
+    """Mean of a unit normal from the mean of its values within ``(-t, t)``.
+
+    Parameters
+    ----------
+    m : numpy.ndarray
+        Means of the values kept by the window (units of the normal's sigma).
+    t : float
+        Half-width of the window.
+
+    Returns
+    -------
+    numpy.ndarray
+        The normal's mean ``mu`` with ``E[x | -t < x < t] = m`` for ``x ~ N(mu, 1)`` (the
+        inverse of a monotonic function, by interpolation; clipped to ``|mu| <= 2 t``).
+    """
+    mu = np.linspace(-2.0 * t, 2.0 * t, 801)
+    a, b = -t - mu, t - mu
+    kept = np.maximum(special.ndtr(b) - special.ndtr(a), 1e-300)
+    g = mu + (np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)) / np.sqrt(2.0 * np.pi) / kept
+    return np.interp(m, g, mu)
+
+
+def _mask_lit_segments(
+    r: np.ndarray,
+    clean: np.ndarray,
+    chans: list[slice],
+    sigma: float,
+    *,
+    skip: np.ndarray | None = None,
+    seg: int = _SEGMENT,
+    nsig: float = _SEGMENT_SIGMA,
+) -> int:
+    """Mask segments along the lines lit far above the line's own sky, in place.
+
+    A line in the valley between two traces dispersed along the lines holds their wings over
+    part of its length at a few sigma per pixel: too faint for the per-pixel clip around a
+    level that the light itself has raised, and too local across lines for the searches on
+    16-line blocks. Averaged over ``seg`` pixels the light stands tens of noise sigmas
+    above the line's dark part. Each channel-line's segments (clean residuals) are compared
+    with its sky, the mean of its darkest population (the segments within the threshold of
+    its 20th percentile; emission is positive); those more than the threshold above are
+    masked. The threshold is ``nsig`` times the segment noise: the white noise of its clean
+    pixels and the wander of the 1/f along the lines (robust scatter of the segments about
+    their line's median, over the channel).
+
+    Parameters
+    ----------
+    r : numpy.ndarray of float32, shape (n_lines, length)
+        Residuals from background + line level (DN/s), zero where not clean; zeroed where
+        masked.
+    clean : numpy.ndarray of bool, shape (n_lines, length)
+        Clean pixels; unset where masked.
+    chans : list of slice
+        The channels along the lines.
+    sigma : float
+        Per-pixel white-noise sigma (DN/s).
+    skip : numpy.ndarray of bool, shape (n_lines, n_channels), optional
+        Channel-lines left alone (lit as a whole: borrowed or measured on their gaps).
+    seg : int
+        Segment length along the line (pixels); at most a quarter of the channel.
+    nsig : float
+        Threshold in segment noise sigmas.
+
+    Returns
+    -------
+    int
+        Number of segments masked.
+    """
+    n_lines, length = r.shape
+    n_masked = 0
+    for k, sl in enumerate(chans):
+        lo, hi, _ = sl.indices(length)
+        width = hi - lo
+        sg = min(seg, max(8, width // 4))
+        nseg = width // sg
+        if nseg < 3:
+            continue
+        rk, ck = r[:, lo:hi], clean[:, lo:hi]
+        main = nseg * sg  # (the last partial segment joins the one before)
+        sums = rk[:, :main].reshape(n_lines, nseg, sg).sum(axis=2, dtype=np.float64)
+        cnts = ck[:, :main].reshape(n_lines, nseg, sg).sum(axis=2, dtype=np.int64)
+        if main < width:
+            sums[:, -1] += rk[:, main:].sum(axis=1, dtype=np.float64)
+            cnts[:, -1] += ck[:, main:].sum(axis=1)
+        ok = cnts >= sg / 4
+        if skip is not None:
+            ok &= ~skip[:, k, None]
+        lines = np.nonzero(ok.sum(axis=1) >= 3)[0]
+        if not lines.size:
+            continue
+        ok, cnts = ok[lines], cnts[lines]
+        n_ok = ok.sum(axis=1)
+        m = np.where(ok, sums[lines] / np.maximum(cnts, 1), np.inf)  # (inf: sorted last)
+        srt = np.sort(m, axis=1)
+        at = np.arange(lines.size)
+        dev = np.abs(m - srt[at, (n_ok - 1) // 2][:, None])[ok]
+        wander = 1.4826 * float(np.partition(dev, dev.size // 2)[dev.size // 2])
+        thr = nsig * np.sqrt(wander**2 + sigma**2 / np.maximum(cnts, 1))
+        q20 = srt[at, ((n_ok - 1) * 0.2).astype(int)][:, None]
+        dark = ok & (m <= q20 + thr)
+        sky = np.where(dark, m, 0.0).sum(axis=1) / np.maximum(dark.sum(axis=1), 1)
+        flag = ok & (m > sky[:, None] + thr)
+        for i, j in zip(*np.nonzero(flag), strict=True):
+            cols = slice(j * sg, (j + 1) * sg if j < nseg - 1 else width)
+            ck[lines[i], cols] = False
+            rk[lines[i], cols] = 0.0
+        n_masked += int(flag.sum())
+    return n_masked
 
 
 def _apply_block_flags(c, flag, *, r=None, step=1):
