@@ -32,6 +32,30 @@ def test_no1f_truth_is_the_same_exposure_without_1f(nints):
     assert np.nanstd(diff) > 0.01
 
 
+def test_clean_truth_differs_from_no1f_by_the_reference_pixel_step_alone():
+    """``rate_clean`` is ``rate_no1f`` without the reference-pixel correction: on a full
+    frame their difference is that correction's own noise, a pattern per line (the side
+    columns' running median) plus a constant per output and column parity (the reference
+    rows), the same along each output-line of one parity except where a ramp saturated;
+    its rms over lines is not zero (the reference pixels' white noise)."""
+    exp = simulate_exposure(detector="NRCA1", ngroups=2, seed=5)
+    assert exp.rate_clean.shape == exp.rate_no1f.shape
+    d = (exp.rate_no1f - exp.rate_clean).astype(np.float64)[4:-4, 4:-4]  # science pixels
+    for k in range(4):  # NRCA1: stripes along rows, four outputs of 512 columns
+        out = d[:, max(0, 512 * k - 4) : 512 * (k + 1) - 4]
+        for parity in (0, 1):
+            part = out[:, parity::2]
+            same = np.abs(part - np.nanmedian(part, axis=1, keepdims=True)) < 1e-3
+            assert same.mean() > 0.995  # (not on saturating pixels: ramps cut short)
+    assert np.nanstd(np.nanmean(d, axis=1)) > 0.01
+
+
+def test_clean_truth_of_combined_integrations():
+    exp = simulate_exposure(**SMALL, nints=2, seed=5)
+    assert exp.rate_clean.shape == exp.data.shape
+    np.testing.assert_array_equal(np.isnan(exp.rate_clean), np.isnan(exp.rate_no1f))
+
+
 def test_stripes_run_along_the_fast_axis():
     # NIRCam: fast read along x -> the 1/f component is constant along rows.
     nrc = simulate_exposure(detector="NRCA3", subarray="SUB640", ngroups=4, seed=1)

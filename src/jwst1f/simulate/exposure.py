@@ -139,6 +139,11 @@ class SimulatedExposure:
         uint16 ``(nints, ngroups, ny, nx)`` raw ramps (with ``keep_ramp=True``), DN.
     seconds : float
         Wall time of the simulation, s.
+    rate_clean : numpy.ndarray or None
+        float32, the exposure without any readout artefact (shape of ``data``): as
+        ``rate_no1f`` but also without the pipeline's reference-pixel correction, whose own
+        noise (the reference pixels' white noise, smoothed along the side columns) is a line
+        pattern that ``rate_no1f`` and ``data`` share. In memory only (not written to files).
     """
 
     data: np.ndarray
@@ -155,6 +160,7 @@ class SimulatedExposure:
     rateints: bool
     ramp: np.ndarray | None = None
     seconds: float = 0.0
+    rate_clean: np.ndarray | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -475,6 +481,7 @@ def simulate_exposure(
     shape_out = (nints, ny, nx)
     rate = np.empty(shape_out, dtype=np.float32)
     rate_no1f = np.empty(shape_out, dtype=np.float32)
+    rate_clean = np.empty(shape_out, dtype=np.float32)
     ngood_all = np.empty(shape_out, dtype=np.int16)
     ramp = np.empty((nints, ngroups, ny, nx), dtype=np.uint16) if keep_ramp else None
     cap = (full_well - bias).astype(np.float32)  # signal capacity above bias, DN
@@ -525,6 +532,10 @@ def simulate_exposure(
                 np.clip(raw, 0, 65535, out=raw)
                 ramp[i, g] = raw.astype(np.uint16)
         del raw, base
+        # without any readout artefact: no correlated noise and no reference-pixel
+        # correction (whose own noise, the reference pixels' white noise smoothed along the
+        # side columns, is a line pattern in both rate and rate_no1f)
+        rate_clean[i] = _fit(sig, gtimes, ngood) - dark
         # What Detector1 sees after superbias subtraction: reset offsets + signal (+ 1/f).
         # The reference-pixel correction (a running median) is not linear, so it runs on the
         # exposure with and without the correlated noise.
@@ -553,11 +564,12 @@ def simulate_exposure(
     var_r = 12.0 * rn_group**2 / ((n_eff**3 - n_eff) * tgroup**2)
     var_p = np.maximum(rate, 0.0) / (gain * (n_eff - 1.0) * tgroup)
     var_p[:, ref_mask] = 0.0
-    for a in (rate, rate_no1f, var_p, var_r):
+    for a in (rate, rate_no1f, rate_clean, var_p, var_r):
         a[nogood] = np.nan
     err = np.sqrt(var_p + var_r).astype(np.float32)
 
     if not rateints:
+        rate_clean = _combine_ints(rate_clean, rate_clean, var_p, var_r, dq)[0]
         rate, rate_no1f, err, var_p, var_r, dq = _combine_ints(rate, rate_no1f, var_p, var_r, dq)
     seconds = time.perf_counter() - t_start
     log.info(
@@ -578,6 +590,7 @@ def simulate_exposure(
         var_poisson=var_p.astype(np.float32),
         var_rnoise=var_r.astype(np.float32),
         rate_no1f=rate_no1f.astype(np.float32),
+        rate_clean=rate_clean.astype(np.float32),
         scene=scene_rate,
         sky=sky_f,
         empty=empty,
