@@ -245,26 +245,21 @@ def run_case(
     subarray = str(hdr.get("SUBARRAY", "FULL"))
     exp_type = str(hdr.get("EXP_TYPE", ""))
     nframes = case.sci.shape[0] if case.sci.ndim == 3 else 1
-    truth = prepare_truth(
-        rate_no1f=case.rate_no1f,
-        scene=case.scene,
-        sky=case.sky,
-        empty=case.empty,
-        dq=case.dq,
-        layout=layout,
-        data=case.sci,
-    )
-    # the same frames judged against the truth without the reference-pixel step's line noise
-    truth_clean = None
-    if case.rate_clean is not None:
-        truth_clean = prepare_truth(
-            rate_no1f=case.rate_clean,
+
+    def truth_of(rate: np.ndarray, **kw: Any):
+        return prepare_truth(
+            rate_no1f=rate,
             scene=case.scene,
             sky=case.sky,
             empty=case.empty,
             dq=case.dq,
             layout=layout,
+            **kw,
         )
+
+    truth = truth_of(case.rate_no1f, data=case.sci)
+    # the same frames judged against the truth without the reference-pixel step's line noise
+    truth_clean = None if case.rate_clean is None else truth_of(case.rate_clean)
     rows: dict[str, dict[str, Any]] = {}
     corrected: dict[str, np.ndarray] = {}
 
