@@ -1236,6 +1236,8 @@ def _frame_steps(
     n_lines, length = a.shape
     chans = layout.channel_slices()
     nch = len(chans)
+    # windows too short for the output-boundary jumps of step 8b (few block rows)
+    short_window = n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box
     # canonical views of DMS arrays with stripes along columns are transposed (Fortran
     # order); temporaries are made in the same memory order so that no operation strides
     transposed = not a.flags.c_contiguous and a.T.flags.c_contiguous
@@ -1609,7 +1611,7 @@ def _frame_steps(
     # neighbours, while on full frames it found nothing more (independent full frames
     # unchanged) at about 5 % of the CPU.
     n_segments = 0
-    if n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box:
+    if short_window:
         n_segments = _mask_lit_segments(out_model, clean, chans, sigma, skip=lit_found)
     # per-line sums and counts of the clean residuals per channel (and of its even pixels for
     # the even/odd term): products with a (pixels, columns) indicator matrix (BLAS; counts
@@ -1798,7 +1800,7 @@ def _frame_steps(
             sigma,
             params,
             work=out_corrected,
-            always=n_lines < _BOUNDARY_MIN_BLOCKS * params.background_box,
+            always=short_window,
             lit=lit_found,
         )
         if pedestal is not None:
