@@ -320,3 +320,27 @@ def test_lit_segments_along_a_line_are_masked_and_noise_is_not():
     others[25] = False
     assert clean[others].all()
     assert np.all(r[25, 832:] == 0.0)
+
+
+def test_lines_beside_a_bright_trace_are_measured_not_borrowed():
+    """The running mean over ``background_box`` lines of a bright trace (400 DN/s over 11
+    lines of three outputs of a 256-line grism window) would stand above the lit threshold
+    on every line within half a box of it, and those dark lines would be borrowed instead of
+    measured. Only the trace and its wings are lit; a wide band of faint emission (a few
+    times the line noise over 100 lines) is still found with its edges."""
+    from jwst1f.destripe.core import _illuminated_channels
+
+    rng = np.random.default_rng(11)
+    n_lines = 256
+    lvl = rng.normal(0.0, 0.1, (n_lines, 4)) + np.array([0.0, 0.15, 0.25, 0.2])
+    y = np.arange(n_lines)
+    trace = 400.0 * np.exp(-0.5 * ((y - 35) / 2.5) ** 2)
+    lvl[:, 1:] += trace[:, None]
+    lvl[120:220, 2] += 0.8
+    lit, scale = _illuminated_channels(lvl, box=64, nsig=5.0)
+    assert 0.05 < scale < 0.2
+    assert lit[30:41, 1:].all()
+    wings = np.abs(y - 35) <= 18  # the trace above the noise, and a margin for its wings
+    assert not lit[~wings & (y < 100), :].any()
+    assert lit[120:220, 2].all()
+    assert not lit[120:220, [0, 1, 3]].any()

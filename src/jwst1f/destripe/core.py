@@ -2606,7 +2606,9 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
     ``_LIT_SHORT_SIGMA``. Each scale grows its detections to the lines above ``_LIT_GROW``
     (hysteresis) at that scale; the flags of all scales are combined, with those of
     :func:`_lines_above_neighbours` (traces that light every output, and one-output
-    windows).
+    windows). The ``box``-line means leave out the lines of the narrow runs found by the
+    short boxes and of those bumps: a bright trace would otherwise lift the mean of every
+    line within ``box / 2`` of it above the threshold.
 
     Parameters
     ----------
@@ -2659,12 +2661,29 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         return (None, 0.0) if bumps is None or not bumps[0].any() else bumps
     lit = np.zeros(lvl.shape, dtype=bool)
     for b in boxes:
+        if b == box:
+            continue
         smooth = uniform_filter1d(lvl, size=b, axis=0, mode="nearest")
         excess = smooth - smooth.min(axis=1, keepdims=True)
-        seed = (nsig if b == box else max(nsig, _LIT_SHORT_SIGMA)) * scale
-        lit |= _hysteresis(excess, seed, _LIT_GROW * scale)
+        lit |= _hysteresis(excess, max(nsig, _LIT_SHORT_SIGMA) * scale, _LIT_GROW * scale)
     if bumps is not None:
         lit |= bumps[0]
+    if box in boxes:
+        # The ``box``-line running means leave out the lines of narrow lit runs found above
+        # and of the bumps (traces): the light of a bright trace would otherwise raise the
+        # mean of every line within ``box / 2`` of it above the threshold, and those lines,
+        # dark, would be borrowed instead of measured. Wide runs (extended emission) stay
+        # in: their faint edges are found through them.
+        narrow = np.zeros(lvl.shape, dtype=bool) if bumps is None else bumps[0].copy()
+        for k in range(nch):
+            narrow[:, k] |= lit[:, k] & (_run_lengths(lit[:, k]) < box // 2)
+        num = uniform_filter1d(np.where(narrow, 0.0, lvl), size=box, axis=0, mode="nearest")
+        den = uniform_filter1d((~narrow).astype(float), size=box, axis=0, mode="nearest")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            smooth = np.where(den > 0.0, num / np.maximum(den, 1e-12), np.nan)
+            excess = smooth - np.fmin.reduce(smooth, axis=1)[:, None]
+        excess = np.nan_to_num(excess, nan=-np.inf)  # (inside narrow runs: lit already)
+        lit |= _hysteresis(excess, nsig * scale, _LIT_GROW * scale)
     return lit, scale
 
 
