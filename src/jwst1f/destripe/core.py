@@ -1419,6 +1419,9 @@ def _frame_steps(
     # (the channels matter only for the deferred masking, of contiguous channels)
     ext_chan = _block_channels(pe_b, chans) if defer_ext else np.zeros(pe_b.size - 1, int)
     ext_runs = _flag_runs(bkg.flag, ext_chan)
+    # (the gap-depth test of lit lines reads the gaps inside extended-emission blocks too,
+    # as the gap measurement of step 3 does)
+    g_s_gaps = g_s.copy() if defer_ext and ext_runs and nch > 1 else g_s
     for i, j0, j1, _ in ext_runs:
         rows = slice(le_b[i], le_b[i + 1])
         if not defer_ext:
@@ -1431,11 +1434,20 @@ def _frame_steps(
     )  # fmt: skip
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
-    lit, lit_scale = None, 0.0
+    lit, lit_scale, tentative = None, 0.0, None
     if not layout.interleaved:  # interleaved outputs see the same light
         lit, lit_scale = _illuminated_channels(
             lvl, box=params.background_box, nsig=_LIT_SIGMA, measured=measured
         )
+        if nch > 1 and lit is not None:
+            # faint light over most of a channel-line, with dark gaps (the faint ends of IFU
+            # spectra): below the level test, found by the depth of its gaps; tentative
+            tentative = _lit_by_gap_depth(
+                a_s, g_s_gaps, chans_s, lvl, bkg, step, lit, measured,
+                box=params.background_box, n_select=params.min_pixels,
+            )  # fmt: skip
+            if tentative is not None:
+                lit |= tentative
     # channel-lines not lit as a whole whose level settled on emission covering most of
     # them (a trace along the lines over most of an output) restart from their sky; in
     # one-output windows the lit ones too (no other output to measure them against: those
@@ -1446,7 +1458,7 @@ def _frame_steps(
     )  # fmt: skip
     lvl = _accept_restarts(lvl, restarted)
     del restarted
-    del a_s, g_s, scratch, clip_scratch
+    del a_s, g_s, g_s_gaps, scratch, clip_scratch
     n_lit = 0
     lvl_unlit = None  # per line, the mean level of the outputs that are not lit
     if lit is not None and lit.any():
@@ -1531,6 +1543,7 @@ def _frame_steps(
                 finite=True,
                 shift_out=s32,
                 light_out=gap_light[:, k],
+                tentative=None if tentative is None else tentative[:, k],
             )
             if s32 is not None and on_gaps[k].any():
                 shifts.append((range(length)[sl].start, range(length)[sl].stop, s32[:, None]))
@@ -2687,6 +2700,113 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
     return lit, scale
 
 
+def _lit_by_gap_depth(a_s, g_s, chans_s, lvl, bkg, step, lit, measured, *, box, n_select):
+    """Channel-lines lit by faint light with dark gaps along them, below the level test.
+
+    Light of a fraction of the noise per pixel over most of a channel-line (the faint blue
+    and red ends of NIRSpec IFU spectra, 0.3-0.5 sigma per pixel) raises its level by less
+    than :func:`_illuminated_channels` can tell from the slow 1/f drifts between outputs,
+    and it then enters the line means whole. Such light has dark gaps at the same positions
+    over many lines; a 1/f offset is flat along the line. On each line, the level minus the
+    mean of its ``n_select / step`` darkest sub-sampled positions (chosen on the neighbouring
+    lines, :func:`jwst1f.destripe.masking.dark_positions`, so that the line's own noise does
+    not choose them) is the depth of its gaps: zero on average without light. A flat-field
+    pattern under sky makes every output's gaps a little deep alike, so each output's depth
+    is taken above the shallowest output's. Its running mean over ``box`` lines is tested
+    like the levels (seed at ``_LIT_SIGMA``, grown to ``_LIT_GROW``, in units of its own
+    noise, the robust line-to-line scatter of the depth over the square root of ``box``).
+
+    Parameters
+    ----------
+    a_s, g_s : numpy.ndarray, shape (n_lines, n_samples)
+        Sub-sampled data (finite) and usable pixels.
+    chans_s : list of slice
+        Channels on the sub-sample.
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        Levels, DN/s.
+    bkg : SmoothBackground
+        The along-line background (subtracted from the data first).
+    step : int
+        Sub-sampling step.
+    lit : numpy.ndarray of bool, shape (n_lines, n_channels)
+        Channel-lines already lit (not flagged again).
+    measured : numpy.ndarray of bool, same shape
+        Channel-lines whose level was measured.
+    box : int
+        Running-mean length, lines.
+    n_select : int
+        Full-resolution positions per line that a gap measurement uses (``min_pixels``).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_lines, n_channels), or None when nothing is found or
+    the window is shorter than ``2 * box`` lines
+    """
+    n_lines, nch = lvl.shape
+    if n_lines < 2 * box or nch < 2 or not lit.any():
+        return None
+    # grown only from runs of lit lines as long as those measured on gaps (at least
+    # ``2 * box`` lines): the faint ends of lit regions; not from traces (a few lines), and
+    # not on its own (a static pattern of dark pixels deepens every output's gaps a little,
+    # and unequally)
+    long_runs = np.zeros(lit.shape, dtype=bool)
+    for k in range(nch):
+        long_runs[:, k] = lit[:, k] & (_run_lengths(lit[:, k]) >= 2 * box)
+    if not long_runs.any():
+        return None
+    n_sel = max(4, int(n_select) // max(step, 1))
+    terms = bkg.terms(slice(0, a_s.shape[1] * step, step))
+    # (the background on the sub-sample, once for all channels)
+    shape = None
+    if terms is not None:
+        coef32 = bkg.line_coef.astype(np.float32)
+        # (in the memory order of the sub-sample: transposed frames are Fortran-ordered)
+        fortran = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
+        shape = (terms @ coef32.T).T if fortran else coef32 @ terms.T
+    depth = np.full((n_lines, nch), np.nan)
+    every = np.ones(n_lines, dtype=bool)
+    for k, sl in enumerate(chans_s):
+        r = a_s[:, sl] - lvl[:, k : k + 1].astype(np.float32)
+        if shape is not None:
+            r -= shape[:, sl]
+        g = g_s[:, sl]
+        if r.shape[1] < 4 * n_sel:
+            return None
+        np.copyto(r, 0.0, where=~g)
+        idx, ok = dark_positions(
+            r, g, every, n_sel, block=_EMISSION_BLOCK, half_window=_EMISSION_HALF_WINDOW,
+            finite=True, indices=True,
+        )  # fmt: skip
+        blk = np.arange(n_lines) // _EMISSION_BLOCK
+        rows = np.arange(n_lines)[:, None]
+        use = ok[blk] & g[rows, idx[blk]]
+        cnt = use.sum(axis=1)
+        tot = np.sum(r[rows, idx[blk]] * use, axis=1, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            depth[:, k] = np.where((cnt >= 3) & measured[:, k], -tot / np.maximum(cnt, 1), np.nan)
+    ok = np.isfinite(depth)
+    if ok.sum(axis=0).min() < 2 * box:
+        return None
+    num = uniform_filter1d(np.where(ok, depth, 0.0), box, axis=0, mode="nearest")
+    den = uniform_filter1d(ok.astype(float), box, axis=0, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = np.where(den > 0.5, num / np.maximum(den, 1e-12), np.nan)
+    excess = smooth - np.fmin.reduce(smooth, axis=1)[:, None]
+    noise = []
+    for k in range(nch):
+        dk = depth[ok[:, k], k]
+        noise.append(_robust_scale(np.diff(dk)) / np.sqrt(2.0) if dk.size > 2 else np.nan)
+    noise = np.asarray(noise) / np.sqrt(box)
+    if not np.all(np.isfinite(noise) & (noise > 0)):
+        return None
+    # the noise of a difference of two outputs' running means
+    unit = np.sqrt(noise**2 + np.median(noise) ** 2)
+    excess = np.nan_to_num(excess / unit, nan=-np.inf)
+    above = excess > _LIT_GROW
+    found = _hysteresis(excess, _LIT_SIGMA, _LIT_GROW, seeds=long_runs & above) & ~lit
+    return found if found.any() else None
+
+
 def _running_median(x: np.ndarray, w: int, step: int = 4) -> np.ndarray:
     """Running median over ``w`` (odd) lines, edges padded with the end values.
 
@@ -2765,7 +2885,7 @@ def _lines_above_neighbours(lvl):
     return lit, (float(sc[ok].min()) if ok.any() else 0.0)
 
 
-def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
+def _hysteresis(excess: np.ndarray, seed, grow, *, seeds: np.ndarray | None = None) -> np.ndarray:
     """Runs of lines above ``grow`` that reach ``seed`` somewhere, per channel.
 
     Parameters
@@ -2773,12 +2893,15 @@ def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
     excess : numpy.ndarray, shape (n_lines, n_channels)
     seed, grow : float or numpy.ndarray of shape (n_channels,)
         Thresholds, in the units of ``excess``.
+    seeds : numpy.ndarray of bool, same shape as ``excess``, optional
+        The seeds themselves instead of ``excess > seed`` (each above ``grow``).
 
     Returns
     -------
     numpy.ndarray of bool, shape (n_lines, n_channels)
     """
-    seeds = excess > seed
+    if seeds is None:
+        seeds = excess > seed
     if not seeds.any():
         return np.zeros(excess.shape, dtype=bool)
     # runs along each column, numbered in one pass over the columns laid end to end (one
@@ -2799,7 +2922,19 @@ def _hysteresis(excess: np.ndarray, seed, grow) -> np.ndarray:
 
 
 def _measure_lit_on_gaps(
-    r, g, k, lit, lvl, lvl_unlit, scale, params, *, finite=False, shift_out=None, light_out=None
+    r,
+    g,
+    k,
+    lit,
+    lvl,
+    lvl_unlit,
+    scale,
+    params,
+    *,
+    finite=False,
+    shift_out=None,
+    light_out=None,
+    tentative=None,
 ):
     """Lit channel-lines measured on the dark gaps between slices, where those are dark.
 
@@ -2855,6 +2990,10 @@ def _measure_lit_on_gaps(
     light_out : numpy.ndarray, shape (n_lines,), optional
         If given, the light of the slice wings in the gap positions measured on each line
         (see above; 0 elsewhere), DN/s.
+    tentative : numpy.ndarray of bool, shape (n_lines,), optional
+        Lit lines flagged by the depth of their gaps alone (:func:`_lit_by_gap_depth`):
+        where they are not measured on gaps, they are not lit after all (cleared in ``lit``)
+        and keep their usable pixels, to be measured as unlit lines.
 
     Returns
     -------
@@ -2953,6 +3092,8 @@ def _measure_lit_on_gaps(
         # (whole-line fancy indexing is slow on the transposed views of NIRSpec frames)
         span = slice(int(lines[0]), int(lines[-1]) + 1)
         rows = np.flatnonzero(acc)
+        if tentative is not None:  # (rejected tentative lines keep their pixels)
+            lk = lk & ~(tentative & ~acc)
         keeps = []  # (rows, their gap positions, the usable ones among them) per chunk
         for i0 in range(0, rows.size, _CHUNK):
             rw = rows[i0 : i0 + _CHUNK, None]
@@ -2973,6 +3114,8 @@ def _measure_lit_on_gaps(
         shift_out[...] = 0.0
     lvl[acc, k] += shift[acc]
     lit[acc, k] = False
+    if tentative is not None:
+        lit[tentative, k] = False
     if core_b is not None and acc.any():
         # the wings' light, on the lines of blocks whose positions are narrow gaps
         sigma = float(np.sqrt(np.nanmean(var[acc])))  # per-pixel noise at the gaps
