@@ -995,8 +995,13 @@ def _channel_of(chans: list[slice], length: int) -> np.ndarray:
 
 
 def _run_lengths(flags: np.ndarray) -> np.ndarray:
-    """Length of the run of True each element of a 1-D boolean array is in (0 if False)."""
+    """Length of the run of True each element of a boolean array is in (0 if False).
+
+    Runs along a 1-D array, or down each column of a 2-D one (lines x channels).
+    """
     f = np.asarray(flags, dtype=bool)
+    if f.ndim == 2:
+        return np.stack([_run_lengths(f[:, k]) for k in range(f.shape[1])], axis=1)
     d = np.diff(np.concatenate(([0], f.astype(np.int8), [0])))
     lengths = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
     out = np.zeros(f.size, dtype=np.int64)
@@ -1421,7 +1426,8 @@ def _frame_steps(
     ext_runs = _flag_runs(bkg.flag, ext_chan)
     # (the gap-depth test of lit lines reads the gaps inside extended-emission blocks too,
     # as the gap measurement of step 3 does)
-    g_s_gaps = g_s.copy() if defer_ext and ext_runs and nch > 1 else g_s
+    gap_test = nch > 1 and not layout.interleaved and n_lines >= 2 * params.background_box
+    g_s_gaps = g_s.copy() if defer_ext and ext_runs and gap_test else g_s
     for i, j0, j1, _ in ext_runs:
         rows = slice(le_b[i], le_b[i + 1])
         if not defer_ext:
@@ -1439,7 +1445,7 @@ def _frame_steps(
         lit, lit_scale = _illuminated_channels(
             lvl, box=params.background_box, nsig=_LIT_SIGMA, measured=measured
         )
-        if nch > 1 and lit is not None:
+        if gap_test and lit is not None:
             # faint light over most of a channel-line, with dark gaps (the faint ends of IFU
             # spectra): below the level test, found by the depth of its gaps; tentative
             tentative = _lit_by_gap_depth(
@@ -2687,9 +2693,9 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         # mean of every line within ``box / 2`` of it above the threshold, and those lines,
         # dark, would be borrowed instead of measured. Wide runs (extended emission) stay
         # in: their faint edges are found through them.
-        narrow = np.zeros(lvl.shape, dtype=bool) if bumps is None else bumps[0].copy()
-        for k in range(nch):
-            narrow[:, k] |= lit[:, k] & (_run_lengths(lit[:, k]) < box // 2)
+        narrow = lit & (_run_lengths(lit) < box // 2)
+        if bumps is not None:
+            narrow |= bumps[0]
         num = uniform_filter1d(np.where(narrow, 0.0, lvl), size=box, axis=0, mode="nearest")
         den = uniform_filter1d((~narrow).astype(float), size=box, axis=0, mode="nearest")
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -2707,14 +2713,16 @@ def _lit_by_gap_depth(a_s, g_s, chans_s, lvl, bkg, step, lit, measured, *, box, 
     and red ends of NIRSpec IFU spectra, 0.3-0.5 sigma per pixel) raises its level by less
     than :func:`_illuminated_channels` can tell from the slow 1/f drifts between outputs,
     and it then enters the line means whole. Such light has dark gaps at the same positions
-    over many lines; a 1/f offset is flat along the line. On each line, the level minus the
-    mean of its ``n_select / step`` darkest sub-sampled positions (chosen on the neighbouring
-    lines, :func:`jwst1f.destripe.masking.dark_positions`, so that the line's own noise does
-    not choose them) is the depth of its gaps: zero on average without light. A flat-field
+    over many lines; a 1/f offset is flat along the line. On every other line (of windows of
+    at least ``8 * box`` lines), the level minus the mean of its max(8, ``n_select / step``)
+    darkest sub-sampled positions (chosen on the neighbouring 256 lines,
+    :func:`jwst1f.destripe.masking.dark_positions`, so that the line's own noise does not
+    choose them) is the depth of its gaps: zero on average without light. A flat-field
     pattern under sky makes every output's gaps a little deep alike, so each output's depth
-    is taken above the shallowest output's. Its running mean over ``box`` lines is tested
-    like the levels (seed at ``_LIT_SIGMA``, grown to ``_LIT_GROW``, in units of its own
-    noise, the robust line-to-line scatter of the depth over the square root of ``box``).
+    is taken above the shallowest output's. Its running mean over ``box`` lines is tested in
+    units of its own noise (the robust line-to-line scatter of the depth over the square
+    root of the lines averaged), grown to ``_LIT_GROW`` only from runs of lit lines at least
+    ``2 * box`` long.
 
     Parameters
     ----------
@@ -2739,8 +2747,8 @@ def _lit_by_gap_depth(a_s, g_s, chans_s, lvl, bkg, step, lit, measured, *, box, 
 
     Returns
     -------
-    numpy.ndarray of bool, shape (n_lines, n_channels), or None when nothing is found or
-    the window is shorter than ``2 * box`` lines
+    numpy.ndarray of bool, shape (n_lines, n_channels), or None when nothing is found, no
+    lit run is long enough, or the window is shorter than ``2 * box`` lines
     """
     n_lines, nch = lvl.shape
     if n_lines < 2 * box or nch < 2 or not lit.any():
@@ -2749,24 +2757,23 @@ def _lit_by_gap_depth(a_s, g_s, chans_s, lvl, bkg, step, lit, measured, *, box, 
     # ``2 * box`` lines): the faint ends of lit regions; not from traces (a few lines), and
     # not on its own (a static pattern of dark pixels deepens every output's gaps a little,
     # and unequally)
-    long_runs = np.zeros(lit.shape, dtype=bool)
-    for k in range(nch):
-        long_runs[:, k] = lit[:, k] & (_run_lengths(lit[:, k]) >= 2 * box)
+    long_runs = lit & (_run_lengths(lit) >= 2 * box)
     if not long_runs.any():
         return None
     n_sel = max(8, int(n_select) // max(step, 1))
+    if min(sl.stop - sl.start for sl in chans_s) < 4 * n_sel:  # (too few samples per line)
+        return None
     terms = bkg.terms(slice(0, a_s.shape[1] * step, step))
     # every other line (faint ends persist over many lines; half the cost): ``box`` lines
     # are ``half`` of them, and the gap positions come from the same 256 lines around
     thin = 2 if n_lines >= 8 * box else 1
-    shape = None  # (the background on the sub-sample, once for all channels)
+    bkg_t = None  # (the background on the sub-sample, once for all channels)
     if terms is not None:
         coef32 = bkg.line_coef[::thin].astype(np.float32)
         # (in the memory order of the sub-sample: transposed frames are Fortran-ordered)
         fortran = not a_s.flags.c_contiguous and a_s.T.flags.c_contiguous
-        shape = (terms @ coef32.T).T if fortran else coef32 @ terms.T
-    lines_t = np.arange(0, n_lines, thin)
-    n_t, half = lines_t.size, max(box // thin, 1)
+        bkg_t = (terms @ coef32.T).T if fortran else coef32 @ terms.T
+    n_t, half = -(-n_lines // thin), max(box // thin, 1)
     block_t = max(_EMISSION_BLOCK // thin, 1)
     depth = np.full((n_t, nch), np.nan)
     every = np.ones(n_t, dtype=bool)
@@ -2774,11 +2781,9 @@ def _lit_by_gap_depth(a_s, g_s, chans_s, lvl, bkg, step, lit, measured, *, box, 
     rows = np.arange(n_t)[:, None]
     for k, sl in enumerate(chans_s):
         r = a_s[::thin, sl] - lvl[::thin, k : k + 1].astype(np.float32)
-        if shape is not None:
-            r -= shape[:, sl]
+        if bkg_t is not None:
+            r -= bkg_t[:, sl]
         g = g_s[::thin, sl]
-        if r.shape[1] < 4 * n_sel:
-            return None
         np.copyto(r, 0.0, where=~g)
         idx, ok = dark_positions(
             r, g, every, n_sel, block=block_t, half_window=_EMISSION_HALF_WINDOW, finite=True,
