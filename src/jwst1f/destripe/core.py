@@ -1553,6 +1553,10 @@ def _frame_steps(
             )
             if s32 is not None and on_gaps[k].any():
                 shifts.append((range(length)[sl].start, range(length)[sl].stop, s32[:, None]))
+            if tentative is not None:
+                # tentative lines whose gaps were not accepted are measured like unlit
+                # lines, in full (truncation, lit-segment search, boundary jumps)
+                lit_found[tentative[:, k] & ~on_gaps[k], k] = False
         for lb, pb in _row_blocks(n_lines, length, transposed):
             b0, b1, _ = pb.indices(length)
             for p0, p1, s32 in shifts:
