@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.polynomial import legendre
 
-from jwst1f.destripe.linemodel import choose_smoothing, smooth_lines
-
 __all__ = ["SmoothBackground", "fit_background", "block_edges"]
 
 _Q25_OFFSET = 0.6744897501960817
@@ -233,16 +231,55 @@ def _batched_wls(
     return sol, np.einsum("mpp->mp", np.linalg.inv(ata))
 
 
+def _local_linear(
+    at: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, width: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Local straight lines with a Gaussian kernel, fitted to a few points, evaluated at ``at``.
+
+    At each position, the weighted least-squares line through ``(x, y)`` with weights
+    ``w * exp(-(x - at)**2 / (2 width**2))`` (a constant where the kernel holds one point);
+    the same smoother as :func:`jwst1f.destripe.linemodel.smooth_lines` with ``degree=1``,
+    as direct sums over the points (a few tens: block rows).
+
+    Parameters
+    ----------
+    at : numpy.ndarray, shape (m,)
+        Positions to evaluate at.
+    x, y, w : numpy.ndarray, shape (n,)
+        Positions, values and weights (positive) of the points.
+    width : float
+        Kernel width, units of ``x``.
+
+    Returns
+    -------
+    values : numpy.ndarray, shape (m,)
+    inv00 : numpy.ndarray, shape (m,)
+        ``(S^-1)_00`` of each local fit: the leverage of a point evaluated at its own
+        position is its weight times this.
+    """
+    d = x[None, :] - at[:, None]
+    a = w[None, :] * np.exp(-0.5 * (d / width) ** 2)
+    ad = a * d
+    s0, s1, s2 = a.sum(axis=1), ad.sum(axis=1), (ad * d).sum(axis=1)
+    t0, t1 = a @ y, ad @ y
+    det = s0 * s2 - s1 * s1
+    lin = det > 1e-9 * np.maximum(s0 * s2, 1e-300)
+    s0 = np.maximum(s0, 1e-300)
+    det = np.where(lin, det, 1.0)
+    values = np.where(lin, (s2 * t0 - s1 * t1) / det, t0 / s0)
+    return values, np.where(lin, s2 / det, 1.0 / s0)
+
+
 def _smooth_across_rows(
     coef: np.ndarray, rel_var: np.ndarray, rows: np.ndarray, line_edges: np.ndarray, box: int
 ) -> np.ndarray:
     """Per-line values of block-row coefficients, smoothed across the block rows.
 
     Each coefficient series (one value per block row, at the row's centre line) is smoothed
-    by local straight lines with a Gaussian kernel (:func:`jwst1f.destripe.linemodel.smooth_lines`,
-    each row weighted by the inverse variance of its value) and evaluated at every line. The
-    kernel's width is that of least estimated risk
-    (:func:`jwst1f.destripe.linemodel.choose_smoothing`) among ``_ALONG_SHAPE_ROWS`` block
+    by local straight lines with a Gaussian kernel (:func:`_local_linear`, each row weighted
+    by the inverse variance of its value) and evaluated at every line. The kernel's width is
+    that of least estimated risk (Stein's unbiased risk estimate, as in
+    :func:`jwst1f.destripe.linemodel.choose_smoothing`) among ``_ALONG_SHAPE_ROWS`` block
     rows to twice the frame: a smooth sky takes a straight line across the frame, and an
     along-line shape that holds over part of the frame only (extended emission with a
     gradient ending part way down) is followed there instead of being spread onto the lines
@@ -274,33 +311,30 @@ def _smooth_across_rows(
     """
     n_rows, n_terms = coef.shape
     n_lines = int(line_edges[-1])
-    # smoothed on a grid of 8 points per block row (small: the kernels of a frame-wide
-    # width on every line would cost memory), then interpolated to the lines
-    step = box / 8.0
-    grid = (np.arange(max(int(np.ceil(n_lines / step)), 1)) + 0.5) * step  # line positions
-    centre = np.minimum(
-        ((line_edges[:-1] + line_edges[1:]) / 2.0 / step).astype(int), grid.size - 1
-    )
+    centre = 0.5 * (line_edges[:-1] + line_edges[1:])  # lines
+    # evaluated at the rows' centres and the frame's ends, then interpolated to the lines (a
+    # kernel of 3 rows or more is nearly straight between neighbouring rows)
+    grid = np.concatenate(([0.0], centre, [float(n_lines)]))
     widest = 2.0 * max(n_rows, 2)
-    widths = np.geomspace(min(_ALONG_SHAPE_ROWS, widest), widest, 6)  # block rows
+    narrowest = min(_ALONG_SHAPE_ROWS, widest)
+    widths = narrowest * (widest / narrowest) ** np.linspace(0.0, 1.0, 6)  # block rows
     out = np.zeros((n_lines, n_terms))
     for q in range(n_terms):
         ok = rows & np.isfinite(rel_var[:, q]) & (rel_var[:, q] > 0) & np.isfinite(coef[:, q])
         if not ok.any():
             continue
+        x, y, w = centre[ok], coef[ok, q], 1.0 / rel_var[ok, q]
         width = widest
         if ok.sum() >= 8:
-            c, r = coef[ok, q], rel_var[ok, q]
-            z = np.diff(c) / np.sqrt(r[1:] + r[:-1])
+            z = np.diff(y) * np.sqrt(1.0 / (1.0 / w[1:] + 1.0 / w[:-1]))
             k2 = (1.4826 * float(np.median(np.abs(z - np.median(z))))) ** 2
             if np.isfinite(k2) and k2 > 0:
-                var = np.where(ok, k2 * rel_var[:, q], np.inf)
-                width = choose_smoothing(np.where(ok, coef[:, q], 0.0), var, widths)[1]
-        y = np.zeros(grid.size)
-        w = np.zeros(grid.size)
-        y[centre[ok]] = coef[ok, q]
-        w[centre[ok]] = 1.0 / rel_var[ok, q]
-        smooth = smooth_lines(y, w, width * box / step, degree=1)[0]
+                risks = []
+                for wd in widths:
+                    f, inv00 = _local_linear(x, x, y, w, wd * box)
+                    risks.append(float((w * (y - f) ** 2).sum() / k2 + 2.0 * (w * inv00).sum()))
+                width = float(widths[int(np.argmin(risks))])
+        smooth, _ = _local_linear(grid, x, y, w, width * box)
         out[:, q] = np.interp(np.arange(n_lines) + 0.5, grid, smooth)
     return out
 
