@@ -16,8 +16,8 @@ the line does not turn into stripes when the mask changes from line to line, nor
 channel offsets.
 
 The coefficients of the along-line terms vary across lines: per term, the series of block
-rows is smoothed by local straight lines at the scale of least estimated risk (from one block
-row to the whole frame), so that the noise of one block row does not enter the line means and
+rows is smoothed by local straight lines at the width of least estimated risk (from three
+block rows to twice the frame), so that the noise of one block row does not enter the line means and
 an along-line shape that holds over part of the frame only (extended emission with a
 gradient, ending part way down) is not spread over the lines where the sky is flat.
 
@@ -52,7 +52,7 @@ _MIN_ALONG_BOX = 8
 #: levels there were off by up to 0.2 DN/s and one output was taken as lit and measured on
 #: its darkest positions (``nircam_full_extended`` seed 6: 2.24 x oracle; eight seeds
 #: 1.327 x, bias -0.22 %, oracle -0.07). Eight seeds at the least-risk width from 3 rows:
-#: 1.089 x, bias -0.20 %; every other case within 0.003 x and 0.03 %. Fixed widths of 3 /
+#: 1.088 x, bias -0.20 %; every other case within 0.003 x and 0.03 %. Fixed widths of 3 /
 #: 6 rows: 1.093 / 1.101 x, bias -0.23 / -0.17 %, star fields and MOS 0.003 x worse at 3,
 #: and at 6 a band of emission ending part way down a synthetic frame still moved the
 #: outputs' levels below it by up to 0.012 DN/s (0.005 at 3 or at the least-risk width);
