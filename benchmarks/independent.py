@@ -41,7 +41,8 @@ from scipy.ndimage import uniform_filter1d
 from scipy.special import expit
 
 from benchmarks.bench_destripe import CaseData, _oracle
-from benchmarks.metrics import evaluate_prepared, prepare_truth
+from benchmarks.bench_destripe import _truth as case_truth
+from benchmarks.metrics import evaluate_prepared
 from benchmarks.peers.cfn import run_cfn
 from benchmarks.peers.seed_routine import SeedUnsupported, seed_correct
 
@@ -393,8 +394,12 @@ def truth_and_oracle(frame: dict[str, np.ndarray], layout) -> tuple[Any, np.ndar
     oracle : numpy.ndarray of float32, shape of ``frame["sci"]``
         The oracle of ``bench_destripe.py`` (per integration, reference pixels excluded).
     """
-    truth = _truth(frame, layout)
-    case = CaseData(
+    return _truth(frame, layout), _oracle(_case(frame), layout)
+
+
+def _case(frame: dict[str, np.ndarray]) -> CaseData:
+    """A frame of :func:`make_frame` as the benchmark's case data (no DQ, no header)."""
+    return CaseData(
         sci=frame["sci"],
         dq=None,
         header={},
@@ -403,20 +408,11 @@ def truth_and_oracle(frame: dict[str, np.ndarray], layout) -> tuple[Any, np.ndar
         sky=frame["sky"],
         empty=frame["empty"],
     )
-    return truth, _oracle(case, layout)
 
 
 def _truth(frame: dict[str, np.ndarray], layout, key: str = "rate_no1f") -> Any:
     """The benchmark truth of a frame, with ``frame[key]`` as the rate without 1/f."""
-    return prepare_truth(
-        rate_no1f=frame[key],
-        scene=frame["scene"],
-        sky=frame["sky"],
-        empty=frame["empty"],
-        dq=None,
-        layout=layout,
-        data=frame["sci"],
-    )
+    return case_truth(_case(frame), layout, frame[key], data=frame["sci"])
 
 
 def _window(detector: str, subarray: str, exp_type: str, label: str = "", **kw: Any) -> Variant:

@@ -523,7 +523,8 @@ def fit_background(
     model = np.zeros((nbl, nbp))  # levels are each channel-line's own clipped level: start at 0
     scale0 = float(np.sqrt(np.median(noise2[have]))) if have.any() else sigma
     excess2 = 0.0
-    for it in range(max(iterations, 1)):
+    n_iter = max(iterations, 1)
+    for it in range(n_iter):
         dev = b - model
         use = have & ~flag
         if it == 0:
@@ -535,7 +536,10 @@ def fit_background(
         thresh = extended_sigma * np.sqrt(noise2 + excess2)
         flag = have & (np.abs(dev) > thresh)
         use = have & ~flag
-        sol, inv = _batched_wls(design, b, np.where(use, cnt, 0.0), inverse=True)
+        if it < n_iter - 1:
+            sol = _batched_wls(design, b, np.where(use, cnt, 0.0))
+        else:  # (the coefficients' relative variances of the final fit, below)
+            sol, inv = _batched_wls(design, b, np.where(use, cnt, 0.0), inverse=True)
         coef = sol[:, :order]
         model = sol @ design.T
 
