@@ -146,3 +146,45 @@ def test_boundary_strips_need_enough_blocks(n_lines):
     good = np.ones(lay.shape, bool)
     strips = core._boundary_strips(good, lay, lay.channel_slices(), DestripeParams())
     assert len(strips) == (3 if n_lines >= 8 * 64 else 0)
+
+
+def _jump_case(rng, n_lines=1024, length=2048, n_out=4):
+    """Continuous sky across the output boundaries, true per-output offsets that scatter by
+    0.01 DN/s from block to block of 64 lines, and the line model's offsets equal to them
+    except on output 0 over lines 256-767, where light filling its lines was taken as 1/f
+    (+0.06 DN/s)."""
+    w = length // n_out
+    true = np.repeat(rng.normal(0, 0.01, (n_lines // 64, n_out)), 64, axis=0)
+    true += rng.normal(0, 0.02, (n_lines, 1))  # shared part
+    a = 0.5 + rng.normal(0, SIGMA, (n_lines, length))
+    a += np.repeat(true, w, axis=1)
+    model = true.copy()
+    model[256:768, 0] += 0.06
+    chans = [slice(k * w, (k + 1) * w) for k in range(n_out)]
+    good = np.ones((n_lines, length), bool)
+    strips = [
+        (k, (k + 1) * w, good[:, (k + 1) * w - 48 : (k + 1) * w + 48].copy())
+        for k in range(n_out - 1)
+    ]
+    return a.astype(np.float32), strips, model, true, chans
+
+
+def test_a_boundary_where_the_jumps_agree_keeps_its_relative_offset():
+    """A correction at one boundary moves the outputs on its side of it together: the
+    relative offset at a measured boundary where the jumps agree with the model is kept
+    (moving only the two outputs of the corrected boundary broke it by half the
+    correction), and the wrong one is corrected past zero to the truth within the blocks'
+    natural scatter (stopping at zero left half of it)."""
+    rng = np.random.default_rng(11)
+    a, strips, model, true, _ = _jump_case(rng)
+    corr, var, rms = core._boundary_offsets(a, strips, model, SIGMA, DestripeParams())
+    new = model + corr
+    lines = slice(288, 736)  # away from the ends of the wrong run (the smoothing)
+    assert rms[0] > 0.02 and rms[1] == 0.0 and rms[2] == 0.0
+    # boundaries 1|2 and 2|3: their relative offsets unchanged
+    for k in (1, 2):
+        np.testing.assert_allclose(new[:, k] - new[:, k + 1], model[:, k] - model[:, k + 1])
+    # boundary 0|1: the error of +0.06 mostly gone
+    err = (new[:, 0] - new[:, 1]) - (true[:, 0] - true[:, 1])
+    assert abs(err[lines].mean()) < 0.004
+    assert np.all(np.isfinite(var)) and np.all(var >= 0)
