@@ -3872,19 +3872,20 @@ def _boundary_offsets(
     correlated and the line-to-line scatter alone underestimates it). Only the significant
     part is kept (:func:`_garrote_smooth`, on the blocks, then smoothed across blocks): on
     frames without such emission the model, which averages whole outputs, is the better
-    estimate. It is kept only where it moves the model's relative offset towards zero (at
-    most to zero) and by no more than the block's own mismatch. Lines whose mismatch stands
-    out from its running mean (compact light crossing the boundary: a trace along the lines,
-    the wings of a bright star) and blocks with structure along the line next to the
-    boundary (:func:`_structured_blocks`) are not used.
+    estimate. It is kept only where it moves the model's relative offset towards its usual
+    value (:func:`_usual_offset`; past it by at most the natural scatter of the relative
+    offset from block to block) and by no more than the block's own mismatch. Lines whose
+    mismatch stands out from its running mean (compact light crossing the boundary: a trace
+    along the lines, the wings of a bright star) and blocks with structure along the line
+    next to the boundary (:func:`_structured_blocks`) are not used.
 
     The corrections of the boundaries are chained into per-output corrections within each
-    run of outputs linked by corrected boundaries, with zero mean over the run in each line
-    (outputs count equally): an output beyond a boundary where the jumps and the model agree
-    is not moved by corrections elsewhere (emission that steps exactly at an output boundary,
-    which no jump can tell from 1/f, makes the jumps agree with the model there: moving the
-    outputs beyond it measurably biased such emission). The reference-pixel anchor of step 10
-    then sets the slow level of the outputs that have reference pixels.
+    run of outputs linked by measured boundaries (corrected, or measured and in agreement
+    with the model, whose relative offset is then kept), with zero mean over the run in each
+    line (outputs count equally); an output beyond a boundary that was not measured
+    (structure along the line, no usable pixels) is not moved by corrections elsewhere. The
+    reference-pixel anchor of step 10 then sets the slow level of the outputs that have
+    reference pixels.
 
     Parameters
     ----------
