@@ -73,8 +73,10 @@ class DestripeParams:
         lines contain reference pixels, the stripes' own smooth part is measured on them and
         removed too (see ``use_reference_pixels``), and the scale actually used is chosen by
         least estimated risk from this one up to 4x the number of lines (a smooth sky is
-        smoothed broadly; ``metrics["sky_scale"]``); elsewhere stripe modes broader than this
-        scale are kept with the sky. Default 32.
+        smoothed broadly; ``metrics["sky_scale"]``), and lines whose sky stands far above
+        that smooth profile on the reference pixels' evidence (light filling a few whole
+        lines) keep their own sky (``metrics["sky_excursion_lines"]``); elsewhere stripe
+        modes broader than this scale are kept with the sky. Default 32.
     background_slow_scale_noref : float
         The same where the lines hold no reference pixels (subarrays away from the detector
         edges, e.g. NIRSpec fixed-slit and BOTS windows, or reference pixels that are NaN or

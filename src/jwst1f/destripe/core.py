@@ -167,6 +167,15 @@ _BOUNDARY_AGREE = 2.0
 _EXCURSION_SIGMA = 7.0
 #: Gaussian width (lines) at which such a bump is followed and kept.
 _EXCURSION_SCALE = 16.0
+#: With reference pixels in the lines: a line whose sky profile (line mean minus reference
+#: level) stands this many noise sigmas above the profile smoothed without it is sky that
+#: fills the line (a spectrum dispersed along it), kept line by line; grown down to
+#: ``_NARROW_EXCURSION_GROW`` sigmas and widened by one line on each side (its profile's
+#: wings) (:func:`_narrow_excursions`).
+_NARROW_EXCURSION_SIGMA = 5.0
+_NARROW_EXCURSION_GROW = 2.0
+#: ... in runs of at most this fraction of the smoothing scale (lines).
+_NARROW_EXCURSION_RUN = 0.25
 
 
 @dataclass
@@ -1733,6 +1742,7 @@ def _frame_steps(
     trend = None
     sky_scale = scale
     n_excursion = 0
+    narrow = None
     if refl is not None:
         # The line means hold sky + stripes; the reference pixels in the same lines hold the
         # stripes only. Their difference is the sky profile across lines plus noise (the
@@ -1751,6 +1761,11 @@ def _frame_steps(
             if var_d is not None:
                 trend, sky_scale = choose_smoothing(d, var_d, cands)
                 scale = 4.0 * n_lines  # the stripes' zero level and slope from the refs
+                narrow = _narrow_excursions(d, okd, var_d, sky_scale)
+                if narrow is not None:
+                    flags, smooth, excess = narrow
+                    trend = smooth + np.where(flags, excess, 0.0)
+                    n_excursion = int(flags.sum())
         else:
             # Only some outputs have reference pixels in their lines (full frames: the two
             # outer ones). The mean over all outputs minus those reference pixels also holds
@@ -1767,6 +1782,7 @@ def _frame_steps(
                 b = max(int(scale // 4), 1)
                 sky_scale = choose_scale(dp, var_p, cands, bin_lines=b)
                 scale = sky_scale
+                narrow = _narrow_excursions(dp, okp, var_p, sky_scale)
     if trend is None:
         # NIRSpec windows whose lines hold no reference pixels (fixed slits, BOTS): outside
         # the slits the detector sees no sky, so the line means of its dark pixels hold the
@@ -1777,7 +1793,15 @@ def _frame_steps(
         if refl is None and layout.instrument == "NIRSPEC":
             degree, scale = 0, max(scale, n_lines / 2.0)
             sky_scale = scale
-        trend, _ = smooth_lines(line_mean, (n_valid > 0).astype(float), scale, degree=degree)
+        w_trend = (n_valid > 0).astype(float)
+        if narrow is not None:  # (lines with reference pixels in only some outputs)
+            # the kept sky is the profile without those lines, plus their own excess
+            flags, _, excess = narrow
+            w_trend *= ~flags
+            n_excursion = int(flags.sum())
+        trend, _ = smooth_lines(line_mean, w_trend, scale, degree=degree)
+        if narrow is not None:
+            trend += np.where(flags, excess, 0.0)
         if refl is None and degree == 1:
             trend, n_excursion = _sky_excursions(line_mean, n_valid > 0, trend, scale)
     del line_mean, n_valid, valid  # per-line arrays (memory of short-line windows)
@@ -2115,6 +2139,73 @@ def _sky_excursions(
         return trend, 0
     fine, _ = smooth_lines(line_mean - coarse, w, _EXCURSION_SCALE, degree=2)
     return coarse + np.where(flags, fine, 0.0), int(flags.sum())
+
+
+def _narrow_excursions(
+    d: np.ndarray, ok: np.ndarray, var: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Lines filled by sky light too narrow across lines for the smooth sky profile.
+
+    Where the lines hold reference pixels, ``d`` (line mean minus reference level) is the
+    sky profile across lines plus the reference pixels' noise, and it is kept smoothed at
+    ``scale`` (at least ``background_slow_scale``, 32 lines). A spectrum dispersed along
+    the lines that fills whole lines of the clean pixels (a faint second trace across a
+    grism time-series window, 11 DN/s over 3-5 lines) is then mostly taken for a stripe
+    and removed from every output on those lines. The stripes are in the reference pixels
+    as well, so ``d`` shows such light at many noise sigmas on single lines: a line that
+    stands ``_NARROW_EXCURSION_SIGMA`` noise sigmas above the profile smoothed without the
+    flagged lines (three passes at most), grown to ``_NARROW_EXCURSION_GROW`` sigmas and
+    widened by one line on each side, keeps its own excess as sky, in runs of at most
+    ``_NARROW_EXCURSION_RUN * scale`` lines (8 at 32: a trace's profile; a longer run of
+    excess is broad structure, or the smooth profile's misfit next to a step of the sky at
+    the window's edge). Positive only (light).
+    The cost is the reference pixels' noise on those lines.
+
+    Parameters
+    ----------
+    d : numpy.ndarray, shape (n_lines,)
+        Line means minus reference levels, DN/s.
+    ok : numpy.ndarray of bool, shape (n_lines,)
+        Lines with a value.
+    var : numpy.ndarray, shape (n_lines,)
+        Noise variance of ``d`` (:func:`_difference_noise`), (DN/s)^2.
+    scale : float
+        Width of the smooth sky profile, lines.
+
+    Returns
+    -------
+    (flags, smooth, excess) or None
+        None where nothing stands out; otherwise the flagged lines (bool), the profile
+        smoothed without them and ``d`` minus it (0 where not ``ok``), shape (n_lines,).
+    """
+    noise = float(np.sqrt(np.median(var[ok]))) if ok.any() else 0.0
+    if not np.isfinite(noise) or noise <= 0:
+        return None
+    w = np.where(ok, 1.0 / np.where(ok, var, 1.0), 0.0)
+    flags = np.zeros(ok.shape, dtype=bool)
+    for _ in range(3):
+        smooth, _ = smooth_lines(d, w * ~flags, scale)
+        excess = np.where(ok, d - smooth, 0.0)
+        new = _hysteresis(
+            excess[:, None],
+            _NARROW_EXCURSION_SIGMA * noise,
+            _NARROW_EXCURSION_GROW * noise,
+        )[:, 0]
+        new[1:] |= new[:-1].copy()  # one line on each side
+        new[:-1] |= new[1:].copy()
+        new &= ok
+        # narrow only: a longer run is broad structure, which the scale itself follows
+        # (or a misfit of the smooth profile next to a step of the sky)
+        new &= _run_lengths(new) <= _NARROW_EXCURSION_RUN * scale
+        if np.array_equal(new, flags):
+            break
+        flags = new
+    else:  # (not settled in three passes: the profile without the last flags)
+        smooth, _ = smooth_lines(d, w * ~flags, scale)
+        excess = np.where(ok, d - smooth, 0.0)
+    if not flags.any():
+        return None
+    return flags, smooth, excess
 
 
 def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
