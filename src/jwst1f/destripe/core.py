@@ -1761,7 +1761,7 @@ def _frame_steps(
             if var_d is not None:
                 trend, sky_scale = choose_smoothing(d, var_d, cands)
                 scale = 4.0 * n_lines  # the stripes' zero level and slope from the refs
-                narrow = _narrow_excursions(d, okd, var_d, sky_scale)
+                narrow = _narrow_excursions(d, okd, var_d, sky_scale, smooth=trend)
                 if narrow is not None:
                     flags, smooth, excess = narrow
                     trend = smooth + np.where(flags, excess, 0.0)
@@ -2142,7 +2142,7 @@ def _sky_excursions(
 
 
 def _narrow_excursions(
-    d: np.ndarray, ok: np.ndarray, var: np.ndarray, scale: float
+    d: np.ndarray, ok: np.ndarray, var: np.ndarray, scale: float, *, smooth=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Lines filled by sky light too narrow across lines for the smooth sky profile.
 
@@ -2171,6 +2171,10 @@ def _narrow_excursions(
         Noise variance of ``d`` (:func:`_difference_noise`), (DN/s)^2.
     scale : float
         Width of the smooth sky profile, lines.
+    smooth : numpy.ndarray, shape (n_lines,), optional
+        ``d`` already smoothed at ``scale`` with weights ``1 / var`` on ``ok`` (as
+        :func:`jwst1f.destripe.linemodel.choose_smoothing` returns it): the first pass
+        then does not smooth again.
 
     Returns
     -------
@@ -2183,8 +2187,9 @@ def _narrow_excursions(
         return None
     w = np.where(ok, 1.0 / np.where(ok, var, 1.0), 0.0)
     flags = np.zeros(ok.shape, dtype=bool)
-    for _ in range(3):
-        smooth, _ = smooth_lines(d, w * ~flags, scale)
+    for i in range(3):
+        if i or smooth is None:
+            smooth, _ = smooth_lines(d, w * ~flags, scale)
         excess = np.where(ok, d - smooth, 0.0)
         new = _hysteresis(
             excess[:, None],
