@@ -83,6 +83,8 @@ class DestripeParams:
         not used): the stripes' slow part cannot be measured there, so only broader structure
         is kept as sky, plus the bumps of emission that fills whole lines, which stand far
         above the 1/f in the line means (kept at 16 lines; ``metrics["sky_excursion_lines"]``).
+        In NIRSpec windows the kept sky is a local constant at half the window or broader,
+        plus the light of the slit images in each line mean (``metrics["slit_light"]``).
         Default 512.
     background_along_order : int
         Polynomial order (Legendre, over the full line) of the smooth sky shape along the
