@@ -281,6 +281,14 @@ def test_slit_light_where_the_spectrum_ends_stays_sky():
     err = (r.corrected - truth).mean(axis=0)
     assert abs(err[10:130].mean() - err[300:1800].mean()) < 0.06
     assert r.metrics["slit_light"]
+    # NaN pixels (not clean) change nothing of that
+    sci = truth + stripes
+    sci[rng.random(sci.shape) < 0.01] = np.nan
+    rn = destripe(sci, lay)
+    assert rn.metrics["slit_light"]
+    assert np.isfinite(rn.corrected[np.isfinite(sci)]).all()
+    errn = np.nanmean(rn.corrected - truth, axis=0)
+    assert abs(errn[10:130].mean() - errn[300:1800].mean()) < 0.06
     plain = rng.normal(0, 0.8, (ny, nx)).astype(np.float32) * ~ref
     assert not destripe(plain + stripes, lay).metrics["slit_light"]
 

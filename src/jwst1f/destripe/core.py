@@ -2314,6 +2314,8 @@ def _slit_sky(
         light along the lines, e.g. a dark window with a masked trace).
     """
     n_lines, length = r.shape
+    if not (np.isfinite(sigma) and sigma > 0) or n_lines == 0 or length == 0:
+        return None
     coef, terms = background if background is not None else (None, None)
     blk = min(_SLIT_BLOCK, n_lines)
     nb = -(-n_lines // blk)
@@ -2328,9 +2330,9 @@ def _slit_sky(
             y = r[ls].astype(np.float32)  # (a copy: background added, zeroed)
             if terms is not None:
                 y += coef[ls] @ terms.T
-            c = clean[ls].astype(np.float32)
-            y *= c
-            yield ls, y, c
+            c = clean[ls]
+            y[~c] = 0.0  # (not a product: a NaN there would stay NaN)
+            yield ls, y, c.astype(np.float32)
 
     # 1. each block's along-line profile above its dark positions, and its significance
     prof = np.zeros((nb, length), dtype=np.float32)
