@@ -1614,8 +1614,8 @@ def _frame_steps(
     # (the background's coefficients and along-line terms, small, for the slit light of
     # NIRSpec windows in step 9: float32, as the background is evaluated)
     bkg_parts = None
-    if layout.instrument == "NIRSPEC" and bkg.terms() is not None:
-        bkg_parts = (bkg.line_coef.astype(np.float32), bkg.terms())
+    if layout.instrument == "NIRSPEC" and (along := bkg.terms()) is not None:
+        bkg_parts = (bkg.line_coef.astype(np.float32), along)
     del bkg, new
     zeroed = False  # the residuals zeroed where not clean
     if seeds is not None and seeds.any():
