@@ -541,3 +541,39 @@ def test_light_filling_a_few_whole_lines_is_kept_as_sky(noutputs):
     # and nothing is flagged without the light
     plain = destripe((sky + rng.normal(0, 1.0, (ny, nx))).astype(np.float32) + data - truth, lay)
     assert plain.metrics["sky_excursion_lines"] == 0
+
+
+def test_user_mask_over_most_of_a_one_output_strip():
+    """A user mask over the right two thirds of a 64 x 2048 one-output strip and its top
+    lines, on a sky that rises along the line. The along-line shape fitted on the left third
+    was a curvature extrapolated over the rest; the channel's level (its mean over the whole
+    line) then fell below the data, every block was flagged as extended emission and no line
+    was measured (seed 0: all 64 lines interpolated, the stripes left as they were). Rows
+    measured over too little of the line now fit no curvature: every line with pixels is
+    measured and the stripes there drop to a fraction. (Rows that span little of the line
+    still fit a straight shape: see ``test_sky_gradient_along_short_lines_does_not_become_
+    stripes``.)"""
+    lay = nircam_layout(64, 2048, 1)
+    ny, nx = lay.shape
+    ref = lay.reference_mask()
+    x = np.arange(nx)[None, :] / nx
+    sky = np.where(ref, 0.0, 1.0 + 0.3 * x + 0.4 * x**2).astype(np.float32)
+    user = np.zeros((ny, nx), bool)
+    user[:, 700:] = True
+    user[55:] = True
+    n_empty = int(lay.reference_lines_and_pixels()[0].sum()) + 9  # no pixel to measure
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        # pink noise along the pixel clock (lines of 2048 pixels and a 12-clock pause)
+        n = ny * (nx + 12)
+        f = np.fft.rfftfreq(n)
+        f[0] = f[1]
+        pink = np.fft.irfft((rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) / f**0.5, n)
+        onef = pink.reshape(ny, nx + 12)[:, :nx]
+        onef = (onef * 0.25 / onef.mean(axis=1).std()).astype(np.float32)
+        noise = rng.normal(0, 0.65, (ny, nx)).astype(np.float32)
+        r = destripe(sky + onef + noise, lay, user_mask=user)
+        assert r.metrics["lines_interpolated"] == n_empty
+        err = (r.corrected - (sky + noise))[4:55, 4:700].mean(axis=1)
+        before = onef[4:55, 4:700].mean(axis=1)
+        assert np.std(err - err.mean()) < 0.4 * np.std(before)

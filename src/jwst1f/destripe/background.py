@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +59,16 @@ _MIN_ALONG_BOX = 8
 #: outputs' levels below it by up to 0.012 DN/s (0.005 at 3 or at the least-risk width);
 #: from 1 row the risk followed single rows' noise (1.116 x, bias -0.36 %).
 _ALONG_SHAPE_ROWS = 3
+#: Smallest fraction of the line that a block row's measured blocks must span (first to last
+#: block centre) for the curvature of its along-line shape (terms of order 2 and up) to be
+#: fitted. A shape fitted on part of the line is extrapolated over the rest, and the
+#: channels' levels are its mean over the whole line: with a user mask over the right two
+#: thirds of a one-output strip, the curvature fitted on the left third put that mean
+#: 1.5 DN/s (2 sigma) below the data, every block was then flagged as extended emission and
+#: no line was measured. Narrower rows fit a straight shape. (A straight one is still
+#: needed there: a sky gradient along 64-pixel lines is first found on half of each line,
+#: the other half taken for faint emission until the gradient is fitted.)
+_MIN_ALONG_SPAN = 0.5
 
 
 @dataclass
@@ -198,7 +209,12 @@ class SmoothBackground:
 
 
 def _batched_wls(
-    design: np.ndarray, y: np.ndarray, w: np.ndarray, *, inverse: bool = False
+    design: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    *,
+    inverse: bool = False,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Weighted least squares of every row of ``y`` on the same design, in one batch.
 
@@ -209,6 +225,8 @@ def _batched_wls(
         Values and weights (0 = not used) per row.
     inverse : bool
         Also return the diagonal of each row's inverse normal matrix.
+    fixed : numpy.ndarray of bool, shape (m, p), optional
+        Coefficients held at 0 (not fitted); their inverse-normal diagonal is ``inf``.
 
     Returns
     -------
@@ -225,10 +243,19 @@ def _batched_wls(
     diag = np.einsum("mpp->mp", ata)
     ridge = 1e-9 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
     ata[:, np.arange(design.shape[1]), np.arange(design.shape[1])] += ridge
+    if fixed is not None and fixed.any():
+        # a held coefficient: its row and column of the normal equations become the identity
+        # (the other coefficients are fitted without it) and its right-hand side 0
+        ata = np.where(fixed[:, :, None] | fixed[:, None, :], 0.0, ata)
+        ata[:, np.arange(design.shape[1]), np.arange(design.shape[1])] += fixed
+        aty = np.where(fixed, 0.0, aty)
     sol = np.linalg.solve(ata, aty[..., None])[..., 0]
     if not inverse:
         return sol
-    return sol, np.einsum("mpp->mp", np.linalg.inv(ata))
+    inv = np.einsum("mpp->mp", np.linalg.inv(ata))
+    if fixed is not None:
+        inv = np.where(fixed, np.inf, inv)
+    return sol, inv
 
 
 def _local_linear(
@@ -518,6 +545,17 @@ def fit_background(
     design = np.hstack(
         [legendre.legvander(xc, order)[:, 1:], (chan[:, None] == np.arange(nch)).astype(float)]
     )
+    # rows whose measured blocks span too little of the line fit no curvature
+    fixed = None
+    if order:
+        xh = np.where(have, xc[None, :], np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (rows without blocks: NaN)
+            span = 0.5 * (np.nanmax(xh, axis=1) - np.nanmin(xh, axis=1))
+        narrow = ~(span >= _MIN_ALONG_SPAN)
+        if narrow.any():
+            fixed = np.zeros((nbl, design.shape[1]), dtype=bool)
+            fixed[narrow, 1:order] = True
     coef = np.zeros((nbl, order))
     flag = np.zeros((nbl, nbp), dtype=bool)
     model = np.zeros((nbl, nbp))  # levels are each channel-line's own clipped level: start at 0
@@ -537,9 +575,9 @@ def fit_background(
         flag = have & (np.abs(dev) > thresh)
         use = have & ~flag
         if it < n_iter - 1:
-            sol = _batched_wls(design, b, np.where(use, cnt, 0.0))
+            sol = _batched_wls(design, b, np.where(use, cnt, 0.0), fixed=fixed)
         else:  # (the coefficients' relative variances of the final fit, below)
-            sol, inv = _batched_wls(design, b, np.where(use, cnt, 0.0), inverse=True)
+            sol, inv = _batched_wls(design, b, np.where(use, cnt, 0.0), inverse=True, fixed=fixed)
         coef = sol[:, :order]
         model = sol @ design.T
 

@@ -1783,7 +1783,7 @@ def _frame_steps(
         if bool(np.all(rcnt.sum(axis=0) > 0)):  # every output has reference pixels
             var_d = _difference_noise(d, okd)
             if var_d is not None:
-                trend, sky_scale = choose_smoothing(d, var_d, cands)
+                trend, sky_scale = choose_smoothing(d, var_d, cands, level=True)
                 scale = 4.0 * n_lines  # the stripes' zero level and slope from the refs
                 narrow = _narrow_excursions(d, okd, var_d, sky_scale, smooth=trend)
                 if narrow is not None:

@@ -475,7 +475,12 @@ def smooth_lines(
 
 
 def choose_smoothing(
-    values: np.ndarray, variance: np.ndarray, scales: np.ndarray, *, degree: int = 1
+    values: np.ndarray,
+    variance: np.ndarray,
+    scales: np.ndarray,
+    *,
+    degree: int = 1,
+    level: bool = False,
 ) -> tuple[np.ndarray, float]:
     """Local-polynomial smooth of a noisy series at the scale of least estimated risk.
 
@@ -496,6 +501,10 @@ def choose_smoothing(
         emission band better, but on the simulator's cases it also took slow stripe modes
         for sky (aperture bias on ``nircam_full_stars`` -0.14 -> -0.22 %, grism strip 1.8 ->
         3.9 x oracle), so the destriper uses 1.
+    level : bool
+        Also a candidate: the local constant (degree 0) at the broadest scale, nearly one
+        level for the whole series. A straight line costs one degree of freedom more; the
+        risk keeps its slope only where the data show it.
 
     Returns
     -------
@@ -507,11 +516,14 @@ def choose_smoothing(
     w = np.where(ok, 1.0 / np.where(ok, variance, 1.0), 0.0)
     y = np.where(ok, values, 0.0)
     best = None
-    for sc in scales:
-        f, _, lev = smooth_lines(y, w, float(sc), hat=True, degree=degree)
+    cands = [(float(sc), degree) for sc in scales]
+    if level and len(cands):
+        cands.append((float(np.max(scales)), 0))
+    for sc, deg in cands:
+        f, _, lev = smooth_lines(y, w, sc, hat=True, degree=deg)
         risk = float((w * (y - f) ** 2).sum() + 2.0 * lev.sum() - ok.sum())
         if best is None or risk < best[0]:
-            best = (risk, f, float(sc))
+            best = (risk, f, sc)
     return best[1], best[2]
 
 
