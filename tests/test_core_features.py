@@ -123,8 +123,10 @@ def test_lowpass_removes_slow_noise_within_lines():
 
 
 def test_lowpass_auto_only_for_one_output_lines():
-    """On 4-output frames "auto" does not model the 1/f within lines (it would also take faint
-    source wings out); on one-output windows it does where the 1/f within lines is strong."""
+    """On 4-output frames "auto" does not model each output's 1/f within lines on its own (it
+    would also take faint source wings out; the wander the outputs share is modelled, see
+    ``test_wander_shared_by_the_outputs_is_removed_under_a_masked_trace``); on one-output
+    windows it does where the 1/f within lines is strong."""
     rng = np.random.default_rng(3)
     lay4 = layout(ny=256, nx=2048, noutputs=4, SUBSTRT2=900)
     img, stripes = frame(lay4, rng)
@@ -577,3 +579,54 @@ def test_user_mask_over_most_of_a_one_output_strip():
         err = (r.corrected - (sky + noise))[4:55, 4:700].mean(axis=1)
         before = onef[4:55, 4:700].mean(axis=1)
         assert np.std(err - err.mean()) < 0.4 * np.std(before)
+
+
+def _shared_wander_frame(seed: int, amplitude: float):
+    """A 64 x 2048 four-output window (outputs read in alternating directions) with white
+    noise, line offsets, a bright trace over most of outputs 1-3 and a wander within the
+    lines common to all outputs at the same readout time (smooth over about 100 pixel clocks,
+    rms ``amplitude``)."""
+    rng = np.random.default_rng(seed)
+    lay = layout(ny=64, nx=2048, noutputs=4, SUBSTRT2=1)
+    img, stripes = frame(lay, rng)
+    ny, nx = lay.shape
+    white = rng.normal(0.0, 1.0, (ny, 512 + 240))
+    kernel = np.exp(-0.5 * (np.arange(-120, 121) / 40.0) ** 2)
+    wander = np.stack([np.convolve(w, kernel, mode="valid") for w in white])[:, :512]
+    wander *= amplitude / wander.std()
+    shared = np.zeros((ny, nx), np.float32)
+    for k, sl in enumerate(lay.channel_slices()):
+        shared[:, sl] = wander if lay.fast_sign[k] > 0 else wander[:, ::-1]
+    trace = np.zeros((ny, nx), np.float32)
+    trace[28:36, 600:] = 50.0
+    return lay, img + trace, (img + trace + stripes + shared).astype(np.float32), shared
+
+
+def test_wander_shared_by_the_outputs_is_removed_under_a_masked_trace():
+    """Where the pixels of outputs are masked (a trace over most of three outputs), the
+    wander within their lines at those readout times is measured on the other outputs: the
+    model follows it there; the line offsets of the clean pixels stay what they are (the
+    model is zero-mean over each channel-line's clean pixels); segments that the other
+    outputs do not see get no model (output 0 on the trace's lines); and a frame without
+    shared wander gets none at all."""
+    lay, truth, data, shared = _shared_wander_frame(0, amplitude=0.4 * SIGMA)
+    on = destripe(data, lay)
+    off = destripe(data, lay, params=DestripeParams(lowpass="off"))
+    assert on.metrics["common_wander"] > 0.2 * SIGMA
+    assert off.metrics["common_wander"] == 0.0
+    extra = on.model - off.model  # the wander model
+    chans = lay.channel_slices()
+    for k in (2, 3):  # wholly masked on the trace's lines
+        true = shared[28:36, chans[k]] - shared[28:36, chans[k]].mean(axis=1, keepdims=True)
+        assert np.std(true - extra[28:36, chans[k]]) < 0.7 * np.std(true)
+    # (output 0, clean on those lines, has no other output to measure its wander on)
+    assert np.std(extra[28:36, chans[0]]) < 0.3 * np.std(shared[28:36, chans[0]])
+    # the channel-line means of the clean pixels: unchanged by the wander model
+    for sl in chans:
+        c = on.mask[:, sl]
+        d = np.where(c, extra[:, sl], 0.0).sum(axis=1)
+        n = c.sum(axis=1)
+        assert np.all(np.abs(d[n > 0] / n[n > 0]) < 1e-4)
+    # no shared wander: no model
+    lay, truth, data, _ = _shared_wander_frame(1, amplitude=0.0)
+    assert destripe(data, lay).metrics["common_wander"] == 0.0

@@ -105,10 +105,12 @@ class DestripeParams:
         reduces the residual), ``"on"`` or ``"off"``. Default ``"auto"``.
     lowpass : str
         Model of the 1/f along each output's readout time (the stripes and the wander within
-        lines together, NSClean-like; :mod:`jwst1f.destripe.timeline`): ``"auto"`` (one-output
-        windows only, where one output reads the whole line, and only where the fitted 1/f
-        spectrum is significant), ``"on"`` (every output, where significant) or ``"off"``.
-        Default ``"auto"``.
+        lines together, NSClean-like; :mod:`jwst1f.destripe.timeline`): ``"auto"`` (on
+        one-output windows, where one output reads the whole line, and only where the fitted
+        1/f spectrum is significant; on windows read by several outputs side by side, the
+        wander within lines that the outputs share, each output's measured on the others,
+        :mod:`jwst1f.destripe.wander`, where significant), ``"on"`` (each output on its own,
+        where significant) or ``"off"``. Default ``"auto"``.
     mask_reference_pixels : bool
         Exclude reference pixels from the line means of the sky (they are corrected all the
         same). Default True.

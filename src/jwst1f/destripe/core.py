@@ -36,6 +36,7 @@ from jwst1f.destripe.masking import (
     robust_sigma,
 )
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
+from jwst1f.destripe.wander import common_wander
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
 
@@ -518,6 +519,7 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "lit_segments": int(sum(m["lit_segments"] for m in per_int)),
         "illuminated_channel_lines": int(sum(m["illuminated_channel_lines"] for m in per_int)),
         "timeline": per_int[0]["timeline"],
+        "common_wander": float(np.mean([m["common_wander"] for m in per_int])),
         "sky_scale": float(np.mean([m["sky_scale"] for m in per_int])),
         "sky_excursion_lines": int(sum(m["sky_excursion_lines"] for m in per_int)),
         "slit_light": bool(any(m["slit_light"] for m in per_int)),
@@ -1733,6 +1735,19 @@ def _frame_steps(
         means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
         means_r = np.where(counts > 0, sums_r / np.maximum(counts, 1), 0.0)
     del sums, sums_r
+    # the wander within lines that the outputs share, each output's from the others (windows
+    # read by several outputs side by side; the one-output timeline model is below)
+    wander = None
+    if params.lowpass == "auto" and nch > 1 and not layout.interleaved:
+        wander = common_wander(
+            out_model,
+            clean,
+            means_r,
+            chans,
+            layout.fast_sign,
+            sigma,
+            profile_lines=params.background_slow_scale,
+        )
     # the clean pixels are those within +-clip_sigma of the level of step 2: where a line's
     # mean moved away from that level (light masked at full resolution that had raised it),
     # the window cut one tail of its noise
@@ -1978,8 +1993,9 @@ def _frame_steps(
             m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
         del m, v
         np.subtract(a[:, sl], out_model[:, sl], out=out_corrected[:, sl])  # NaN stays NaN
+    wander_rms = None if wander is None else wander.rms
     apply_args = (a, pending, chans, offset, variance, eo, transposed, out_model, out_var)
-    apply_args += (out_corrected,)
+    apply_args += (out_corrected, wander)
     if defer_apply and len(pending) == len(chans):
         deferred = apply_args
     else:
@@ -1987,6 +2003,7 @@ def _frame_steps(
         deferred = None
 
     # 6. metrics
+    cw_rms = None if wander_rms is None else float(wander_rms)
     ok = counts >= params.min_pixels
     noise = sigma / np.sqrt(np.maximum(counts, 1))
     before, after, floor = [], [], []
@@ -2022,6 +2039,7 @@ def _frame_steps(
             for t in timeline
         ],
         "_kept": kept,
+        "common_wander": 0.0 if cw_rms is None else cw_rms,
         "_apply": deferred,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
@@ -2424,16 +2442,29 @@ def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
 
 
 def _apply_offsets(
-    a, pending, chans, offset, variance, eo, transposed, model, var, corrected, extra=None
+    a,
+    pending,
+    chans,
+    offset,
+    variance,
+    eo,
+    transposed,
+    model,
+    var,
+    corrected,
+    wander=None,
+    extra=None,
 ):
     """Write model, variance and corrected of the channels ``pending`` (no timeline model).
 
     The per channel-line values (one column per channel, or per channel and parity with the
-    even/odd term) are broadcast to the pixels (:class:`_Broadcast`, exact copies) whole
-    memory rows at a time, and ``corrected`` is written from the same cache-resident block.
-    Channels with a timeline model (written by the caller) are left alone; then the pending
-    channels are written one by one. ``extra`` (float32, per line) is added to the model
-    afterwards, as ``model += extra`` would (rateints joint sky).
+    even/odd term; with ``wander``, a :class:`jwst1f.destripe.wander.CommonWander`, one per
+    segment of pixels too, each plus its wander) are broadcast to the pixels
+    (:class:`_Broadcast`, exact copies) whole memory rows at a time, and ``corrected`` is
+    written from the same cache-resident block. Channels with a timeline model (written by
+    the caller) are left alone; then the pending channels are written one by one. ``extra``
+    (float32, per line) is added to the model afterwards, as ``model += extra`` would
+    (rateints joint sky).
     """
     if not pending:
         return
@@ -2443,19 +2474,29 @@ def _apply_offsets(
     vcols = np.zeros(length, dtype=np.intp)
     for k in pending:
         sl = chans[k]
+        pix = np.arange(length)[sl]
         off_k = offset[:, k].astype(np.float32)
-        if eo is not None:  # even and odd pixels: one column each
-            e0 = eo[2][k]
-            vals.append(off_k + eo[0][:, k].astype(np.float32))
-            vals.append(off_k + eo[1][:, k].astype(np.float32))
-            pix = np.arange(length)[sl]
-            cols[pix[e0::2]] = len(vals) - 2
-            cols[pix[1 - e0 :: 2]] = len(vals) - 1
-        else:
-            vals.append(off_k)
-            cols[sl] = len(vals) - 1
-        var_cols.append(variance[:, k].astype(np.float32))
-        vcols[sl] = len(var_cols) - 1
+        var_k = variance[:, k].astype(np.float32)
+        if wander is None:
+            parts = [(pix, off_k, var_k)]
+        else:  # per segment of pixels: the offset plus the wander
+            seg = wander.segment
+            parts = [
+                (pix[j * seg : (j + 1) * seg], off_k + wander.model[k, j], var_k + v)
+                for j, v in enumerate(wander.variance[k])
+            ]
+        for px, val, vr in parts:
+            if eo is not None:  # even and odd pixels: one column each
+                e0 = (eo[2][k] + int(px[0] - pix[0])) % 2
+                vals.append(val + eo[0][:, k].astype(np.float32))
+                vals.append(val + eo[1][:, k].astype(np.float32))
+                cols[px[e0::2]] = len(vals) - 2
+                cols[px[1 - e0 :: 2]] = len(vals) - 1
+            else:
+                vals.append(val)
+                cols[px] = len(vals) - 1
+            var_cols.append(vr)
+            vcols[px] = len(var_cols) - 1
     vals = np.stack(vals, axis=1)
     if extra is not None:
         vals += extra[:, None]  # float32, after the even/odd term: the same rounding
