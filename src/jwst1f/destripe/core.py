@@ -2472,32 +2472,30 @@ def _apply_offsets(
     vals, var_cols = [], []
     cols = np.zeros(length, dtype=np.intp)
     vcols = np.zeros(length, dtype=np.intp)
+    ncols = 0  # columns of ``vals`` so far
     for k in pending:
         sl = chans[k]
         pix = np.arange(length)[sl]
         off_k = offset[:, k].astype(np.float32)
         var_k = variance[:, k].astype(np.float32)
         if wander is None:
-            parts = [(pix, off_k, var_k)]
-        else:  # per segment of pixels: the offset plus the wander
-            seg = wander.segment
-            parts = [
-                (pix[j * seg : (j + 1) * seg], off_k + wander.model[k, j], var_k + v)
-                for j, v in enumerate(wander.variance[k])
-            ]
-        for px, val, vr in parts:
-            if eo is not None:  # even and odd pixels: one column each
-                e0 = (eo[2][k] + int(px[0] - pix[0])) % 2
-                vals.append(val + eo[0][:, k].astype(np.float32))
-                vals.append(val + eo[1][:, k].astype(np.float32))
-                cols[px[e0::2]] = len(vals) - 2
-                cols[px[1 - e0 :: 2]] = len(vals) - 1
-            else:
-                vals.append(val)
-                cols[px] = len(vals) - 1
-            var_cols.append(vr)
-            vcols[px] = len(var_cols) - 1
-    vals = np.stack(vals, axis=1)
+            parts, seg = off_k[:, None], max(pix.size, 1)
+        else:  # per segment of pixels: the offset plus the wander; the variance per line
+            parts, seg = off_k[:, None] + wander.model[k].T, wander.segment
+            var_k = var_k + wander.variance[k].mean(axis=0)
+        n_parts = parts.shape[1]
+        col = ncols + np.minimum(np.arange(pix.size) // seg, n_parts - 1)
+        if eo is not None:  # even and odd pixels: one set of columns each
+            vals.append(parts + eo[0][:, k, None].astype(np.float32))
+            vals.append(parts + eo[1][:, k, None].astype(np.float32))
+            col += np.where(np.arange(pix.size) % 2 == eo[2][k], 0, n_parts)
+        else:
+            vals.append(parts)
+        cols[pix] = col
+        ncols += n_parts * (2 if eo is not None else 1)
+        var_cols.append(var_k)
+        vcols[sl] = len(var_cols) - 1
+    vals = np.concatenate(vals, axis=1)
     if extra is not None:
         vals += extra[:, None]  # float32, after the even/odd term: the same rounding
     var_cols = np.stack(var_cols, axis=1)
