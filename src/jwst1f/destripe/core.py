@@ -36,7 +36,7 @@ from jwst1f.destripe.masking import (
     robust_sigma,
 )
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
-from jwst1f.destripe.wander import common_wander
+from jwst1f.destripe.wander import common_wander, segment_sums, wander_segment
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
 
@@ -1685,6 +1685,14 @@ def _frame_steps(
             wmat[np.arange(length)[sl][first[k] :: 2], nch + k] = 1.0
     acc_s = np.zeros((n_lines, ncol))
     acc_n = np.zeros((n_lines, ncol))
+    # the segment sums of the wander within lines that the outputs share (step 11), taken
+    # in the same pass over C-ordered frames
+    want_wander = params.lowpass == "auto" and nch > 1 and not layout.interleaved
+    seg = wander_segment(chans) if want_wander else None
+    seg_sums = None
+    if seg is not None and not transposed:
+        nseg = (chans[0].stop - chans[0].start) // seg
+        seg_sums = tuple(np.empty((nch, nseg, n_lines), dtype=np.float32) for _ in range(2))
     # (transposed frames: per channel, the sums as one BLAS product of its memory rows with
     # ones, and the counts by byte sums of its memory rows, exact: about twice faster than
     # the products with the indicator matrix)
@@ -1714,6 +1722,10 @@ def _frame_steps(
             acc_s[lb] += out_model[lb, pb] @ wmat[pb]  # float32 sums are accurate enough
             if not by_words:
                 acc_n[lb] += clean[lb, pb].astype(np.float32) @ wmat[pb]
+            if seg_sums is not None:  # (from the same block, in the cache)
+                segment_sums(
+                    out_model[lb], clean[lb], chans, seg, seg_sums[0][..., lb], seg_sums[1][..., lb]
+                )
     sums, counts = acc_s[:, :nch].copy(), acc_n[:, :nch].copy()
     sums_r = sums.copy()  # relative to the levels
     sums += lvl * counts  # of data minus background
@@ -1738,7 +1750,7 @@ def _frame_steps(
     # the wander within lines that the outputs share, each output's from the others (windows
     # read by several outputs side by side; the one-output timeline model is below)
     wander = None
-    if params.lowpass == "auto" and nch > 1 and not layout.interleaved:
+    if seg is not None:
         wander = common_wander(
             out_model,
             clean,
@@ -1746,8 +1758,11 @@ def _frame_steps(
             chans,
             layout.fast_sign,
             sigma,
+            segment=seg,
             profile_lines=params.background_slow_scale,
+            sums=seg_sums,
         )
+    del seg_sums
     # the clean pixels are those within +-clip_sigma of the level of step 2: where a line's
     # mean moved away from that level (light masked at full resolution that had raised it),
     # the window cut one tail of its noise
