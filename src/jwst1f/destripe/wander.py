@@ -36,8 +36,9 @@ import numpy as np
 
 __all__ = ["CommonWander", "SEGMENT", "common_wander", "segment_sums", "wander_segment"]
 
-#: Pixel clocks per segment. (16 / 64: simulator SUBGRISM64 1.428 / 1.435 x oracle against
-#: 1.416, star-field bias -0.36 / -0.38 %; segments of 8 or 16 averaged by three: 1.475.)
+#: Pixel clocks per segment. (16 / 64, before the Wiener gain: simulator SUBGRISM64 1.428 /
+#: 1.435 x oracle against 1.421 at 32, star-field bias -0.36 / -0.38 %; segments of 8 or 16
+#: averaged by three: 1.475.)
 SEGMENT = 32
 
 
