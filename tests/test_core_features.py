@@ -630,3 +630,36 @@ def test_wander_shared_by_the_outputs_is_removed_under_a_masked_trace():
     # no shared wander: no model
     lay, truth, data, _ = _shared_wander_frame(1, amplitude=0.0)
     assert destripe(data, lay).metrics["common_wander"] == 0.0
+
+
+def test_wander_segment_sums_are_the_same_in_either_memory_order():
+    """The segment sums of the shared wander are read in the memory order of the frame: a
+    transposed canonical view (NIRSpec, NIRISS) gives the same sums and counts as a
+    C-ordered one, and the running sums across lines are the plain windowed sums."""
+    from jwst1f.destripe.wander import _box_lines, segment_sums, wander_segment
+
+    rng = np.random.default_rng(5)
+    n_lines, length = 96, 512
+    chans = [slice(0, 128), slice(128, 256), slice(256, 384), slice(384, 512)]
+    seg = wander_segment(chans)
+    assert seg == 32
+    assert wander_segment(chans[:1]) is None  # one output
+    assert wander_segment([slice(0, 100), slice(100, 220)]) is None  # unequal widths
+    clean = rng.random((n_lines, length)) > 0.3
+    r = np.where(clean, rng.normal(0, 1, (n_lines, length)), 0.0).astype(np.float32)
+    out = []
+    for x, c in ((r, clean), (np.asfortranarray(r), np.asfortranarray(clean))):
+        sums = np.empty((4, 128 // seg, n_lines), np.float32)
+        cnts = np.empty_like(sums)
+        segment_sums(x, c, chans, seg, sums, cnts)
+        out.append((sums, cnts))
+    (s_c, n_c), (s_f, n_f) = out
+    assert np.array_equal(n_c, n_f)
+    np.testing.assert_allclose(s_c, s_f, rtol=1e-5, atol=1e-4)
+    # by hand: output 2, segment 1, line 7
+    ref = r[7, 256 + 32 : 256 + 64].sum()
+    assert abs(s_c[2, 1, 7] - ref) < 1e-4
+    assert n_c[2, 1, 7] == clean[7, 256 + 32 : 256 + 64].sum()
+    a = rng.normal(0, 1, (3, 40))
+    want = np.stack([[a[i, max(0, j - 5) : j + 6].sum() for j in range(40)] for i in range(3)])
+    np.testing.assert_allclose(_box_lines(a, 5), want, rtol=1e-12, atol=1e-12)

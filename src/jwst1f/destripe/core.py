@@ -2008,7 +2008,6 @@ def _frame_steps(
             m[1 - e0 :: 2] += eo[1][:, k].astype(np.float32)
         del m, v
         np.subtract(a[:, sl], out_model[:, sl], out=out_corrected[:, sl])  # NaN stays NaN
-    wander_rms = None if wander is None else wander.rms
     apply_args = (a, pending, chans, offset, variance, eo, transposed, out_model, out_var)
     apply_args += (out_corrected, wander)
     if defer_apply and len(pending) == len(chans):
@@ -2018,7 +2017,6 @@ def _frame_steps(
         deferred = None
 
     # 6. metrics
-    cw_rms = None if wander_rms is None else float(wander_rms)
     ok = counts >= params.min_pixels
     noise = sigma / np.sqrt(np.maximum(counts, 1))
     before, after, floor = [], [], []
@@ -2054,7 +2052,7 @@ def _frame_steps(
             for t in timeline
         ],
         "_kept": kept,
-        "common_wander": 0.0 if cw_rms is None else cw_rms,
+        "common_wander": 0.0 if wander is None else float(wander.rms),
         "_apply": deferred,
         "reference_anchored": anchored,
         "reference_offset": mean_offset if anchored else 0.0,
