@@ -111,6 +111,14 @@ def segment_sums(
     sums, cnts : numpy.ndarray of float32, shape (n_channels, n_segments, n_lines)
         Written.
     """
+    c0, c1 = chans[0].start, chans[-1].stop
+    adjacent = all(a.stop == b.start for a, b in zip(chans[:-1], chans[1:], strict=True))
+    if adjacent and not r.T.flags.c_contiguous:  # (every output in one product: fewer calls)
+        nch, nseg = sums.shape[:2]
+        for x, out in ((r, sums), (clean.view(np.uint8), cnts)):
+            blk = np.einsum("ijk->ij", x[:, c0:c1].reshape(x.shape[0], nch * nseg, segment))
+            out[...] = blk.T.reshape(nch, nseg, x.shape[0])
+        return
     for k, sl in enumerate(chans):
         _segment_sums(r, sl, segment, sums[k])
         _segment_sums(clean.view(np.uint8), sl, segment, cnts[k])
@@ -120,10 +128,16 @@ def _box_lines(a: np.ndarray, half: int) -> np.ndarray:
     """Sum over the ``2 * half + 1`` lines centred on each (along the last axis of ``a``,
     lines), truncated at the window's ends (a new array)."""
     n = a.shape[-1]
-    c = np.zeros((*a.shape[:-1], n + 2 * half + 1), dtype=a.dtype)  # cumulative sums, padded
-    np.cumsum(a, axis=-1, out=c[..., half + 1 : half + 1 + n])
-    c[..., half + 1 + n :] = c[..., half + n : half + 1 + n]
-    return c[..., 2 * half + 1 :] - c[..., :n]
+    c = np.cumsum(a, axis=-1)
+    out = np.empty_like(c)
+    h = min(half, n - 1)
+    # the window's end: line i + half, or the last line
+    out[..., : n - h] = c[..., h:]
+    out[..., n - h :] = c[..., -1:]
+    # less everything before its start, line i - half
+    if n > half + 1:
+        out[..., half + 1 :] -= c[..., : n - half - 1]
+    return out
 
 
 def common_wander(
@@ -229,7 +243,7 @@ def common_wander(
     w_k *= gain
     var_k = noise * gain  # the posterior variance
     n_sq = int(ok.sum())
-    sq = float(np.square(w_k[ok], dtype=np.float64).sum())
+    sq = float(np.square(w_k).sum(dtype=np.float64))  # (0 where no pixel: the gain)
     # back to index order, less the mean over each channel-line's clean pixels
     for x in (w_k, var_k, cnts):
         x[rev] = x[rev][:, ::-1]
