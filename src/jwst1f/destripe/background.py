@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -548,11 +547,10 @@ def fit_background(
     # rows whose measured blocks span too little of the line fit no curvature
     fixed = None
     if order:
-        xh = np.where(have, xc[None, :], np.nan)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # (rows without blocks: NaN)
-            span = 0.5 * (np.nanmax(xh, axis=1) - np.nanmin(xh, axis=1))
-        narrow = ~(span >= _MIN_ALONG_SPAN)
+        first = np.argmax(have, axis=1)  # (blocks in increasing xc; rows without any: 0)
+        last = nbp - 1 - np.argmax(have[:, ::-1], axis=1)
+        span = np.where(have.any(axis=1), 0.5 * (xc[last] - xc[first]), 0.0)
+        narrow = span < _MIN_ALONG_SPAN
         if narrow.any():
             fixed = np.zeros((nbl, design.shape[1]), dtype=bool)
             fixed[narrow, 1:order] = True
