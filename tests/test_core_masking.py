@@ -346,6 +346,31 @@ def test_lines_beside_a_bright_trace_are_measured_not_borrowed():
     assert not lit[120:220, [0, 1, 3]].any()
 
 
+def test_trace_on_the_first_lines_after_the_reference_rows_is_lit():
+    """A trace whose edge lights one output on the first three science lines of a 64-line
+    window (13, 9 and 6 times the per-line noise of the channel differences), right after
+    four reference rows whose levels are stand-ins (not measured). The short running means
+    at the edge once averaged those stand-ins in and stayed below the threshold, and the
+    trace light went into the output's offsets (5 DN/s on a simulated SUBGRISM64 window).
+    The stand-ins count in no mean, and are never lit themselves."""
+    from jwst1f.destripe.core import _illuminated_channels
+
+    rng = np.random.default_rng(5)
+    n_lines = 64
+    common = rng.normal(0.0, 1.0, n_lines)  # shared by the outputs: tells them not apart
+    lvl = common[:, None] + rng.normal(0.0, 0.07, (n_lines, 4))
+    lvl[4:7, 3] += [0.96, 0.64, 0.44]
+    measured = np.ones(lvl.shape, bool)
+    measured[:4] = False
+    lvl[:4] = lvl[4].mean()  # the stand-ins: the mean level of the first science line
+    lit, scale = _illuminated_channels(lvl, box=64, nsig=5.0, measured=measured)
+    assert 0.05 < scale < 0.1
+    assert lit[4:7, 3].all()
+    assert not lit[:4].any()
+    assert not lit[:, :3].any()
+    assert not lit[12:].any()
+
+
 def test_faint_end_of_slices_is_measured_on_its_gaps():
     """Slices (26 pixels, 6-pixel dark gaps) over two outputs whose light fades at one end of
     the spectra to 0.04 DN/s (0.8 sigma per pixel, the faint ends of IFU spectra): there the

@@ -2980,7 +2980,8 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         Channel-lines whose level was measured (default all). Only channels measured on at
         least half the lines are tested and serve as the dark reference; the levels of the
         others (an output masked almost entirely, by the user or bad pixels) are borrowed
-        from their neighbours and would look like a perfect, noise-free dark reference.
+        from their neighbours and would look like a perfect, noise-free dark reference. The
+        levels not measured (stand-ins) count in no running mean and are never lit.
 
     Returns
     -------
@@ -2994,7 +2995,9 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
     if not use.any():
         return None, 0.0
     if not use.all():  # the tests on the channels measured on most lines only
-        lit, scale = _illuminated_channels(lvl[:, use], box=box, nsig=nsig, measured=None)
+        lit, scale = _illuminated_channels(
+            lvl[:, use], box=box, nsig=nsig, measured=None if measured is None else measured[:, use]
+        )
         if lit is None:
             return None, scale
         full = np.zeros(lvl.shape, dtype=bool)
@@ -3016,12 +3019,15 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
     scale = min(spreads)
     if not np.isfinite(scale) or scale <= 0:
         return (None, 0.0) if bumps is None or not bumps[0].any() else bumps
+    # the levels of channel-lines not measured (reference rows at the edge of a window, lines
+    # masked whole) are stand-ins: they count in no running mean, and are never lit (at the
+    # first lines after reference rows, they diluted the short means of a trace's edge)
+    wts = np.ones(lvl.shape) if measured is None else measured.astype(float)
     lit = np.zeros(lvl.shape, dtype=bool)
     for b in boxes:
         if b == box:
             continue
-        smooth = uniform_filter1d(lvl, size=b, axis=0, mode="nearest")
-        excess = smooth - smooth.min(axis=1, keepdims=True)
+        excess = _excess_over_lowest(lvl, wts, b)
         lit |= _hysteresis(excess, max(nsig, _LIT_SHORT_SIGMA) * scale, _LIT_GROW * scale)
     if bumps is not None:
         lit |= bumps[0]
@@ -3034,14 +3040,36 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         narrow = lit & (_run_lengths(lit) < box // 2)
         if bumps is not None:
             narrow |= bumps[0]
-        num = uniform_filter1d(np.where(narrow, 0.0, lvl), size=box, axis=0, mode="nearest")
-        den = uniform_filter1d((~narrow).astype(float), size=box, axis=0, mode="nearest")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            smooth = np.where(den > 0.0, num / np.maximum(den, 1e-12), np.nan)
-            excess = smooth - np.fmin.reduce(smooth, axis=1)[:, None]
-        excess = np.nan_to_num(excess, nan=-np.inf)  # (inside narrow runs: lit already)
-        lit |= _hysteresis(excess, nsig * scale, _LIT_GROW * scale)
+        excess = _excess_over_lowest(lvl, np.where(narrow, 0.0, wts), box)
+        lit |= _hysteresis(excess, nsig * scale, _LIT_GROW * scale)  # (-inf: lit already)
+    lit &= wts > 0
     return lit, scale
+
+
+def _excess_over_lowest(lvl: np.ndarray, wts: np.ndarray, size: int) -> np.ndarray:
+    """Each channel's running mean of its levels above the lowest channel's, per line.
+
+    Parameters
+    ----------
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        Levels, DN/s.
+    wts : numpy.ndarray of float, same shape
+        1 for the levels to average, 0 for those left out.
+    size : int
+        Running-mean length, lines (the first and last lines repeated beyond the ends).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_lines, n_channels)
+        DN/s; -inf where a channel has no level to average within the window, or where no
+        channel has.
+    """
+    num = uniform_filter1d(np.where(wts > 0, lvl * wts, 0.0), size=size, axis=0, mode="nearest")
+    den = uniform_filter1d(wts, size=size, axis=0, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = np.where(den > 1e-9, num / np.maximum(den, 1e-12), np.nan)
+        excess = smooth - np.fmin.reduce(smooth, axis=1)[:, None]
+    return np.nan_to_num(excess, nan=-np.inf)
 
 
 def _lit_by_gap_depth(a_s, g_s, chans_s, lvl, bkg, step, lit, measured, *, box, n_select):
