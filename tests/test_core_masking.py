@@ -371,6 +371,34 @@ def test_trace_on_the_first_lines_after_the_reference_rows_is_lit():
     assert not lit[12:].any()
 
 
+def test_lines_of_a_short_lit_run_whose_gaps_are_lit_are_not_measured_on_them():
+    """A short lit run of one output (27 lines, a 4-output grism window's traces): a trace
+    over all but its first 100 columns (dark there: the gaps) on 24 lines, then a fainter
+    trace over the whole channel-line on 3 lines, whose darkest positions hold its light
+    (0.3 DN/s, 20 times the channel differences' scatter). The run's mean gap level passes
+    the test; the faint trace's lines once went with it, and their levels kept the light as
+    an offset (on a simulated SUBGRISM64 window, 16 DN/s). Now they stay lit (borrowed)."""
+    from jwst1f.destripe.core import _measure_lit_on_gaps
+    from jwst1f.params import DestripeParams
+
+    rng = np.random.default_rng(3)
+    n, w = 128, 512
+    a = rng.normal(0, 0.05, (n, w)).astype(np.float32)
+    a[40:64, 100:] += 2.0
+    a[64:67] += 0.3
+    lit = np.zeros((n, 1), bool)
+    lit[40:67] = True
+    lvl = a.mean(axis=1, dtype=np.float64)[:, None]  # levels raised by the light
+    r = a - lvl.astype(np.float32)
+    acc = _measure_lit_on_gaps(
+        r, np.ones((n, w), bool), 0, lit, lvl, np.zeros(n), 0.015, DestripeParams(), finite=True
+    )
+    assert acc[40:64].all()  # the gaps of the first trace: measured on them
+    assert np.abs(lvl[40:64, 0]).max() < 0.05
+    assert not acc[64:67].any() and lit[64:67, 0].all()
+    assert not acc[:40].any() and not acc[67:].any()
+
+
 def test_faint_end_of_slices_is_measured_on_its_gaps():
     """Slices (26 pixels, 6-pixel dark gaps) over two outputs whose light fades at one end of
     the spectra to 0.04 DN/s (0.8 sigma per pixel, the faint ends of IFU spectra): there the

@@ -3327,7 +3327,9 @@ def _measure_lit_on_gaps(
     output; where the darkest part of the output is still emission, the lines stay
     unmeasured and borrow), on runs of at least ``2 * background_box`` such lines. A lit run
     shorter than that (a trace along the lines) is tested on its mean gap level over the run
-    itself instead.
+    itself instead, and each of its lines on its own gap level, below ``_LIT_SIGMA`` times
+    its own gap noise (that scatter and the white noise of its gap pixels): a trace over a
+    whole channel-line has no dark position, and its lines borrow.
 
     The gap positions still hold the faint wings of the slices' light, which the level
     would take from the slices. Where they are narrow gaps between bright structures
@@ -3410,8 +3412,8 @@ def _measure_lit_on_gaps(
     lines = np.flatnonzero(lk)
     shift = np.zeros(n_lines)
     cnt = np.zeros(n_lines)
-    if core_b is not None:
-        sq = np.zeros(n_lines)  # sums of squares (noise), and of the darkest positions
+    sq = np.zeros(n_lines)  # sums of squares (noise)
+    if core_b is not None:  # sums of the darkest positions
         shift_c = np.zeros(n_lines)
         cnt_c = np.zeros(n_lines)
     for i0 in range(0, lines.size, _CHUNK):  # (index arrays of a chunk of lines: memory)
@@ -3424,13 +3426,16 @@ def _measure_lit_on_gaps(
             vals = np.where(use, vals, np.float32(0.0))
         cnt[ln] = use.sum(axis=1)
         shift[ln] = np.sum(vals * use, axis=1, dtype=np.float64)
+        sq[ln] = np.sum(vals * vals * use, axis=1, dtype=np.float64)
         if core_b is not None:
-            sq[ln] = np.sum(vals * vals * use, axis=1, dtype=np.float64)
             use &= core_b[blk]
             cnt_c[ln] = use.sum(axis=1)
             shift_c[ln] = np.sum(vals * use, axis=1, dtype=np.float64)
         del idx, use, vals
-    if core_b is not None:  # (before `shift` becomes a mean)
+    with np.errstate(invalid="ignore", divide="ignore"):  # (before `shift` becomes a mean)
+        var = np.where(cnt > 1, (sq - shift**2 / np.maximum(cnt, 1)) / (cnt - 1), np.nan)
+    del sq
+    if core_b is not None:
         both = (cnt_c > 0) & (cnt > cnt_c)
         with np.errstate(invalid="ignore", divide="ignore"):
             excess = np.where(
@@ -3438,8 +3443,7 @@ def _measure_lit_on_gaps(
                 shift / np.maximum(cnt, 1) - shift_c / np.maximum(cnt_c, 1),
                 0.0,
             )
-            var = np.where(cnt > 1, (sq - shift**2 / np.maximum(cnt, 1)) / (cnt - 1), np.nan)
-        del sq, shift_c
+        del shift_c
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(cnt > 0, shift / np.maximum(cnt, 1), 0.0)
         gap = lvl[:, k] + shift - lvl_unlit  # gap level above the unlit outputs'
@@ -3457,13 +3461,22 @@ def _measure_lit_on_gaps(
         acc &= _run_lengths(acc) >= 2 * box
     # lit runs shorter than that (a trace along the lines over a few to tens of lines): the
     # running mean would mix in the unlit lines around them, so their gaps are tested on the
-    # mean gap level over the run itself (measured on at least half of its lines)
-    for a, b in _runs(lk):
+    # mean gap level over the run itself (measured on at least half of its lines); lines of
+    # the run whose own gaps stand far above (the core of a trace that covers the whole
+    # channel-line: its darkest positions are lit too) are not measured on them. Their
+    # threshold is that of the run in units of a line's own gap noise: the channel
+    # differences' scatter and the white noise of its gap pixels (their typical variance)
+    runs = [(a, b) for a, b in _runs(lk) if b - a < 2 * box]
+    if runs:
+        v = var[okl & (cnt > 1)]
+        pix_var = float(np.median(v)) if v.size else 0.0
+        line_noise = np.sqrt(scale**2 + pix_var / np.maximum(cnt, 1))
+    for a, b in runs:
         ok = okl[a:b]
-        if b - a >= 2 * box or ok.sum() < max(3, (b - a) // 2):
+        if ok.sum() < max(3, (b - a) // 2):
             continue
         if gap[a:b][ok].mean() < _LIT_SIGMA * scale:
-            acc[a:b] = ok
+            acc[a:b] = ok & (gap[a:b] < _LIT_SIGMA * line_noise[a:b])
     if lines.size:
         # nothing of the lit lines is used, except the gap positions on those measured on
         # gaps (gathered before, scattered back); broadcasts over the range of lit lines
