@@ -25,6 +25,11 @@ Definitions (all in DN/s unless stated):
   mean residual over all background pixels, in units of the per-pixel white noise.
 * **oracle**: for each channel-line, subtract the mean of ``data - scene`` over its truly
   empty, unflagged pixels (the best any mask can do).
+* **sky-unknown floor** (one-output windows whose lines hold reference pixels): the same
+  perfect mask, but the sky is not known: each line's mean over its empty pixels holds sky
+  plus 1/f, and the sky across lines is a polynomial (flat or straight) fitted to those means
+  minus the lines' reference-pixel levels (which see the 1/f and no sky). What a method that
+  finds every source exactly can do when it must also find the sky.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ __all__ = [
     "background_mask",
     "channel_line_means",
     "oracle_correct",
+    "sky_unknown_floor_correct",
     "white_noise_sigma",
     "source_apertures",
     "stripe_metrics",
@@ -210,6 +216,73 @@ def oracle_correct(
         m_all, c_all = channel_line_means(diff, allgood, lines)
         means = np.where(counts > 0, means, np.where(c_all > 0, m_all, 0.0))
     return (data - means[lines.labels]).astype(np.float32)
+
+
+def sky_unknown_floor_correct(
+    data: np.ndarray,
+    empty: np.ndarray,
+    dq: np.ndarray | None,
+    lines: ChannelLines,
+    reference: np.ndarray,
+    degree: int,
+    *,
+    min_pixels: int = 8,
+) -> np.ndarray:
+    """Perfect-mask correction of a one-output frame when the sky is not known.
+
+    Each line's 1/f is its mean over the truly empty pixels minus the sky, and the sky
+    across lines is a polynomial of ``degree`` fitted (unweighted: the reference pixels'
+    noise, the same on every line, dominates) to those means minus the mean of the line's
+    reference pixels, over the lines with at least ``min_pixels`` empty pixels. Lines with
+    fewer (lit lines, lines made of reference pixels) take their reference-pixel level.
+    The residual of this correction is the white noise of the line means (as the oracle's)
+    plus the error of the fitted sky: the floor of any method that must tell the slow
+    stripes from a sky gradient with the reference pixels.
+
+    Parameters
+    ----------
+    data : ndarray, shape (ny, nx)
+        Rate with 1/f noise, DN/s.
+    empty : ndarray, shape (ny, nx)
+        Truth EMPTY map.
+    dq : ndarray of uint32, shape (ny, nx), or None
+    lines : ChannelLines
+        Of a one-output layout.
+    reference : ndarray of bool, shape (ny, nx)
+        The reference pixels of the frame (``layout.reference_mask()``).
+    degree : int
+        0: a flat sky across lines; 1: a straight line.
+    min_pixels : int
+        Empty pixels a line needs to be measured.
+
+    Returns
+    -------
+    ndarray of float32, shape (ny, nx)
+
+    Raises
+    ------
+    ValueError
+        If the layout has more than one output, or fewer than ``degree + 2`` lines are
+        measured with reference pixels.
+    """
+    if lines.n_channels != 1:
+        raise ValueError("the sky-unknown floor is defined for one-output windows only")
+    data = np.asarray(data, dtype=np.float64)
+    reference = np.asarray(reference, dtype=bool)
+    bg = background_mask(empty, dq, data) & ~reference
+    level, counts = channel_line_means(data, bg, lines)
+    usable = reference & np.isfinite(data)
+    if dq is not None:
+        usable &= (np.asarray(dq).astype(np.uint32) & np.uint32(1)) == 0  # DO_NOT_USE
+    ref_level, _ = channel_line_means(data, usable, lines)
+    measured = (counts >= min_pixels) & np.isfinite(ref_level)
+    if measured.sum() < degree + 2:
+        raise ValueError(f"only {int(measured.sum())} lines measured with reference pixels")
+    idx = np.arange(lines.n_labels, dtype=np.float64)
+    coef = np.polyfit(idx[measured], (level - ref_level)[measured], degree)
+    model = np.where(measured, level - np.polyval(coef, idx), ref_level)
+    model = np.where(np.isfinite(model), model, 0.0)
+    return (data - model[lines.labels]).astype(np.float32)
 
 
 def white_noise_sigma(rate_no1f: np.ndarray, scene: np.ndarray, background: np.ndarray) -> float:

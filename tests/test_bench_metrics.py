@@ -16,6 +16,7 @@ from benchmarks.metrics import (  # noqa: E402
     evaluate,
     flux_bias,
     oracle_correct,
+    sky_unknown_floor_correct,
     source_apertures,
     trench,
 )
@@ -90,6 +91,41 @@ def test_oracle_reaches_white_noise_floor():
     floor = 0.02 / np.sqrt(64)  # white noise of a 64-pixel channel-line mean
     assert 0.7 * floor < m["stripe_rms"] < 1.3 * floor
     assert abs(m["offset"]) < 1e-3
+
+
+def test_sky_unknown_floor_tells_a_sky_gradient_from_stripes_by_the_reference_pixels():
+    """One output whose lines hold 4 + 4 reference pixels (no sky there): with the sky a
+    straight line across lines, the straight-line floor reaches the oracle up to the slope's
+    error, the flat one leaves the gradient in the stripes; the reference rows (lines made of
+    reference pixels only) take their own level."""
+    one = SimpleNamespace(fast_axis=1, channel_edges=(0, NX), interleaved=False, n_channels=1)
+    lines = channel_lines(one, (NY, NX))
+    d = _scene(2)
+    ref = np.zeros((NY, NX), dtype=bool)
+    ref[:, :4] = ref[:, -4:] = True
+    ref[:4] = True
+    stripes = np.random.default_rng(5).normal(0, 0.05, NY)[:, None]
+    sky = 0.3 + 0.002 * np.arange(NY)[:, None] + 0 * d["sky"]  # a gradient across lines
+    no1f = np.where(ref, 0.0, d["scene"] - d["sky"] + sky) + d["rate_no1f"] - d["scene"]
+    scene = np.where(ref, 0.0, d["scene"] - d["sky"] + sky)
+    sci = no1f + stripes
+    empty = d["empty"] * ~ref
+    truth = dict(rate_no1f=no1f, scene=scene, sky=np.where(ref, 0.0, sky), empty=empty)
+    rms = {
+        k: evaluate(c, dq=None, layout=one, **truth)["stripe_rms"]
+        for k, c in (
+            ("oracle", oracle_correct(sci, scene, empty, None, lines)),
+            ("line", sky_unknown_floor_correct(sci, empty, None, lines, ref, 1)),
+            ("flat", sky_unknown_floor_correct(sci, empty, None, lines, ref, 0)),
+        )
+    }
+    assert rms["line"] < 1.5 * rms["oracle"]
+    assert rms["flat"] > 0.002 * NY / np.sqrt(12) / 2  # most of the gradient's rms is left
+    corr = sky_unknown_floor_correct(sci, empty, None, lines, ref, 1)
+    np.testing.assert_allclose(corr[:4].mean(axis=1), 0.0, atol=1e-6)  # own level taken
+    rows4 = channel_lines(ROWS4, (NY, NX))
+    with pytest.raises(ValueError, match="one-output"):
+        sky_unknown_floor_correct(sci, empty, None, rows4, ref, 1)
 
 
 def test_sky_removal_shows_as_offset_and_flux_bias():
@@ -259,7 +295,18 @@ def test_bias_targets_are_judged_over_all_seeds_when_there_are_more():
     assert "bias_pct over 6 seeds -0.22% vs oracle -0.02%" in miss
     assert "bias_bright_pct over 6 seeds" in miss
     table = "\n".join(_over_seeds_table({"caseX": rows}))
-    assert "| 6 | 1.10 | -0.22 / -0.02 | -0.20 ±" in table and "**missed**" in table
+    assert "| 6 | 1.10 | – | -0.22 / -0.02 | -0.20 ±" in table and "**missed**" in table
+    # one-output windows: the perfect-mask floors with the sky unknown, next to jwst1f
+    floors = {"floor_flat": [{"stripe_rms": 1.25}] * 6, "floor_line": [{"stripe_rms": 1.3}] * 6}
+    over_f = _over_seeds(pooled | floors)
+    assert abs(over_f["x_floor_flat"] - 1.25) < 1e-12 and abs(over_f["x_floor_line"] - 1.3) < 1e-12
+    rows["jwst1f"]["over_seeds"] = over_f
+    assert "| 6 | 1.10 | 1.25 / 1.30 |" in "\n".join(_over_seeds_table({"caseX": rows}))
+    rows["jwst1f"]["stripe_rms"] = 1.5  # the stripe target missed: the floors are quoted
+    miss = " ".join(_targets(rows, (64, 64)))
+    assert "1.50x oracle (target <= 1.2x) (over 6 seeds 1.10x;" in miss
+    assert "flat / straight across lines: 1.25 / 1.30x)" in miss
+    rows["jwst1f"]["stripe_rms"] = 1.1
     # the same pooled over seeds that meet it
     rows["jwst1f"]["over_seeds"] = _over_seeds(main | {"jwst1f": main["jwst1f"] * 3})
     assert _targets(rows, (64, 64)) == []
