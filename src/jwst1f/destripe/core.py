@@ -2229,7 +2229,7 @@ def _sky_excursions(
         grow = min(0.25 * seed, _EXCURSION_GROW_SIGMA * _robust_scale(fine[rest]))
         new = _hysteresis(fine[:, None], seed, grow, seeds=(flags & (fine > grow))[:, None])
         new = new[:, 0] & ok
-        if np.array_equal(new, flags):
+        if not new.any() or np.array_equal(new, flags):  # (all runs lost: keep the last)
             break
         flags = new
         coarse, _ = smooth_lines(line_mean, w * ~flags, scale)
