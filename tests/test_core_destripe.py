@@ -414,6 +414,24 @@ def test_user_mask_is_respected(case):
     assert not r.mask[:, :300].any()
 
 
+def test_user_mask_is_dilated_as_detected_sources_are(case):
+    """The faint wings just outside a source the user masked are not used either: the user
+    mask grows by ``dilate_radius`` (a grism strip with its trace masked above 5 DN/s was
+    worse than with no mask at all, its wings next to the mask having been used)."""
+    lay, _, data, _ = case
+    um = np.zeros(data.shape, bool)
+    um[500:510, 600:700] = True
+    r = destripe(data, lay, user_mask=um)
+    assert not r.mask[498:512, 598:702].any()
+    plain = destripe(data, lay)
+    ring = np.zeros(data.shape, bool)
+    ring[498:512, 598:702] = True
+    ring[500:510, 600:700] = False
+    assert plain.mask[ring].mean() > 0.9  # (used when nothing is masked there)
+    r0 = destripe(data, lay, user_mask=um, params=DestripeParams(dilate_radius=0))
+    assert r0.mask[ring].mean() > 0.9
+
+
 def test_params_change_behaviour(case):
     lay, _, data, _ = case
     r_one = destripe(data, lay, params=DestripeParams(fit_by_channel=False))
