@@ -414,22 +414,30 @@ def test_user_mask_is_respected(case):
     assert not r.mask[:, :300].any()
 
 
-def test_user_mask_is_dilated_as_detected_sources_are(case):
-    """The faint wings just outside a source the user masked are not used either: the user
-    mask grows by ``dilate_radius`` (a grism strip with its trace masked above 5 DN/s was
-    worse than with no mask at all, its wings next to the mask having been used)."""
+def test_bright_pixels_under_the_user_mask_still_seed_the_dilation(case):
+    """A source whose bright core the user masked still has its faint wings masked: the
+    bright pixels under the user mask seed the dilation (``dilate_radius``) as they would
+    unmasked (a grism strip with its trace masked above 5 DN/s was worse than with no mask,
+    its wings next to the mask having been used). A mask over faint pixels does not grow:
+    exact masks stay exact."""
     lay, _, data, _ = case
-    um = np.zeros(data.shape, bool)
-    um[500:510, 600:700] = True
-    r = destripe(data, lay, user_mask=um)
-    assert not r.mask[498:512, 598:702].any()
-    plain = destripe(data, lay)
+    data = data.copy()
+    core = np.zeros(data.shape, bool)
+    core[200:210, 600:700] = True
+    wings = np.zeros(data.shape, bool)
+    wings[198:212, 598:702] = True
+    wings &= ~core
+    data[core] += 100 * SIGMA  # a bright core ...
+    data[wings] += 1.5 * SIGMA  # ... and faint wings just outside it
+    r = destripe(data, lay, user_mask=core)
+    assert not r.mask[wings].any()
+    faint = np.zeros(data.shape, bool)
+    faint[350:360, 600:700] = True  # nothing bright there
     ring = np.zeros(data.shape, bool)
-    ring[498:512, 598:702] = True
-    ring[500:510, 600:700] = False
-    assert plain.mask[ring].mean() > 0.9  # (used when nothing is masked there)
-    r0 = destripe(data, lay, user_mask=um, params=DestripeParams(dilate_radius=0))
-    assert r0.mask[ring].mean() > 0.9
+    ring[348:362, 598:702] = True
+    ring &= ~faint
+    r2 = destripe(data, lay, user_mask=faint)
+    assert r2.mask[ring].mean() > 0.9
 
 
 def test_params_change_behaviour(case):

@@ -57,8 +57,9 @@ class DestripeParams:
     clip_iterations : int
         Number of clip / re-measure iterations. Default 3.
     dilate_radius : int
-        Radius (pixels) of the square dilation applied to pixels rejected by clipping and to
-        the user mask, so the faint wings of sources are masked too. Default 2.
+        Radius (pixels) of the square dilation applied to pixels rejected by clipping (bright
+        pixels under the user mask included), so the faint wings of sources are masked too.
+        Default 2.
     extended_sigma : float
         Threshold (sigma of the averaged residual) for detecting faint extended emission and
         traces on block-averaged residual maps. Default 3.0.
