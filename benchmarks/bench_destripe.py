@@ -78,16 +78,32 @@ __all__ = ["main", "run_case", "CaseData", "unpack_exposure"]
 log = logging.getLogger("bench_destripe")
 
 #: Method names, in table order.
-METHODS = ("input", "oracle", "floor_flat", "floor_line", "jwst1f", "seed", "cfn", "cfn_fft")
+METHODS = (
+    "input",
+    "oracle",
+    "floor_flat",
+    "floor_line",
+    "jwst1f",
+    "jwst1f_masked",
+    "seed",
+    "cfn",
+    "cfn_fft",
+)
 #: The perfect-mask floors of one-output windows when the sky is not known (not methods):
 #: name -> degree of the sky across lines (:func:`benchmarks.metrics.sky_unknown_floor_correct`).
 FLOORS = {"floor_flat": 0, "floor_line": 1}
+#: jwst1f given the scene's light above this level (DN/s over the sky) as the user mask, as a
+#: user who knows where the sources are would pass it (``jwst1f_masked``; untimed).
+USER_MASK_LIGHT = 0.5
+#: The untimed rows that are also run on the further seeds of ``--bias-seeds``.
+EXTRA = (*FLOORS, "jwst1f_masked")
 LABELS = {
     "input": "no correction (input)",
     "oracle": "oracle (perfect mask)",
     "floor_flat": "perfect mask, sky unknown: flat across lines",
     "floor_line": "perfect mask, sky unknown: straight line across lines",
     "jwst1f": "**jwst1f**",
+    "jwst1f_masked": f"jwst1f, user mask: light > {USER_MASK_LIGHT} DN/s",
     "seed": "seed routine",
     "cfn": "CleanFlickerNoise (median)",
     "cfn_fft": "CleanFlickerNoise (fft/NSClean)",
@@ -241,6 +257,16 @@ def _sky_floors(case: CaseData, layout) -> dict[str, np.ndarray]:
     return out
 
 
+def _masked_jwst1f(case: CaseData, layout, params=None) -> np.ndarray:
+    """jwst1f's correction with the scene's light above :data:`USER_MASK_LIGHT` (DN/s over
+    the sky) as the user mask: what a user who masks the known sources gets."""
+    from jwst1f.destripe import destripe
+
+    light = np.nan_to_num(np.asarray(case.scene, float) - np.asarray(case.sky, float))
+    user = light > USER_MASK_LIGHT
+    return destripe(case.sci, layout, dq=case.dq, user_mask=user, params=params).corrected
+
+
 def _truth(case: CaseData, layout, rate: np.ndarray, **kw: Any):
     """The benchmark truth of a case, with ``rate`` as its rate without 1/f (``kw``: more
     arguments of :func:`benchmarks.metrics.prepare_truth`)."""
@@ -297,6 +323,9 @@ def run_bias_seed(
     }
     for m, corr in _sky_floors(case, layout).items():
         rows[m] = evaluate_prepared(corr, truth)
+    rows["jwst1f_masked"] = evaluate_prepared(
+        _masked_jwst1f(case, layout, _params(case, settings)), truth
+    )
     log.info("%s bias seed %d done in %.1f s", name, seed, time.perf_counter() - t0)
     return rows
 
@@ -326,9 +355,14 @@ def _over_seeds(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
         "bias_vs_oracle_se": se,
         **{
             f"x_{m}": _combine(per_seed[m]).get("stripe_rms", np.nan) / so if so else np.nan
-            for m in FLOORS
+            for m in EXTRA
             if per_seed.get(m)
         },
+        **(
+            {"masked_bias_pct": _combine(per_seed["jwst1f_masked"]).get("bias_pct", np.nan)}
+            if per_seed.get("jwst1f_masked")
+            else {}
+        ),
     }
 
 
@@ -404,6 +438,7 @@ def run_case(
         record("jwst1f", corr, cpu, wall=wall)
         if memory:
             rows["jwst1f"]["peak_mem_x"] = _peak_memory(case, layout, params)
+        record("jwst1f_masked", _masked_jwst1f(case, layout, params), float("nan"))
     except Exception as exc:  # report, do not stop the benchmark
         log.exception("jwst1f failed on %s", name)
         record("jwst1f", None, float("nan"), f"ERROR: {type(exc).__name__}: {exc}"[:120])
@@ -796,16 +831,21 @@ def _over_seeds_table(results: dict[str, dict[str, dict[str, Any]]]) -> list[str
         "means over the empty pixels minus the lines' reference-pixel levels "
         "(`benchmarks.metrics.sky_unknown_floor_correct`); × the oracle, which knows the sky.",
         "",
+        f"*User mask*: jwst1f given the scene's light above {USER_MASK_LIGHT} DN/s (over the "
+        "sky) as the user mask (`--mask`), as a user who knows where the sources are would "
+        "pass it: ×oracle and flux bias.",
+        "",
         "| case | seeds | jwst1f ×oracle | sky unknown, flat / line ×oracle "
-        "| bias jwst1f / oracle (%) "
+        "| user mask ×oracle / bias (%) | bias jwst1f / oracle (%) "
         "| jwst1f − oracle, paired (%) | bias bright jwst1f / oracle (%) | bias target |",
-        "|" + "---|" * 8,
+        "|" + "---|" * 9,
     ]
     for case, m in over.items():
         met = all(_bias_met(m[k], m[f"oracle_{k}"]) for k in ("bias_pct", "bias_bright_pct"))
         lines.append(
             f"| {case} | {m['n_seeds']} | {_fmt(m['x_oracle'], '.2f')} "
             f"| {_floors_text(m)} "
+            f"| {_fmt(m.get('x_jwst1f_masked'), '.2f')} / {_fmt(m.get('masked_bias_pct'), '+.2f')} "
             f"| {_fmt(m['bias_pct'], '+.2f')} / {_fmt(m['oracle_bias_pct'], '+.2f')} "
             f"| {_fmt(m['bias_vs_oracle'], '+.2f')} ± {_fmt(m['bias_vs_oracle_se'], '.2f')} "
             f"| {_fmt(m['bias_bright_pct'], '+.2f')} / "
@@ -1018,7 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[name]["jwst1f"]["bias_vs_oracle_se"] = se
             if bias_seeds and "jwst1f" in per_seed:
                 pooled = {m: list(per_seed.get(m, [])) for m in ("jwst1f", "oracle")}
-                pooled.update({m: list(per_seed[m]) for m in FLOORS if m in per_seed})
+                pooled.update({m: list(per_seed[m]) for m in EXTRA if m in per_seed})
                 for seed in bias_seeds:
                     try:
                         for m, r in run_bias_seed(name, CASES[name], seed, settings).items():

@@ -295,13 +295,18 @@ def test_bias_targets_are_judged_over_all_seeds_when_there_are_more():
     assert "bias_pct over 6 seeds -0.22% vs oracle -0.02%" in miss
     assert "bias_bright_pct over 6 seeds" in miss
     table = "\n".join(_over_seeds_table({"caseX": rows}))
-    assert "| 6 | 1.10 | – | -0.22 / -0.02 | -0.20 ±" in table and "**missed**" in table
+    assert "| 6 | 1.10 | – | – / – | -0.22 / -0.02 | -0.20 ±" in table and "**missed**" in table
     # one-output windows: the perfect-mask floors with the sky unknown, next to jwst1f
     floors = {"floor_flat": [{"stripe_rms": 1.25}] * 6, "floor_line": [{"stripe_rms": 1.3}] * 6}
+    # and jwst1f given the scene's light as the user mask
+    floors["jwst1f_masked"] = [{"stripe_rms": 1.05, "bias_pct": -0.1}] * 6
     over_f = _over_seeds(pooled | floors)
     assert abs(over_f["x_floor_flat"] - 1.25) < 1e-12 and abs(over_f["x_floor_line"] - 1.3) < 1e-12
+    assert abs(over_f["x_jwst1f_masked"] - 1.05) < 1e-12
     rows["jwst1f"]["over_seeds"] = over_f
-    assert "| 6 | 1.10 | 1.25 / 1.30 |" in "\n".join(_over_seeds_table({"caseX": rows}))
+    assert "| 6 | 1.10 | 1.25 / 1.30 | 1.05 / -0.10 |" in "\n".join(
+        _over_seeds_table({"caseX": rows})
+    )
     rows["jwst1f"]["stripe_rms"] = 1.5  # the stripe target missed: the floors are quoted
     miss = " ".join(_targets(rows, (64, 64)))
     assert "1.50x oracle (target <= 1.2x) (over 6 seeds 1.10x;" in miss
