@@ -215,23 +215,24 @@ def _peak_memory(case: CaseData, layout, params=None) -> float:
     return peak / (case.sci.size * 4)
 
 
+def _pick(a: np.ndarray | None, i: int) -> np.ndarray | None:
+    """Integration ``i`` of a truth or DQ array (3-D), or the array itself (2-D, shared)."""
+    if a is None:
+        return None
+    return a[i] if a.ndim == 3 else a
+
+
 def _oracle(case: CaseData, layout) -> np.ndarray:
     sci = case.sci if case.sci.ndim == 3 else case.sci[None]
     lines = channel_lines(layout, sci.shape[1:])
     ref = layout.reference_mask() if hasattr(layout, "reference_mask") else None
     out = np.empty(sci.shape, dtype=np.float32)
     for i in range(sci.shape[0]):
-
-        def pick(a, i=i):
-            if a is None:
-                return None
-            return a[i] if a.ndim == 3 else a
-
-        dq = pick(case.dq)
+        dq = _pick(case.dq, i)
         if ref is not None:
             dq = np.zeros(sci.shape[1:], np.uint32) if dq is None else dq.astype(np.uint32)
             dq = dq | np.where(ref, np.uint32(1 << 31), np.uint32(0))
-        out[i] = oracle_correct(sci[i], pick(case.scene), pick(case.empty), dq, lines)
+        out[i] = oracle_correct(sci[i], _pick(case.scene, i), _pick(case.empty, i), dq, lines)
     return out if case.sci.ndim == 3 else out[0]
 
 
@@ -250,9 +251,9 @@ def _sky_floors(case: CaseData, layout) -> dict[str, np.ndarray]:
     for name, degree in FLOORS.items():
         corr = np.empty(sci.shape, dtype=np.float32)
         for i in range(sci.shape[0]):
-            dq = None if case.dq is None else (case.dq[i] if case.dq.ndim == 3 else case.dq)
-            empty = case.empty[i] if case.empty.ndim == 3 else case.empty
-            corr[i] = sky_unknown_floor_correct(sci[i], empty, dq, lines, ref, degree)
+            corr[i] = sky_unknown_floor_correct(
+                sci[i], _pick(case.empty, i), _pick(case.dq, i), lines, ref, degree
+            )
         out[name] = corr if case.sci.ndim == 3 else corr[0]
     return out
 
@@ -342,6 +343,7 @@ def _over_seeds(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
         ``bias_vs_oracle_se`` (paired, :func:`_paired_bias`).
     """
     j, o = _combine(per_seed.get("jwst1f", [])), _combine(per_seed.get("oracle", []))
+    extra = {m: _combine(per_seed[m]) for m in EXTRA if per_seed.get(m)}
     d, se = _paired_bias(per_seed)
     so = o.get("stripe_rms", np.nan)
     return {
@@ -353,14 +355,10 @@ def _over_seeds(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
         "oracle_bias_bright_pct": o.get("bias_bright_pct", np.nan),
         "bias_vs_oracle": d,
         "bias_vs_oracle_se": se,
-        **{
-            f"x_{m}": _combine(per_seed[m]).get("stripe_rms", np.nan) / so if so else np.nan
-            for m in EXTRA
-            if per_seed.get(m)
-        },
+        **{f"x_{m}": r.get("stripe_rms", np.nan) / so if so else np.nan for m, r in extra.items()},
         **(
-            {"masked_bias_pct": _combine(per_seed["jwst1f_masked"]).get("bias_pct", np.nan)}
-            if per_seed.get("jwst1f_masked")
+            {"masked_bias_pct": extra["jwst1f_masked"].get("bias_pct", np.nan)}
+            if "jwst1f_masked" in extra
             else {}
         ),
     }
