@@ -68,6 +68,51 @@ def test_diffuse_emission_brighter_in_some_outputs_keeps_its_flux(monkeypatch):
     assert abs(err_on) < abs(err_off)
 
 
+def test_a_nebula_significant_block_by_block_is_corrected_whole(monkeypatch):
+    """Where the mismatch is significant block by block over a run of blocks, the jumps are
+    taken whole: the garrote's shrinkage alone leaves a good part of the nebula's
+    per-output offsets to the line model."""
+    lay = nircam_layout(1024, 2048, 4)
+    img, stripes = _frame(lay, np.random.default_rng(4))
+    neb = _nebula(lay)
+    rows = slice(300, 830)
+
+    def errors():
+        r = destripe(img + neb + stripes, lay)
+        e = np.array([(r.corrected - img - neb)[rows, sl].mean() for sl in lay.channel_slices()])
+        return float((r.corrected - img - neb)[rows].sum() / neb[rows].sum()), e - e.mean()
+
+    flux, per_output = errors()
+    monkeypatch.setattr(core, "_BOUNDARY_RELAX_SIGMA", np.inf)  # the garrote alone
+    flux_shrunk, per_output_shrunk = errors()
+    assert abs(flux) < 0.3 * abs(flux_shrunk)
+    assert np.abs(per_output).max() < 0.4 * np.abs(per_output_shrunk).max()
+
+
+def test_relaxed_blocks_need_a_detected_run():
+    """Runs of blocks each beyond the threshold, detected by the garrote, are taken whole
+    and grown over their flanks; a single significant block, a run the garrote did not keep
+    and a run of blocks each within the noise are not."""
+    n = 30
+    vb = np.full(n, 1.0)
+    has = np.ones(n, dtype=bool)
+    has[29] = False
+    xb = np.zeros(n)
+    xb[3] = 5.0  # alone
+    xb[10:13] = [3.0, 4.0, 3.0]  # a run
+    xb[20:26] = 1.8  # coherent but within the noise block by block
+    kept = xb > 2.0
+    out = core._relaxed_blocks(xb, vb, has, kept)
+    grow = core._BOUNDARY_RELAX_GROW
+    assert np.flatnonzero(out).tolist() == list(range(10 - grow, 13 + grow))
+    kept[10:13] = False
+    assert not core._relaxed_blocks(xb, vb, has, kept).any()
+    xb[27:30] = 4.0  # grown to the last measured block only
+    kept = xb > 2.0
+    out = core._relaxed_blocks(xb, vb, has, kept)
+    assert out[27] and out[28] and not out[29]
+
+
 def test_no_correction_from_noise_alone():
     """Without emission the model, which averages whole outputs, is the better estimate of
     the relative offsets: the jumps' noise (white and pink) is not applied as corrections."""

@@ -161,6 +161,13 @@ _BOUNDARY_GROW = 2
 #: Blocks whose mismatch is within this many of its noise sigmas agree with the model: the
 #: spread of the model's relative offsets over them is the boundary's natural 1/f scatter.
 _BOUNDARY_AGREE = 2.0
+#: Runs of at least ``_BOUNDARY_RELAX_RUN`` blocks whose own mismatch exceeds this many of
+#: its noise sigmas (emission over hundreds of lines that the line model took for 1/f) take
+#: the blocks' mismatches whole instead of the garrote's shrunk smooth, grown by
+#: ``_BOUNDARY_RELAX_GROW`` blocks over the emission's fading flanks.
+_BOUNDARY_RELAX_SIGMA = 2.5
+_BOUNDARY_RELAX_RUN = 2
+_BOUNDARY_RELAX_GROW = 2
 #: Without reference pixels in the lines: a bump of the line means above the coarse sky
 #: profile (``background_slow_scale_noref``), smoothed over ``_EXCURSION_SCALE`` lines, that
 #: exceeds this many times the line-to-line scatter of the line means is sky (emission that
@@ -4265,6 +4272,48 @@ def _garrote_smooth(
     return est, var
 
 
+def _relaxed_blocks(
+    xb: np.ndarray, vb: np.ndarray, has: np.ndarray, kept: np.ndarray
+) -> np.ndarray:
+    """Blocks of a boundary whose mismatch is taken whole rather than shrunk.
+
+    The non-negative garrote of :func:`_garrote_smooth` keeps ``m (1 - nsig^2 v / m^2)``
+    of a smoothed mismatch ``m``: a good detector, but a biased estimate where the mismatch
+    is real. Emission brighter in some outputs than in others over hundreds of lines (a
+    diffuse nebula) gives runs of blocks each significant on its own; there the jumps are
+    trusted whole (selection by shrinkage, estimate without it). Single significant blocks
+    and runs of blocks each within the noise (the slow wander of the jumps, up to 1.8
+    sigma per block over six blocks on a star field) stay with the garrote.
+
+    Parameters
+    ----------
+    xb, vb : numpy.ndarray, shape (n_blocks,)
+        Mismatch per block (DN/s) and its noise variance ((DN/s)^2).
+    has : numpy.ndarray of bool, shape (n_blocks,)
+        Blocks with a measured mismatch.
+    kept : numpy.ndarray of bool, shape (n_blocks,)
+        Blocks where the garrote kept something (the detection).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_blocks,)
+        Runs of at least ``_BOUNDARY_RELAX_RUN`` blocks beyond ``_BOUNDARY_RELAX_SIGMA``
+        that the garrote detected, grown by ``_BOUNDARY_RELAX_GROW`` blocks (measured
+        blocks only).
+    """
+    with np.errstate(invalid="ignore"):
+        sig = has & (xb**2 > _BOUNDARY_RELAX_SIGMA**2 * np.where(has, vb, np.inf))
+    run = np.cumsum(np.diff(np.concatenate(([False], sig))) == 1) * sig  # run labels, 0 off
+    detected = np.zeros(int(run.max()) + 1, dtype=bool)
+    detected[run[sig & kept]] = True
+    sig &= detected[run] & (_run_lengths(sig) >= _BOUNDARY_RELAX_RUN)
+    out = sig.copy()
+    for s in range(1, _BOUNDARY_RELAX_GROW + 1):
+        out[s:] |= sig[:-s]
+        out[:-s] |= sig[s:]
+    return out & has
+
+
 def _boundary_offsets(
     a: np.ndarray,
     strips: list[tuple[int, int, np.ndarray]],
@@ -4360,6 +4409,12 @@ def _boundary_offsets(
         z = np.diff(xb[has]) / np.sqrt(white[has][1:] + white[has][:-1])
         excess = max(1.0, (1.4826 * float(np.median(np.abs(z)))) ** 2)
         est, var = _garrote_smooth(xb, white * excess, _BOUNDARY_SCALES, _BOUNDARY_SIGMA)
+        # where the mismatch is significant block by block over a run of blocks, the jumps
+        # are the measurement and the garrote only a detector: its shrinkage there left a
+        # third to a half of a diffuse nebula's per-output offsets to the model
+        relax = _relaxed_blocks(xb, white * excess, has, est != 0)
+        est = np.where(relax, xb, est)
+        var = np.where(relax, white * excess, var)
         # only towards the boundary's usual relative offset, past it by at most its natural
         # scatter: the outputs' relative 1/f offsets stay close to their usual value (the
         # outputs' pedestals), so of two estimates the closer is the more plausible as 1/f.
