@@ -296,6 +296,31 @@ def test_dq_nan_and_masked_channel(case):
     assert np.sqrt(np.mean(err**2)) < np.sqrt(np.mean(pat[lost, 0] ** 2))
 
 
+def test_unflagged_detector_defects_leave_the_model_within_the_noise(case):
+    """Hot and low pixels and cosmic-ray residuals that no DQ flag marks (0.1 % each of
+    5-500 and 1-50 DN/s, 80 blobs of 1-20 DN/s) are rejected by the symmetric clip: the
+    per channel-line model moves by a fraction of the white-noise floor, where a plain mean
+    of the lines would move by about a hundred times it."""
+    lay, clean, data, _ = case
+    rng = np.random.default_rng(7)
+    bad = data.copy()
+    hot = rng.random(lay.shape) < 0.001
+    bad[hot] += np.exp(rng.uniform(np.log(5), np.log(500), hot.sum())).astype(np.float32)
+    low = rng.random(lay.shape) < 0.001
+    bad[low] -= np.exp(rng.uniform(np.log(1), np.log(50), low.sum())).astype(np.float32)
+    yy, xx = np.mgrid[0 : lay.shape[0], 0 : lay.shape[1]]
+    for _ in range(80):
+        y0, x0 = rng.integers(0, lay.shape[0]), rng.integers(0, lay.shape[1])
+        bad[(yy - y0) ** 2 + (xx - x0) ** 2 < rng.uniform(4, 36)] += rng.uniform(1, 20)
+    floor = SIGMA / np.sqrt(lay.line_length / lay.n_channels)
+    naive = line_means(bad - data, lay)
+    assert np.sqrt(np.mean((naive - naive.mean()) ** 2)) > 30 * floor
+    moved = line_means(destripe(bad, lay).model - destripe(data, lay).model, lay)
+    moved -= moved.mean()
+    assert np.sqrt(np.mean(moved**2)) < 0.6 * floor
+    assert np.abs(moved).max() < 3 * floor
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (8, 8), (5, 64), (64, 5)])
 def test_tiny_subarrays(shape):
     rng = np.random.default_rng(0)
