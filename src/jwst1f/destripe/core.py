@@ -10,6 +10,7 @@ import functools
 import logging
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from jwst1f.destripe.masking import (
     robust_sigma,
 )
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
+from jwst1f.destripe.traces import WingMask, find_trace, wing_mask
 from jwst1f.destripe.wander import common_wander, segment_sums, wander_segment
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -137,6 +139,9 @@ _HALO_GROW = 0
 #: oracle (at 1.5: -0.151 / -0.110 %, 1.0113 x; at 1.0: -0.143 / -0.103 %, 1.0116 x;
 #: with the three-block sums as well: -0.147 / -0.102 %, NIRISS 1.0131 x).
 _HALO_GROW_SIGMA = 2.0
+#: Windows of at most this many lines are searched for the wings of a bright trace along
+#: the lines (:func:`jwst1f.destripe.traces.trace_wing_mask`): grism time-series windows.
+_TRACE_MAX_LINES = 512
 #: Pixels on each side of an output boundary on which the jump of the 1/f offsets is
 #: measured (a straight line on each side, extrapolated to the boundary): wide enough to
 #: average the white noise, narrow enough that diffuse emission is linear across it.
@@ -302,6 +307,93 @@ def destripe(
     t0 = time.perf_counter()
     params = params or DestripeParams()
     sci, dq, user_mask = _check_inputs(sci, layout, dq, user_mask)
+    # the faint wings of a bright trace along the lines of a short window, found on what a
+    # first pass left (its within-line wander removed too), are not used in a second pass
+    result = _destripe_pass(sci, layout, dq, user_mask, params)
+    found = _find_trace(result, layout, dq, params)
+    wings = None
+    if found is not None:
+        del result  # (the first pass's arrays but its residual)
+        wings = wing_mask(*found)
+        del found
+        result = _destripe_pass(sci, layout, dq, user_mask, params, wings=wings)
+    result.metrics["trace_wings"] = None if wings is None else wings[1]
+    result.metrics["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _find_trace(
+    first: DestripeResult,
+    layout: ReadoutLayout,
+    dq: np.ndarray | None,
+    params: DestripeParams,
+) -> tuple | None:
+    """A trace along the lines of a short window (:func:`jwst1f.destripe.traces.find_trace`).
+
+    Only windows of at most ``_TRACE_MAX_LINES`` lines are searched (a trace's wings light
+    most lines of a grism time-series window; in taller frames they reach a small part of
+    the lines, which the clip and halo searches of step 6 handle), and not MIRI imaging. A
+    rateints array is searched on the mean of its integrations (the trace stays put). The
+    residual searched is the first pass's corrected data (its per-pixel noise ``sigma``).
+
+    Returns
+    -------
+    tuple or None
+        The arguments of :func:`jwst1f.destripe.traces.wing_mask` (residual and usable
+        pixels in the canonical orientation, outputs, sigma, the trace), whose mask is
+        shared by the integrations; None where there is no trace.
+    """
+    fa = layout.fast_axis
+    n_lines = layout.shape[0] if fa == 1 else layout.shape[1]
+    if n_lines > _TRACE_MAX_LINES or layout.instrument == "MIRI":
+        return None
+    data = first.corrected
+    if data.ndim == 3:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            data = np.nanmean(data, axis=0)
+    # (without full-size temporaries: the first pass's arrays are still held)
+    usable = _canonical(np.isfinite(data), fa)
+    if params.mask_reference_pixels:
+        ref_l, ref_p = layout.reference_lines_and_pixels()
+        usable[ref_l] = False
+        usable[:, ref_p] = False
+    bm = np.uint32(params.dq_bitmask())
+    if dq is not None and bm:
+        dqc = dq if dq.ndim == 2 else dq.reshape(-1, *dq.shape[-2:])
+        for i0 in range(0, usable.shape[0], 16):
+            ls = slice(i0, i0 + 16)
+            if dqc.ndim == 2:
+                usable[ls] &= (_canonical(dqc, fa)[ls] & bm) == 0
+            else:  # flagged in every integration
+                usable[ls] &= ~np.all([(_canonical(d, fa)[ls] & bm) != 0 for d in dqc], axis=0)
+    sigma = float(first.metrics.get("sigma") or 0.0)
+    resid = _canonical(data, fa)
+    trace = find_trace(resid, usable, sigma)
+    if trace is None:
+        return None
+    return resid, usable, layout.channel_slices(), sigma, trace
+
+
+def _frame_user(user: np.ndarray | None, wings, fast_axis: int):
+    """One frame's user mask in the canonical orientation, with the trace's wings."""
+    base = None if user is None else _canonical(user, fast_axis)
+    if wings is None:
+        return base
+    return wings[0].with_base(base)
+
+
+def _destripe_pass(
+    sci: np.ndarray,
+    layout: ReadoutLayout,
+    dq: np.ndarray | None,
+    user_mask: np.ndarray | None,
+    params: DestripeParams,
+    *,
+    wings: tuple[WingMask, dict] | None = None,
+) -> DestripeResult:
+    """The destriper over checked inputs (see :func:`destripe`), with the trace's wings of
+    :func:`jwst1f.destripe.traces.wing_mask` as part of the user mask."""
     frames = sci if sci.ndim == 3 else sci[None]
     nints = frames.shape[0]
 
@@ -319,17 +411,15 @@ def destripe(
     )
     # A 2-D mask of static bad pixels only when needed; otherwise each frame builds its mask
     # from the 1-D reference-pixel masks (memory).
+    # (the user mask is applied block by block with it: no full-size copy)
     static_bad = None
-    if miri_exclude or user_mask is not None:
+    if miri_exclude:
         if params.mask_reference_pixels:
             static_bad = layout.reference_mask()
         else:
             static_bad = np.zeros(layout.shape, dtype=bool)
-        if miri_exclude:
-            x_ff = np.arange(layout.shape[1]) + layout.xstart - 1
-            static_bad[:, x_ff < params.miri_exclude_columns] = True
-        if user_mask is not None and user_mask.ndim == 2:
-            static_bad |= user_mask
+        x_ff = np.arange(layout.shape[1]) + layout.xstart - 1
+        static_bad[:, x_ff < params.miri_exclude_columns] = True
     bitmask = params.dq_bitmask()
 
     corrected = np.empty(frames.shape, dtype=np.float32)
@@ -342,8 +432,6 @@ def destripe(
     for i in range(nints):
         bad = static_bad
         user_i = None if user_mask is None else (user_mask[i] if user_mask.ndim == 3 else user_mask)
-        if user_mask is not None and user_mask.ndim == 3:
-            bad = static_bad | user_i  # static_bad exists when user_mask is given
         dq_i = None if dq is None else (dq[i] if dq.ndim == 3 else dq)
         if regions is not None:
             m = _destripe_miri_regions(
@@ -367,7 +455,7 @@ def destripe(
                 params,
                 dq=None if dq_i is None else _canonical(dq_i, fa),
                 static_bad=None if bad is None else _canonical(bad, fa),
-                user=None if user_i is None else _canonical(user_i, fa),
+                user=_frame_user(user_i, wings, fa),
                 ref=layout.reference_lines_and_pixels() if anchor else None,
                 bitmask=bitmask,
                 out_corrected=_canonical(corrected[i], fa),
@@ -397,7 +485,6 @@ def destripe(
     del deferred
     metrics = _combine_metrics(per_int)
     metrics["joint_sky"] = joint
-    metrics["seconds"] = time.perf_counter() - t0
     metrics["nints"] = nints
     metrics["layout"] = layout.to_dict()
     metrics["params"] = params.to_dict()
@@ -1353,6 +1440,8 @@ def _frame_steps(
             np.logical_and(use_l[lb], use_p[:, pb], out=g)
         else:
             g[...] = True
+        if user is not None:
+            g &= ~user[lb, pb]
         ab = a[lb, pb]
         fin = np.isfinite(ab)
         block_finite.append(bool(fin.all()))

@@ -1,0 +1,128 @@
+"""The wings of a bright trace along the lines (jwst1f.destripe.traces)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from core_helpers import nircam_layout, output_stripes
+
+from jwst1f.destripe import core, destripe
+from jwst1f.destripe.traces import WingMask, find_trace, trace_wing_mask
+
+SIGMA = 1.0
+N_LINES, LENGTH = 64, 2048
+
+
+def _trace(amp=3000.0, l0=30.0, start=650, stop=1900, wings=2e-3):
+    """A spectrum along the lines: a Gaussian core (sigma 1.2 lines) with Lorentzian wings
+    (``wings`` of the peak, half-width 3 lines) over pixels ``start:stop``, whose brightness
+    falls along the line; DN/s, shape (N_LINES, LENGTH)."""
+    lines = np.arange(N_LINES)[:, None]
+    pix = np.arange(LENGTH)[None, :]
+    across = np.exp(-0.5 * ((lines - l0) / 1.2) ** 2) + wings / (1 + ((lines - l0) / 3.0) ** 2)
+    along = np.where((pix >= start) & (pix < stop), 1.0 - 0.5 * (pix - start) / (stop - start), 0)
+    return (amp * across * along).astype(np.float32)
+
+
+def _window(rng, light, outputs=4):
+    """A SUBGRISM64-like window: sky, white noise, the light and per-output line stripes."""
+    lay = nircam_layout(N_LINES, LENGTH, outputs)
+    clean = (1.0 + light + rng.normal(0, SIGMA, (N_LINES, LENGTH))).astype(np.float32)
+    clean[lay.reference_mask()] = 0.0
+    stripes = output_stripes(lay, rng, shared=1.0, own=0.5)
+    return lay, clean, clean + stripes
+
+
+def test_find_trace_takes_a_spectrum_and_not_stars_or_slices():
+    rng = np.random.default_rng(1)
+    usable = np.ones((N_LINES, LENGTH), bool)
+    noise = rng.normal(0, SIGMA, (N_LINES, LENGTH))
+    trace = find_trace(noise + _trace(), usable, SIGMA)
+    assert trace is not None and trace["line"] == 30
+    assert 1200 <= trace["extent"] <= 1260 and trace["profile"].max() == 1.0
+    # a bright star: compact along the line
+    yy, xx = np.mgrid[0:N_LINES, 0:LENGTH]
+    star = 5e4 * np.exp(-0.5 * ((yy - 30) ** 2 + (xx - 800) ** 2) / 2.0**2)
+    assert find_trace(noise + star, usable, SIGMA) is None
+    # slices: the same pattern along every line (NIRSpec IFU in the canonical orientation)
+    slices = 200.0 * ((xx // 40) % 2 == 0)
+    assert find_trace(noise + slices, usable, SIGMA) is None
+    # noise alone, and a trace too faint to be a core
+    assert find_trace(noise, usable, SIGMA) is None
+    assert find_trace(noise + _trace(amp=0.2), usable, SIGMA) is None
+
+
+def test_wing_mask_follows_the_light_of_the_wings():
+    """The fitted wings mask the pixels whose true light exceeds the threshold, apart from
+    each line's per-output 1/f offsets, which the fit's intercepts take."""
+    rng = np.random.default_rng(2)
+    light = _trace()
+    lay, clean, data = _window(rng, light)
+    usable = ~lay.reference_mask()
+    found = trace_wing_mask(data, usable, lay.channel_slices(), SIGMA)
+    assert found is not None
+    mask, info = found
+    full = mask.full()
+    # output 2 (pixels 1024-1535) lies wholly inside the spectrum: where masking its wings
+    # would leave it (almost) nothing to be measured on, it keeps them; outputs 0, 1 and 3
+    # keep the pixels before and after the spectrum
+    covered = np.zeros(full.shape, bool)
+    covered[:, 1024:1536] = True
+    truth = (light > 0.6 * SIGMA) & usable & ~covered  # clearly above the 0.4 sigma level
+    empty = (light < 0.2 * SIGMA) & usable
+    assert full[truth].mean() > 0.95
+    assert full[empty].mean() < 0.01
+    left = (~full[:, 1024:1536]).sum(axis=1)
+    assert np.all((left == 512) | (left >= 64))
+    assert (left == 512).sum() > 10  # (the lines whose wings light all of output 2)
+    assert info["line"] == 30 and info["pixels"] == int(full.sum())
+    assert info["lines"] == int(full.any(axis=1).sum()) > 20  # the wings reach most lines
+
+
+def test_wing_mask_blocks_and_base():
+    amp = np.array([0.0, 1.0, 3.0])
+    prof = np.array([0.1, 0.5, 1.0, 0.2], np.float32)
+    m = WingMask(amp, prof, 0.45)
+    np.testing.assert_array_equal(m.full(), amp[:, None] * prof[None, :] > 0.45)
+    np.testing.assert_array_equal(m[1:3, 2:4], m.full()[1:3, 2:4])
+    base = np.zeros((3, 4), bool)
+    base[0, 0] = True
+    np.testing.assert_array_equal(m.with_base(base).full(), m.full() | base)
+
+
+def test_destripe_masks_the_wings_of_a_grism_trace(monkeypatch):
+    """On a four-output window with a bright trace, the second pass without the wings
+    removes the stripes better than one pass that measures the lines on them."""
+    rng = np.random.default_rng(3)
+    light = _trace(wings=5e-3)
+    lay, clean, data = _window(rng, light)
+    empty = (light < 0.01) & ~lay.reference_mask()
+
+    def stripe_error(r):
+        err = r.corrected - clean
+        rows = []
+        for sl in lay.channel_slices():
+            e, w = err[:, sl], empty[:, sl]
+            n = w.sum(axis=1)
+            rows.append(np.where(n > 20, (e * w).sum(axis=1) / np.maximum(n, 1), np.nan))
+        m = np.array(rows)
+        return float(np.sqrt(np.nanmean((m - np.nanmean(m)) ** 2)))
+
+    with_wings = destripe(data, lay)
+    info = with_wings.metrics["trace_wings"]
+    assert info is not None and info["line"] == 30 and info["pixels"] > 10_000
+    monkeypatch.setattr(core, "_TRACE_MAX_LINES", 0)  # no search
+    without = destripe(data, lay)
+    assert without.metrics["trace_wings"] is None
+    assert stripe_error(with_wings) < 0.8 * stripe_error(without)
+
+
+@pytest.mark.parametrize("shape", [(2048, 2048), (64, 2048)])
+def test_no_trace_leaves_one_pass(shape):
+    """Frames without a trace (and every frame taller than the searched windows) are
+    destriped once, exactly as without the search."""
+    rng = np.random.default_rng(4)
+    lay = nircam_layout(*shape, 4)
+    data = (1.0 + rng.normal(0, SIGMA, shape) + output_stripes(lay, rng)).astype(np.float32)
+    r = destripe(data, lay)
+    assert r.metrics["trace_wings"] is None
