@@ -16,8 +16,6 @@ axis, shape (n_lines, line_length).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 __all__ = ["WingMask", "find_trace", "trace_wing_mask", "wing_mask"]
@@ -265,22 +263,28 @@ def wing_mask(
 
 
 def _chunks(n_lines: int) -> list[slice]:
-    """Chunks of lines for the line-by-line work: at most ``_CHUNK`` lines, and a 64th of
+    """Chunks of lines for the line-by-line work: at most ``_CHUNK`` lines, and a 32nd of
     a small window (its temporaries stay small next to the frame)."""
-    step = max(1, min(_CHUNK, n_lines // 64))
+    step = max(1, min(_CHUNK, n_lines // 32))
     return [slice(i, min(i + step, n_lines)) for i in range(0, n_lines, step)]
 
 
 def _faint_half_median(r: np.ndarray) -> np.ndarray:
     """Per line, the median of the values below the line's median (NaN ignored): a level
     that a trace over part of the line barely moves. Shape (n_lines,); 0 on empty lines."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # (lines without a usable pixel)
-        med = np.nanmedian(r, axis=1)
-        with np.errstate(invalid="ignore"):
-            low = np.where(r <= med[:, None], r, np.nan)
-        out = np.nanmedian(low, axis=1)
-    return np.nan_to_num(out)
+    srt = np.sort(r, axis=1)  # (NaN last)
+    n = np.isfinite(r).sum(axis=1)
+    return _sorted_median(srt, (n + 1) // 2)
+
+
+def _sorted_median(srt: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Per row, the median of the first ``n`` values of rows sorted in increasing order;
+    0 where ``n`` is 0."""
+    rows = np.arange(srt.shape[0])
+    lo = np.clip((n - 1) // 2, 0, srt.shape[1] - 1)
+    hi = np.clip(n // 2, 0, srt.shape[1] - 1)
+    out = 0.5 * (srt[rows, lo].astype(np.float64) + srt[rows, hi])
+    return np.where(n > 0, np.nan_to_num(out), 0.0)
 
 
 def _line_amplitudes(
@@ -291,39 +295,48 @@ def _line_amplitudes(
     Least squares with one intercept per output (the within-output regression on the
     centred profile), refitted without pixels beyond ``_FIT_CLIP`` robust scatters of the
     line's residuals. Lines without usable pixels, or where ``shape`` does not vary within
-    any output, get 0.
+    any output, get 0. ``channels`` are contiguous and in order along the line.
 
     Returns
     -------
     numpy.ndarray of float64, shape (n_lines,)
     """
-    n_lines = resid.shape[0]
+    n_lines, length = resid.shape
+    starts = np.array([sl.start or 0 for sl in channels])
     y = np.where(usable, resid, 0.0).astype(np.float32)
+    s = shape.astype(np.float32)[None, :]
     use = usable.copy()
-    s = np.broadcast_to(shape.astype(np.float32), y.shape)
     amp = np.zeros(n_lines)
+    f64 = np.float64
     for _ in range(_FIT_PASSES):
-        sxy = np.zeros(n_lines)
-        sxx = np.zeros(n_lines)
-        fitted = np.empty(y.shape, dtype=np.float32)
-        means = []
-        for sl in channels:
-            w = use[:, sl]
-            n = np.maximum(w.sum(axis=1), 1)
-            ym = (y[:, sl] * w).sum(axis=1, dtype=np.float64) / n
-            sm = (s[:, sl] * w).sum(axis=1, dtype=np.float64) / n
-            dx = (s[:, sl] - sm[:, None].astype(np.float32)) * w
-            sxy += (dx * (y[:, sl] - ym[:, None].astype(np.float32))).sum(axis=1, dtype=np.float64)
-            sxx += (dx * dx).sum(axis=1, dtype=np.float64)
-            means.append((sl, ym, sm))
-        amp = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
-        for sl, ym, sm in means:
-            fitted[:, sl] = ym[:, None] + amp[:, None] * (s[:, sl] - sm[:, None])
-        res = np.where(use, y - fitted, np.nan)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # (lines without a usable pixel)
-            scale = 1.4826 * np.nanmedian(np.abs(res), axis=1)
-            keep = np.abs(res) < _FIT_CLIP * np.nan_to_num(scale, nan=np.inf)[:, None]
+        # per line and output: n, sum y, sum s, sum s^2, sum s y (the contiguous outputs
+        # summed in one call each, in float64); the within-output regression on the
+        # centred profile
+        w = use.astype(np.float32)
+        ws = w * s
+        n = np.add.reduceat(w, starts, axis=1, dtype=f64)
+        sy = np.add.reduceat(w * y, starts, axis=1, dtype=f64)
+        ss = np.add.reduceat(ws, starts, axis=1, dtype=f64)
+        sss = np.add.reduceat(ws * s, starts, axis=1, dtype=f64)
+        ssy = np.add.reduceat(ws * y, starts, axis=1, dtype=f64)
+        nz = np.maximum(n, 1.0)
+        sxy = (ssy - ss * sy / nz).sum(axis=1)
+        sxx = (sss - ss * ss / nz).sum(axis=1)
+        ok = sxx > 1e-12 * np.maximum(sss.sum(axis=1), 1e-300)
+        amp = np.where(ok, sxy / np.where(ok, sxx, 1.0), 0.0)
+        a32 = amp.astype(np.float32)[:, None]
+        fitted = a32 * s
+        base = (sy - amp[:, None] * ss) / nz  # per output: mean of y - a s
+        for k, sl in enumerate(channels):
+            fitted[:, sl] += base[:, k, None].astype(np.float32)
+        res = np.abs(np.where(use, y - fitted, np.inf))
+        n_use = use.sum(axis=1)
+        # the median of each line's |residuals| (unusable ones are inf, at the end): one
+        # partition at each distinct middle
+        mid = np.unique(np.clip((n_use - 1) // 2, 0, length - 1))
+        part = np.partition(res, mid, axis=1)
+        scale = 1.4826 * np.where(n_use > 0, part[np.arange(n_lines), (n_use - 1) // 2], 0.0)
+        keep = res < _FIT_CLIP * np.where(n_use > 0, scale, np.inf)[:, None]
         if (keep == use).all():
             break
         use = keep & usable
