@@ -126,3 +126,21 @@ def test_no_trace_leaves_one_pass(shape):
     data = (1.0 + rng.normal(0, SIGMA, shape) + output_stripes(lay, rng)).astype(np.float32)
     r = destripe(data, lay)
     assert r.metrics["trace_wings"] is None
+
+
+def test_the_second_pass_stays_within_the_memory_target():
+    """With a trace found, the two passes (the first's arrays released but its residual,
+    the wing mask evaluated block by block) peak at most at 4 times the SCI array."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    lay, clean, data = _window(rng, _trace(wings=5e-3))
+    destripe(data, lay)
+    tracemalloc.start()
+    try:
+        r = destripe(data, lay)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.metrics["trace_wings"] is not None
+    assert peak / data.nbytes <= 4.0
