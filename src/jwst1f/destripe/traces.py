@@ -22,8 +22,8 @@ __all__ = ["WingMask", "find_trace", "trace_wing_mask", "wing_mask"]
 
 #: Pixels whose fitted wing light exceeds this many per-pixel noise sigmas are masked (over
 #: the hundreds of pixels of a spectrum, 0.4 sigma biases a line mean by tens of times its
-#: noise; eight seeds of the simulator's grism windows: 0.25 / 0.37 / 0.5 sigma gave the
-#: one-output strip 1.98 / 1.93 / 1.94 x oracle, SUBGRISM64 1.33 / 1.23 / 1.22 x).
+#: noise; eight seeds of the simulator's grism windows: 0.3 / 0.4 / 0.5 sigma gave the
+#: one-output strip 1.92 / 1.89 / 1.93 x oracle, SUBGRISM64 1.20 / 1.21 / 1.19 x).
 WING_SIGMA = 0.4
 #: A trace: its core lines hold at least this many times the noise of their sum...
 _CORE_SNR = 50.0
@@ -34,11 +34,13 @@ _MIN_EXTENT = 256
 #: ``_CORE_HALF`` lines of the core (light concentrated across the lines: NIRSpec IFU slices,
 #: the same in every column, hold under 1 %).
 _MIN_CONCENTRATION = 0.5
+#: Lines on each side of the core line counted as the core.
 _CORE_HALF = 3
 #: Lines on each side of the core whose wings are fitted.
 _WING_REACH = 256
 #: Robust refits of each line's amplitude, rejecting pixels beyond this many scatters.
 _FIT_CLIP = 4.0
+#: Fits per line at most (the first, then refits while pixels are rejected).
 _FIT_PASSES = 3
 #: A channel-line keeps its wing pixels where masking them would leave fewer than this
 #: fraction of its pixels usable.
