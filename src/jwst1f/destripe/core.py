@@ -360,13 +360,12 @@ def _find_trace(
         usable[:, ref_p] = False
     bm = np.uint32(params.dq_bitmask())
     if dq is not None and bm:
-        dqc = dq if dq.ndim == 2 else dq.reshape(-1, *dq.shape[-2:])
         for i0 in range(0, usable.shape[0], 16):
             ls = slice(i0, i0 + 16)
-            if dqc.ndim == 2:
-                usable[ls] &= (_canonical(dqc, fa)[ls] & bm) == 0
+            if dq.ndim == 2:
+                usable[ls] &= (_canonical(dq, fa)[ls] & bm) == 0
             else:  # flagged in every integration
-                usable[ls] &= ~np.all([(_canonical(d, fa)[ls] & bm) != 0 for d in dqc], axis=0)
+                usable[ls] &= ~np.all([(_canonical(d, fa)[ls] & bm) != 0 for d in dq], axis=0)
     sigma = float(first.metrics.get("sigma") or 0.0)
     resid = _canonical(data, fa)
     trace = find_trace(resid, usable, sigma)
@@ -430,7 +429,6 @@ def _destripe_pass(
     steps, block_sums = [], []  # suspended frames, and what each yielded (see _frame_steps)
     fa = layout.fast_axis
     for i in range(nints):
-        bad = static_bad
         user_i = None if user_mask is None else (user_mask[i] if user_mask.ndim == 3 else user_mask)
         dq_i = None if dq is None else (dq[i] if dq.ndim == 3 else dq)
         if regions is not None:
@@ -440,8 +438,8 @@ def _destripe_pass(
                 params,
                 regions,
                 dq=dq_i,
-                static_bad=bad,
-                user=user_i,
+                static_bad=static_bad,
+                user=_frame_user(user_i, wings, fa),
                 anchor=params.use_reference_pixels,
                 bitmask=bitmask,
                 out=(corrected[i], model[i], model_var[i], mask[i]),
@@ -454,7 +452,7 @@ def _destripe_pass(
                 layout,
                 params,
                 dq=None if dq_i is None else _canonical(dq_i, fa),
-                static_bad=None if bad is None else _canonical(bad, fa),
+                static_bad=None if static_bad is None else _canonical(static_bad, fa),
                 user=_frame_user(user_i, wings, fa),
                 ref=layout.reference_lines_and_pixels() if anchor else None,
                 bitmask=bitmask,
@@ -1376,7 +1374,8 @@ def _frame_steps(
     mask; ``out_model`` holds the residuals from background + line level while masking and
     measuring; ``out_var`` may hold the DQ test.
 
-    ``user`` (bool, the frame's shape, canonical) is the user mask, also part of
+    ``user`` (bool, the frame's shape, canonical; or a :class:`~jwst1f.destripe.traces.
+    WingMask`, indexed by blocks) is the user mask, applied block by block with
     ``static_bad``: its pixels are never used, but the bright ones among them seed the
     dilation of the source mask as they would unmasked. (A one-output grism strip with its
     trace masked by the user above 5 DN/s was at 2.58 x oracle over eight seeds, worse than
@@ -4392,14 +4391,11 @@ def _relaxed_blocks(
     """
     with np.errstate(invalid="ignore"):
         sig = has & (xb**2 > _BOUNDARY_RELAX_SIGMA**2 * np.where(has, vb, np.inf))
-    run = np.cumsum(np.diff(np.concatenate(([False], sig))) == 1) * sig  # run labels, 0 off
-    detected = np.zeros(int(run.max()) + 1, dtype=bool)
-    detected[run[sig & kept]] = True
-    sig &= detected[run] & (_run_lengths(sig) >= _BOUNDARY_RELAX_RUN)
-    out = sig.copy()
-    for s in range(1, _BOUNDARY_RELAX_GROW + 1):
-        out[s:] |= sig[:-s]
-        out[:-s] |= sig[s:]
+    out = np.zeros_like(sig)
+    grow = _BOUNDARY_RELAX_GROW
+    for a, b in _runs(sig):
+        if b - a >= _BOUNDARY_RELAX_RUN and kept[a:b].any():
+            out[max(a - grow, 0) : b + grow] = True
     return out & has
 
 
