@@ -37,7 +37,14 @@ from jwst1f.destripe.masking import (
     robust_sigma,
 )
 from jwst1f.destripe.timeline import TimelineModel, timeline_model
-from jwst1f.destripe.traces import WingMask, find_trace, wing_mask
+from jwst1f.destripe.traces import (
+    WingLight,
+    WingMask,
+    find_trace,
+    fit_wings,
+    wing_light,
+    wing_mask,
+)
 from jwst1f.destripe.wander import common_wander, segment_sums, wander_segment
 from jwst1f.geometry import ReadoutLayout
 from jwst1f.params import DestripeParams
@@ -308,15 +315,18 @@ def destripe(
     params = params or DestripeParams()
     sci, dq, user_mask = _check_inputs(sci, layout, dq, user_mask)
     # the faint wings of a bright trace along the lines of a short window, found on what a
-    # first pass left (its within-line wander removed too), are not used in a second pass
+    # first pass left (its within-line wander removed too), are not used in a second pass,
+    # and their fainter light, fitted, is subtracted where that pass measures
     result = _destripe_pass(sci, layout, dq, user_mask, params)
     found = _find_trace(result, layout, dq, params)
     wings = None
     if found is not None:
         del result  # (the first pass's arrays but its residual)
         wings = wing_mask(*found)
+        light = wing_light(fit_wings(*found), found[3])
         del found
-        result = _destripe_pass(sci, layout, dq, user_mask, params, wings=wings)
+        result = _destripe_pass(sci, layout, dq, user_mask, params, wings=wings, light=light)
+        wings[1]["light_lines"] = int(np.count_nonzero(light.amp > 0))
     result.metrics["trace_wings"] = None if wings is None else wings[1]
     result.metrics["seconds"] = time.perf_counter() - t0
     return result
@@ -390,9 +400,11 @@ def _destripe_pass(
     params: DestripeParams,
     *,
     wings: tuple[WingMask, dict] | None = None,
+    light: WingLight | None = None,
 ) -> DestripeResult:
     """The destriper over checked inputs (see :func:`destripe`), with the trace's wings of
-    :func:`jwst1f.destripe.traces.wing_mask` as part of the user mask."""
+    :func:`jwst1f.destripe.traces.wing_mask` as part of the user mask and their fainter
+    light (:func:`jwst1f.destripe.traces.wing_light`) not measured."""
     frames = sci if sci.ndim == 3 else sci[None]
     nints = frames.shape[0]
 
@@ -454,6 +466,7 @@ def _destripe_pass(
                 dq=None if dq_i is None else _canonical(dq_i, fa),
                 static_bad=None if static_bad is None else _canonical(static_bad, fa),
                 user=_frame_user(user_i, wings, fa),
+                light=light,
                 ref=layout.reference_lines_and_pixels() if anchor else None,
                 bitmask=bitmask,
                 out_corrected=_canonical(corrected[i], fa),
@@ -1353,6 +1366,7 @@ def _frame_steps(
     out_var,
     out_mask,
     user=None,
+    light=None,
     defer_apply: bool = False,
 ):
     """Destripe one frame in canonical orientation (lines along the last axis), in two parts.
@@ -1382,6 +1396,10 @@ def _frame_steps(
     with no mask, 2.14 x: the faint wings just outside the mask were used; now 2.09 x.
     Growing the whole mask instead spoilt exact masks: with the truth's empty map, 1.84 ->
     3.81 x.)
+
+    ``light`` (a :class:`~jwst1f.destripe.traces.WingLight`, indexed by blocks, or None) is
+    light known to be there (a trace's fitted wings): it is subtracted from the data
+    wherever they are measured, and not from the corrected output.
     """
     n_lines, length = a.shape
     chans = layout.channel_slices()
@@ -1457,6 +1475,8 @@ def _frame_steps(
             q0, q1 = -(-p0 // step), -(-p1 // step)  # samples q * step inside [p0, p1)
             src = slice(q0 * step - p0, None, step)
             a_s[lb, q0:q1] = ab[:, src]
+            if light is not None:  # (the trace's fitted wing light, not measured)
+                a_s[lb, q0:q1] -= light[lb, pb][:, src]
             g_s[lb, q0:q1] = g[:, src]
             if not block_finite[-1]:  # non-finite samples (never good) become 0
                 smp = a_s[lb, q0:q1]
@@ -1472,6 +1492,10 @@ def _frame_steps(
     if step > 1 and not fused:
         np.copyto(a_s, a[:, ::step])
         np.copyto(g_s, good[:, ::step])
+        if light is not None:
+            for i0 in range(0, n_lines, 64):
+                ls = slice(i0, i0 + 64)
+                a_s[ls] -= light[ls, ::step]
     if pairs is not None and pairs.complete:
         sigma = pairs.sigma()
     else:
@@ -1490,6 +1514,8 @@ def _frame_steps(
         chans_s = [slice(sl.start // step, -(-sl.stop // step)) for sl in chans]
     else:  # no copies (small or interleaved frames)
         a_s, g_s, chans_s = a, good, chans
+        if light is not None:  # (a copy, then: lines shorter than 128 pixels per output)
+            a_s = a - light[:, :]
     finite_s = all_finite or step > 1  # the sub-sample copy has no non-finite value
     # channel-lines whose level is measured at all (a user mask or bad pixels may leave an
     # output without usable pixels on a line: its level is then borrowed and says nothing)
@@ -1665,6 +1691,8 @@ def _frame_steps(
         r = out_model[lb, pb]
         work = _per_line(coef32, design, lb, pb, transposed)
         np.subtract(a[lb, pb], work, out=r)
+        if light is not None:
+            r -= light[lb, pb]
         if one_pass:  # |r|: NaN stays NaN, neither seed nor kept
             _thresholds(good, seeds, lb, pb, np.abs(r, out=work), t_seed, t_rej, user)
         elif not block_finite[ib]:

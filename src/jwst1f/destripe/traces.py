@@ -16,9 +16,20 @@ axis, shape (n_lines, line_length).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["WingMask", "find_trace", "trace_wing_mask", "wing_mask"]
+__all__ = [
+    "WingFit",
+    "WingLight",
+    "WingMask",
+    "find_trace",
+    "fit_wings",
+    "trace_wing_mask",
+    "wing_light",
+    "wing_mask",
+]
 
 #: Pixels whose fitted wing light exceeds this many per-pixel noise sigmas are masked (over
 #: the hundreds of pixels of a spectrum, 0.4 sigma biases a line mean by tens of times its
@@ -47,6 +58,9 @@ _FIT_PASSES = 3
 _MIN_LEFT = 0.125
 #: Lines per chunk of the line-by-line work (at most).
 _CHUNK = 32
+#: The wing light subtracted before measuring (:func:`wing_light`) keeps of each line's
+#: fitted amplitude ``a`` the garrote's share ``1 - (k s / a)**2``, ``s`` its standard error.
+_LIGHT_GARROTE = 2.0
 
 
 class WingMask:
@@ -102,6 +116,67 @@ class WingMask:
     def full(self) -> np.ndarray:
         """The whole mask, shape (n_lines, line_length)."""
         return self[:, :]
+
+
+class WingLight:
+    """The fitted wing light of a trace below the wing mask's level, evaluated lazily.
+
+    ``light = amp[line] * S[pixel] + tilt[line] * S[pixel] * x[pixel]``, ``S`` the trace's
+    along-line profile and ``x`` the position along the line, -1/2 to 1/2 (the wings' share
+    of the light changing along the spectrum, as the trace's tilt across the lines or the
+    width of the point-spread function make it), clipped at zero and zero where it exceeds
+    ``level`` (those pixels are masked; their light is not modelled). Indexing with
+    ``[lines, pixels]`` (slices, canonical orientation) returns that block as float32: no
+    full-size array is kept.
+
+    Parameters
+    ----------
+    amp, tilt : numpy.ndarray, shape (n_lines,)
+        Amplitudes of ``S`` and ``S * x`` per line, DN/s.
+    profile : numpy.ndarray, shape (line_length,)
+        ``S``, peak 1.
+    level : float
+        DN/s.
+    """
+
+    def __init__(
+        self, amp: np.ndarray, tilt: np.ndarray, profile: np.ndarray, level: float
+    ) -> None:
+        self.amp = np.asarray(amp, dtype=np.float32)
+        self.tilt = np.asarray(tilt, dtype=np.float32)
+        self.profile = np.asarray(profile, dtype=np.float32)
+        self.tilted = (self.profile * _along(self.profile.size)).astype(np.float32)
+        self.level = np.float32(level)
+        self.shape = (self.amp.size, self.profile.size)
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        lines, pixels = key
+        out = self.amp[lines, None] * self.profile[None, pixels]
+        out += self.tilt[lines, None] * self.tilted[None, pixels]
+        np.maximum(out, 0.0, out=out)
+        out[out > self.level] = 0.0
+        return out
+
+
+@dataclass
+class WingFit:
+    """Each line's wing light fitted by :func:`fit_wings` (0 beyond the reach of the core).
+
+    Attributes
+    ----------
+    amp, tilt : numpy.ndarray of float64, shape (n_lines,)
+        Amplitudes of the trace's profile ``S`` and of ``S * x``, DN/s.
+    amp_err, tilt_err : numpy.ndarray of float64, shape (n_lines,)
+        Their standard errors, DN/s (``inf`` where not fitted).
+    profile : numpy.ndarray of float32, shape (line_length,)
+        ``S``, peak 1.
+    """
+
+    amp: np.ndarray
+    tilt: np.ndarray
+    amp_err: np.ndarray
+    tilt_err: np.ndarray
+    profile: np.ndarray
 
 
 def trace_wing_mask(
@@ -197,6 +272,45 @@ def find_trace(resid: np.ndarray, usable: np.ndarray, sigma: float) -> dict | No
     return {"line": l0, "profile": (prof / peak).astype(np.float32), "extent": extent}
 
 
+def fit_wings(
+    resid: np.ndarray, usable: np.ndarray, channels: list[slice], sigma: float, trace: dict
+) -> WingFit:
+    """Each line's wing light of a trace found by :func:`find_trace`.
+
+    Each line within ``_WING_REACH`` lines of the core is fitted as one intercept per
+    output plus ``amp * S + tilt * S * x``, ``S`` the trace's profile and ``x`` the position
+    along the line (least squares, refitted ``_FIT_PASSES`` times without pixels beyond
+    ``_FIT_CLIP`` robust scatters: stars, hot pixels); the along-line variation of ``S``
+    within the outputs (the spectrum's ends, its shape) measures the light apart from the
+    line's 1/f offsets, and ``S * x`` its share changing along the spectrum (a trace tilted
+    across the lines, a point-spread function widening with wavelength).
+
+    Parameters
+    ----------
+    resid, usable, channels, sigma
+        As :func:`trace_wing_mask`.
+    trace : dict
+        From :func:`find_trace`.
+
+    Returns
+    -------
+    WingFit
+    """
+    n_lines = resid.shape[0]
+    l0, shape = trace["line"], trace["profile"]
+    coef = np.zeros((n_lines, 2))
+    inv = np.full((n_lines, 2), np.inf)
+    for c in _chunks(n_lines):
+        if c.stop > l0 - _WING_REACH and c.start <= l0 + _WING_REACH:
+            coef[c], inv[c] = _line_fit(resid[c], usable[c], channels, shape, tilt=True)
+    far = np.ones(n_lines, dtype=bool)
+    far[max(l0 - _WING_REACH, 0) : l0 + _WING_REACH + 1] = False
+    coef[far] = 0.0
+    inv[far] = np.inf
+    err = sigma * np.sqrt(inv)
+    return WingFit(coef[:, 0], coef[:, 1], err[:, 0], err[:, 1], shape)
+
+
 def wing_mask(
     resid: np.ndarray,
     usable: np.ndarray,
@@ -235,7 +349,7 @@ def wing_mask(
     amp = np.zeros(n_lines)
     for c in _chunks(n_lines):
         if c.stop > l0 - _WING_REACH and c.start <= l0 + _WING_REACH:
-            amp[c] = _line_amplitudes(resid[c], usable[c], channels, shape)
+            amp[c] = _line_fit(resid[c], usable[c], channels, shape)[0][:, 0]
     amp[: max(l0 - _WING_REACH, 0)] = 0.0
     amp[l0 + _WING_REACH + 1 :] = 0.0
     mask = WingMask(amp, shape, threshold * sigma)
@@ -264,6 +378,39 @@ def wing_mask(
     return mask, info
 
 
+def wing_light(fit: WingFit, sigma: float, *, threshold: float = WING_SIGMA) -> WingLight:
+    """The wing light below the mask's level, to be subtracted before measuring.
+
+    The wing mask (:func:`wing_mask`) leaves the light below ``threshold * sigma`` per
+    pixel, which over a spectrum's hundreds of pixels still biases the line means. Each
+    fitted amplitude is kept in the garrote's share ``1 - (k s / a)**2`` of its standard
+    error ``s`` (``k = _LIGHT_GARROTE``; the tilt also in the amplitude's share, and only
+    where the amplitude is positive), so that lines without significant wing light are
+    left as they are.
+
+    Parameters
+    ----------
+    fit : WingFit
+        :func:`fit_wings`.
+    sigma, threshold
+        As :func:`trace_wing_mask`.
+
+    Returns
+    -------
+    WingLight
+    """
+    a, t = fit.amp, fit.tilt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep_a = np.where(a > 0, np.clip(1.0 - (_LIGHT_GARROTE * fit.amp_err / a) ** 2, 0, 1), 0)
+        keep_t = np.nan_to_num(np.clip(1.0 - (_LIGHT_GARROTE * fit.tilt_err / t) ** 2, 0, 1))
+    return WingLight(keep_a * a, keep_a * keep_t * t, fit.profile, threshold * sigma)
+
+
+def _along(length: int) -> np.ndarray:
+    """Position along a line of ``length`` pixels, -1/2 to 1/2 (float64)."""
+    return (np.arange(length) - 0.5 * (length - 1)) / max(length, 1)
+
+
 def _chunks(n_lines: int) -> list[slice]:
     """Chunks of lines for the line-by-line work: at most ``_CHUNK`` lines, and a 32nd of
     a small window (its temporaries stay small next to the frame)."""
@@ -289,46 +436,101 @@ def _sorted_median(srt: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where(n > 0, np.nan_to_num(out), 0.0)
 
 
-def _line_amplitudes(
-    resid: np.ndarray, usable: np.ndarray, channels: list[slice], shape: np.ndarray
-) -> np.ndarray:
-    """Per line, the amplitude ``a`` of ``resid ~ intercept[output] + a * shape``.
+def _line_fit(
+    resid: np.ndarray,
+    usable: np.ndarray,
+    channels: list[slice],
+    shape: np.ndarray,
+    *,
+    tilt: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per line, ``resid ~ intercept[output] + a * shape (+ b * shape * x)``.
 
     Least squares with one intercept per output (the within-output regression on the
-    centred profile), refitted without pixels beyond ``_FIT_CLIP`` robust scatters of the
-    line's residuals. Lines without usable pixels, or where ``shape`` does not vary within
-    any output, get 0. ``channels`` are contiguous and in order along the line.
+    centred regressors), refitted without pixels beyond ``_FIT_CLIP`` robust scatters of
+    the line's residuals. With ``tilt`` the second regressor ``shape * x`` (``x`` the
+    position along the line, -1/2 to 1/2) is fitted too. Lines without usable pixels, or
+    where the regressors do not vary within any output, get 0. ``channels`` are contiguous
+    and in order along the line.
 
     Returns
     -------
-    numpy.ndarray of float64, shape (n_lines,)
+    coef : numpy.ndarray of float64, shape (n_lines, 1) or (n_lines, 2)
+        ``a`` (and ``b``).
+    inv : numpy.ndarray of float64, same shape
+        The diagonal of the inverse of the normal matrix: times the per-pixel noise
+        variance, the variance of each coefficient (``inf`` where not fitted).
     """
     n_lines, length = resid.shape
     starts = np.array([sl.start or 0 for sl in channels])
     y = np.where(usable, resid, 0.0).astype(np.float32)
-    s = shape.astype(np.float32)[None, :]
+    regs = [shape.astype(np.float32)[None, :]]
+    if tilt:
+        regs.append((shape * _along(length)).astype(np.float32)[None, :])
+    nr = len(regs)
     use = usable.copy()
-    amp = np.zeros(n_lines)
+    coef = np.zeros((n_lines, nr))
+    inv = np.full((n_lines, nr), np.inf)
     f64 = np.float64
     for _ in range(_FIT_PASSES):
-        # per line and output: n, sum y, sum s, sum s^2, sum s y (the contiguous outputs
-        # summed in one call each, in float64); the within-output regression on the
-        # centred profile
+        # per line and output: n, sum y, and per regressor sum s, sum s y, and sum s s' (the
+        # contiguous outputs summed in one call each, in float64); the within-output
+        # regression on the centred regressors
         w = use.astype(np.float32)
-        ws = w * s
         n = np.add.reduceat(w, starts, axis=1, dtype=f64)
         sy = np.add.reduceat(w * y, starts, axis=1, dtype=f64)
-        ss = np.add.reduceat(ws, starts, axis=1, dtype=f64)
-        sss = np.add.reduceat(ws * s, starts, axis=1, dtype=f64)
-        ssy = np.add.reduceat(ws * y, starts, axis=1, dtype=f64)
         nz = np.maximum(n, 1.0)
-        sxy = (ssy - ss * sy / nz).sum(axis=1)
-        sxx = (sss - ss * ss / nz).sum(axis=1)
-        ok = sxx > 1e-12 * np.maximum(sss.sum(axis=1), 1e-300)
-        amp = np.where(ok, sxy / np.where(ok, sxx, 1.0), 0.0)
-        a32 = amp.astype(np.float32)[:, None]
-        fitted = a32 * s
-        base = (sy - amp[:, None] * ss) / nz  # per output: mean of y - a s
+        ws = [w * r for r in regs]
+        ss = [np.add.reduceat(x, starts, axis=1, dtype=f64) for x in ws]
+        sxy = np.stack(
+            [
+                (np.add.reduceat(x * y, starts, axis=1, dtype=f64) - si * sy / nz).sum(axis=1)
+                for x, si in zip(ws, ss, strict=True)
+            ],
+            axis=1,
+        )
+        sxx = np.empty((n_lines, nr, nr))
+        scale = np.zeros(n_lines)
+        for i in range(nr):
+            for j in range(i, nr):
+                sij = np.add.reduceat(ws[i] * regs[j], starts, axis=1, dtype=f64)
+                sxx[:, i, j] = sxx[:, j, i] = (sij - ss[i] * ss[j] / nz).sum(axis=1)
+                if i == j:
+                    scale += sij.sum(axis=1)
+        del ws
+        if nr == 1:
+            det = sxx[:, 0, 0]
+            ok = det > 1e-12 * np.maximum(scale, 1e-300)
+            c0 = np.where(ok, sxy[:, 0] / np.where(ok, det, 1.0), 0.0)
+            coef = c0[:, None]
+            inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), np.inf)[:, None]
+        else:
+            det = sxx[:, 0, 0] * sxx[:, 1, 1] - sxx[:, 0, 1] ** 2
+            ok = (sxx[:, 0, 0] > 1e-12 * np.maximum(scale, 1e-300)) & (
+                det > 1e-9 * sxx[:, 0, 0] * sxx[:, 1, 1]
+            )
+            d = np.where(ok, det, 1.0)
+            coef = np.where(
+                ok[:, None],
+                np.stack(
+                    [
+                        (sxx[:, 1, 1] * sxy[:, 0] - sxx[:, 0, 1] * sxy[:, 1]) / d,
+                        (sxx[:, 0, 0] * sxy[:, 1] - sxx[:, 0, 1] * sxy[:, 0]) / d,
+                    ],
+                    axis=1,
+                ),
+                0.0,
+            )
+            inv = np.where(
+                ok[:, None], np.stack([sxx[:, 1, 1] / d, sxx[:, 0, 0] / d], axis=1), np.inf
+            )
+        fitted = np.zeros((n_lines, length), dtype=np.float32)
+        base = sy.copy()
+        for i, r in enumerate(regs):
+            ci = coef[:, i]
+            fitted += ci.astype(np.float32)[:, None] * r
+            base -= ci[:, None] * ss[i]
+        base /= nz  # per output: mean of y minus the fitted light
         for k, sl in enumerate(channels):
             fitted[:, sl] += base[:, k, None].astype(np.float32)
         res = np.abs(np.where(use, y - fitted, np.inf))
@@ -337,9 +539,9 @@ def _line_amplitudes(
         # partition at each distinct middle
         mid = np.unique(np.clip((n_use - 1) // 2, 0, length - 1))
         part = np.partition(res, mid, axis=1)
-        scale = 1.4826 * np.where(n_use > 0, part[np.arange(n_lines), (n_use - 1) // 2], 0.0)
-        keep = res < _FIT_CLIP * np.where(n_use > 0, scale, np.inf)[:, None]
+        spread = 1.4826 * np.where(n_use > 0, part[np.arange(n_lines), (n_use - 1) // 2], 0.0)
+        keep = res < _FIT_CLIP * np.where(n_use > 0, spread, np.inf)[:, None]
         if (keep == use).all():
             break
         use = keep & usable
-    return amp
+    return coef, inv
