@@ -518,13 +518,20 @@ def _targets(rows: dict[str, dict[str, Any]], shape: tuple[int, ...]) -> list[st
     if not np.isfinite(j.get("stripe_rms", np.nan)):
         return [f"jwst1f gave no result ({j.get('note') or 'not run'})"]
     ratio = j["stripe_rms"] / o["stripe_rms"] if o.get("stripe_rms") else np.nan
-    if not ratio <= 1.2:
-        msg = f"stripe rms {ratio:.2f}x oracle (target <= 1.2x)"
-        many = j.get("over_seeds") or {}
+    # the x-oracle and bias targets over all the seeds run where the run has more for them
+    # (--bias-seeds): two seeds resolve neither well
+    many = j.get("over_seeds") or {}
+    more = many.get("n_seeds", 0) > j.get("n_seeds", 0)
+    where = f" over {many['n_seeds']} seeds" if more else ""
+    ratio_all = _num(many.get("x_oracle")) if more else ratio
+    if not ratio_all <= 1.2:
+        msg = f"stripe rms{where} {ratio_all:.2f}x oracle (target <= 1.2x)"
+        if more:
+            msg += f" ({j.get('n_seeds')} main seeds: {ratio:.2f}x)"
         if any(f"x_{f}" in many for f in FLOORS):
             msg += (
-                f" (over {many['n_seeds']} seeds {many['x_oracle']:.2f}x; a perfect mask with "
-                f"the sky unknown, flat / straight across lines: {_floors_text(many)}x)"
+                f" (a perfect mask with the sky unknown, flat / straight across lines: "
+                f"{_floors_text(many)}x)"
             )
         miss.append(msg)
     for peer in ("seed", "cfn", "cfn_fft"):
@@ -536,15 +543,11 @@ def _targets(rows: dict[str, dict[str, Any]], shape: tuple[int, ...]) -> list[st
             if np.isfinite(jc) and np.isfinite(pc):
                 msg += f"; against the clean truth {jc:.2e} vs {pc:.2e}"
             miss.append(msg)
-    # the bias targets over all the seeds run where the run has more for them (--bias-seeds)
-    many = j.get("over_seeds") or {}
-    more = many.get("n_seeds", 0) > j.get("n_seeds", 0)
     src = (
         many
         if more
         else {**j, **{f"oracle_{k}": o.get(k) for k in ("bias_pct", "bias_bright_pct")}}
     )
-    where = f" over {many['n_seeds']} seeds" if more else ""
     for key in ("bias_pct", "bias_bright_pct"):
         jb, ob = _num(src.get(key)), _num(src.get(f"oracle_{key}"))
         if not _bias_met(jb, ob):
