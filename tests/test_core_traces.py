@@ -158,6 +158,24 @@ def test_the_second_pass_stays_within_the_memory_target():
     assert peak / data.nbytes <= 4.0
 
 
+def test_wing_mask_with_a_tilt():
+    """With a tilt the masked light is ``amp S + tilt S x``, the tilt unused where the
+    amplitude is not positive; blocks and a base mask as without."""
+    amp = np.array([0.0, 1.0, 3.0, -2.0])
+    tilt = np.array([5.0, 4.0, -8.0, 9.0])
+    prof = np.linspace(0.2, 1.0, 8).astype(np.float32)
+    m = WingMask(amp, prof, 0.9, tilt=tilt)
+    x = (np.arange(8) - 3.5) / 8
+    use = np.where(amp > 0, tilt, 0.0)
+    dense = np.clip(amp, 0, None)[:, None] * prof + use[:, None] * prof * x > 0.9
+    np.testing.assert_array_equal(m.full(), dense)
+    assert not m.full()[[0, 3]].any()  # (no amplitude: no light, whatever the tilt)
+    np.testing.assert_array_equal(m[1:3, 2:6], dense[1:3, 2:6])
+    base = np.zeros((4, 8), bool)
+    base[3, 7] = True
+    np.testing.assert_array_equal(m.with_base(base).full(), dense | base)
+
+
 def test_wing_light_blocks_clip_and_level():
     """The light is ``a S + b S x`` per block, never negative, zero above the mask's level."""
     a = np.array([0.0, 2.0, 5.0, -1.0])

@@ -322,9 +322,10 @@ def destripe(
     wings = None
     if found is not None:
         del result  # (the first pass's arrays but its residual)
-        wings = wing_mask(*found)
-        light = wing_light(fit_wings(*found), found[3])
-        del found
+        fit = fit_wings(*found)
+        wings = wing_mask(*found, fit=fit)
+        light = wing_light(fit, found[3])
+        del found, fit
         result = _destripe_pass(sci, layout, dq, user_mask, params, wings=wings, light=light)
         wings[1]["light_lines"] = int(np.count_nonzero(light.amp > 0))
     result.metrics["trace_wings"] = None if wings is None else wings[1]
