@@ -7,8 +7,11 @@ spectrum enough to bias the line means far beyond their noise. Its shape is know
 along a line it is the spectrum itself, the trace's along-line profile measured at high
 signal-to-noise on its core lines; across the lines it is the point-spread function. So
 each line's wing light is one amplitude times that profile, fitted with one intercept per
-output (the line's 1/f offsets), and pixels where the fitted light exceeds a fraction of
-the per-pixel noise are not used for measuring.
+output (the line's 1/f offsets), plus a tilt (the profile times the position along the
+line: the wings' share changing along the spectrum). Pixels where the fitted light exceeds
+a fraction of the per-pixel noise are not used for measuring (:func:`wing_mask`); the
+fainter light, where significant, is subtracted where the lines are measured
+(:func:`wing_light`).
 
 All functions work on arrays in the *canonical orientation*: lines (stripes) along the last
 axis, shape (n_lines, line_length).
