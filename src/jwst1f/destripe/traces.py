@@ -117,10 +117,7 @@ class WingMask:
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
         lines, pixels = key
-        light = self.amp[lines, None] * self.profile[None, pixels]
-        if self.tilt is not None:
-            light += self.tilt[lines, None] * self.tilted[None, pixels]
-        m = light > self.level
+        m = _block_light(self, lines, pixels) > self.level
         if self.kept is not None:
             off, channel = self.kept
             m &= ~off[lines][:, channel[pixels]]
@@ -170,11 +167,19 @@ class WingLight:
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
         lines, pixels = key
-        out = self.amp[lines, None] * self.profile[None, pixels]
-        out += self.tilt[lines, None] * self.tilted[None, pixels]
+        out = _block_light(self, lines, pixels)
         np.maximum(out, 0.0, out=out)
         out[out > self.level] = 0.0
         return out
+
+
+def _block_light(wings: WingMask | WingLight, lines: slice, pixels: slice) -> np.ndarray:
+    """``amp * S (+ tilt * S * x)`` of a :class:`WingMask` or :class:`WingLight` on a
+    block, float32."""
+    out = wings.amp[lines, None] * wings.profile[None, pixels]
+    if wings.tilt is not None:
+        out += wings.tilt[lines, None] * wings.tilted[None, pixels]
+    return out
 
 
 @dataclass
@@ -315,19 +320,29 @@ def fit_wings(
     -------
     WingFit
     """
+    coef, inv = _reach_fit(resid, usable, channels, trace, tilt=True)
+    err = sigma * np.sqrt(inv)
+    return WingFit(coef[:, 0], coef[:, 1], err[:, 0], err[:, 1], trace["profile"])
+
+
+def _reach_fit(
+    resid: np.ndarray, usable: np.ndarray, channels: list[slice], trace: dict, *, tilt: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_line_fit` on the lines within ``_WING_REACH`` of the trace's core, chunk by
+    chunk; the other lines get 0 (``inf`` in the inverse's diagonal)."""
     n_lines = resid.shape[0]
     l0, shape = trace["line"], trace["profile"]
-    coef = np.zeros((n_lines, 2))
-    inv = np.full((n_lines, 2), np.inf)
+    nr = 2 if tilt else 1
+    coef = np.zeros((n_lines, nr))
+    inv = np.full((n_lines, nr), np.inf)
     for c in _chunks(n_lines):
         if c.stop > l0 - _WING_REACH and c.start <= l0 + _WING_REACH:
-            coef[c], inv[c] = _line_fit(resid[c], usable[c], channels, shape, tilt=True)
+            coef[c], inv[c] = _line_fit(resid[c], usable[c], channels, shape, tilt=tilt)
     far = np.ones(n_lines, dtype=bool)
     far[max(l0 - _WING_REACH, 0) : l0 + _WING_REACH + 1] = False
     coef[far] = 0.0
     inv[far] = np.inf
-    err = sigma * np.sqrt(inv)
-    return WingFit(coef[:, 0], coef[:, 1], err[:, 0], err[:, 1], shape)
+    return coef, inv
 
 
 def wing_mask(
@@ -373,13 +388,8 @@ def wing_mask(
         pixels, "pixels": masked pixels}``.
     """
     n_lines, length = resid.shape
-    l0, shape = trace["line"], trace["profile"]
-    amp = np.zeros(n_lines)
-    for c in _chunks(n_lines):
-        if c.stop > l0 - _WING_REACH and c.start <= l0 + _WING_REACH:
-            amp[c] = _line_fit(resid[c], usable[c], channels, shape)[0][:, 0]
-    amp[: max(l0 - _WING_REACH, 0)] = 0.0
-    amp[l0 + _WING_REACH + 1 :] = 0.0
+    shape = trace["profile"]
+    amp = _reach_fit(resid, usable, channels, trace, tilt=False)[0][:, 0]
     mask = WingMask(amp, shape, threshold * sigma)
     # channel-lines that the wings would leave with too few usable pixels keep them: such
     # an output would be borrowed from the others on every lit line, and its pedestal then
@@ -391,22 +401,19 @@ def wing_mask(
     for k, sl in enumerate(channels):
         channel[sl] = k
     off = np.zeros((n_lines, len(channels)), dtype=bool)
-    pixels = np.zeros(n_lines, dtype=np.int64)
     for c in _chunks(n_lines):
         m = mask[c, :] & usable[c]
         for k, sl in enumerate(channels):
             n_use = usable[c, sl].sum(axis=1)
             n_wing = m[:, sl].sum(axis=1)
             off[c, k] = (n_wing > 0) & (n_use - n_wing < _MIN_LEFT * (sl.stop - sl.start))
-            pixels[c] += np.where(off[c, k], 0, n_wing)
     tilt = None if fit is None else fit.tilt * _garrote(fit.tilt, fit.tilt_err, _MASK_TILT_GARROTE)
     mask = WingMask(amp, shape, threshold * sigma, kept=(off, channel), tilt=tilt)
-    if tilt is not None:  # (the pixels of the final mask)
-        pixels = np.zeros(n_lines, dtype=np.int64)
-        for c in _chunks(n_lines):
-            pixels[c] = (mask[c, :] & usable[c]).sum(axis=1)
+    pixels = np.zeros(n_lines, dtype=np.int64)
+    for c in _chunks(n_lines):
+        pixels[c] = (mask[c, :] & usable[c]).sum(axis=1)
     info = {
-        "line": l0,
+        "line": trace["line"],
         "extent": trace["extent"],
         "lines": int((pixels > 0).sum()),
         "pixels": int(pixels.sum()),
