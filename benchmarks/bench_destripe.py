@@ -237,16 +237,17 @@ def _oracle(case: CaseData, layout) -> np.ndarray:
 
 
 def _sky_floors(case: CaseData, layout) -> dict[str, np.ndarray]:
-    """The perfect-mask corrections of :data:`FLOORS` where they are defined (one output,
-    reference pixels in the lines; empty otherwise): what finding every source exactly
-    allows when the sky across lines must still be told from the slow stripes with the
-    reference pixels."""
+    """The perfect-mask corrections of :data:`FLOORS` where they are defined (one output
+    with reference pixels in its lines, or lines without reference pixels; empty for
+    several outputs with reference pixels): what finding every source exactly allows when
+    the sky across lines must still be told from the slow stripes with the reference pixels,
+    or with nothing."""
     _, ref_pixels = layout.reference_lines_and_pixels()
-    if layout.n_channels != 1 or not ref_pixels.any():
+    if layout.n_channels != 1 and ref_pixels.any():
         return {}
     sci = case.sci if case.sci.ndim == 3 else case.sci[None]
     lines = channel_lines(layout, sci.shape[1:])
-    ref = layout.reference_mask()
+    ref = layout.reference_mask() if ref_pixels.any() else None
     out = {}
     for name, degree in FLOORS.items():
         corr = np.empty(sci.shape, dtype=np.float32)
@@ -828,8 +829,9 @@ def _over_seeds_table(results: dict[str, dict[str, dict[str, Any]]]) -> list[str
         "",
         "*Sky unknown*: the oracle's perfect mask where the sky across lines must still be "
         "told from the slow stripes with the reference pixels (one-output windows whose lines "
-        "hold them): the sky a flat level / a straight line across lines, fitted to the line "
-        "means over the empty pixels minus the lines' reference-pixel levels "
+        "hold them) or with nothing (windows whose lines hold none): the sky a flat level / a "
+        "straight line across lines, fitted to the line means over the empty pixels minus the "
+        "lines' reference-pixel levels, or to those means themselves "
         "(`benchmarks.metrics.sky_unknown_floor_correct`); × the oracle, which knows the sky.",
         "",
         f"*User mask*: jwst1f given the scene's light above {USER_MASK_LIGHT} DN/s (over the "

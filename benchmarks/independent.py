@@ -20,7 +20,8 @@ much simpler physics, written separately from the project's simulator:
 Only the FITS metadata (which the pipeline needs to run CleanFlickerNoiseStep on a file) comes
 from ``jwst1f.simulate.metadata``. The truth is the rate without the 1/f component.
 
-``run_independent`` evaluates jwst1f, the perfect-mask oracle, the seed routine and
+``run_independent`` evaluates jwst1f, the perfect-mask oracle (and, where defined, that
+mask with the sky across lines unknown: ``bench_destripe.FLOORS``), the seed routine and
 CleanFlickerNoiseStep on a set of variants (spectral index, no reference-pixel step, no line
 pause, strong per-output noise, emission bands, one-output windows with a trace, NIRSpec
 columns with traces, rateints) with the same metrics as ``bench_destripe.py``.
@@ -40,7 +41,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.special import expit
 
-from benchmarks.bench_destripe import CaseData, _oracle
+from benchmarks.bench_destripe import FLOORS, CaseData, _oracle, _sky_floors
 from benchmarks.bench_destripe import _truth as case_truth
 from benchmarks.metrics import evaluate_prepared
 from benchmarks.peers.cfn import run_cfn
@@ -562,6 +563,8 @@ def run_independent(
                 if v.refpix_step:  # the same frame judged against the truth without line noise
                     clean = _truth(f, layout, "rate_clean")
                 runs: dict[str, tuple[np.ndarray | None, float]] = {"oracle": (oracle, np.nan)}
+                for name, corr in _sky_floors(_case(f), layout).items():
+                    runs[name] = (corr, np.nan)
                 destripe(f["sci"], layout)  # warm-up
                 t0 = time.process_time()
                 res = destripe(f["sci"], layout)
@@ -625,6 +628,18 @@ def _mean(values: list[float]) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
+#: What the independent tables' *sky unknown* column is.
+SKY_UNKNOWN = (
+    "*Sky unknown, flat / line*: the oracle's perfect mask with the sky across lines not "
+    "known but a flat level / a straight line fitted to the line means over the empty pixels "
+    "(minus the lines' reference-pixel levels in one-output windows whose lines hold them; "
+    "the means themselves, averaged over the outputs, in windows whose lines hold none; "
+    "`benchmarks.metrics.sky_unknown_floor_correct`), × the oracle, which knows the sky: "
+    "what a perfect mask allows where the window cannot tell a sky gradient from the slow "
+    "stripes (– where not defined: several outputs with reference pixels)."
+)
+
+
 def markdown(
     results: dict[str, dict[str, Any]],
     command: str,
@@ -666,16 +681,21 @@ def markdown(
         "white noise; the oracle then removes it too, and its floor is the white noise alone): "
         "how much of all the striping in the image is gone (jwst1f / CFN, × that oracle).",
         "",
+        SKY_UNKNOWN,
+        "",
     ]
     lines = head + (
-        [f"Seeds {', '.join(map(str, seeds))}; means over seeds."] if subarrays else intro
+        [f"Seeds {', '.join(map(str, seeds))}; means over seeds.", "", SKY_UNKNOWN, ""]
+        if subarrays
+        else intro
     )
     lines += [
         f"Command: `{command}`",
         "",
         "| case | shape | jwst1f | seed routine | CFN median | gain jwst1f / CFN | "
-        "bias jwst1f (oracle) % | bias CFN % | vs clean truth jwst1f / CFN | jwst1f s | CFN s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "bias jwst1f (oracle) % | bias CFN % | vs clean truth jwst1f / CFN | "
+        "sky unknown, flat / line | jwst1f s | CFN s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def g(rows, method, key, spec):
@@ -684,6 +704,11 @@ def markdown(
 
     for name, rows in results.items():
         shape = "×".join(map(str, rows["_shape"]))
+        floors = (
+            " / ".join(g(rows, f, "x_oracle", ".2f") for f in FLOORS)
+            if any(f in rows for f in FLOORS)
+            else "–"
+        )
         lines.append(
             f"| {name} | {shape} | **{g(rows, 'jwst1f', 'x_oracle', '.2f')}** | "
             f"{g(rows, 'seed', 'x_oracle', '.2f')} | {g(rows, 'cfn', 'x_oracle', '.2f')} | "
@@ -691,7 +716,8 @@ def markdown(
             f"{g(rows, 'jwst1f', 'bias_pct', '+.2f')} ({g(rows, 'oracle', 'bias_pct', '+.2f')}) | "
             f"{g(rows, 'cfn', 'bias_pct', '+.2f')} | "
             f"{g(rows, 'jwst1f', 'x_oracle_clean', '.2f')} / "
-            f"{g(rows, 'cfn', 'x_oracle_clean', '.2f')} | {g(rows, 'jwst1f', 'seconds', '.3f')} | "
+            f"{g(rows, 'cfn', 'x_oracle_clean', '.2f')} | {floors} | "
+            f"{g(rows, 'jwst1f', 'seconds', '.3f')} | "
             f"{g(rows, 'cfn', 'seconds', '.2f')} |"
         )
     for name, rows in results.items():

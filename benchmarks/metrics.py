@@ -223,21 +223,30 @@ def sky_unknown_floor_correct(
     empty: np.ndarray,
     dq: np.ndarray | None,
     lines: ChannelLines,
-    reference: np.ndarray,
+    reference: np.ndarray | None,
     degree: int,
     *,
     min_pixels: int = 8,
 ) -> np.ndarray:
-    """Perfect-mask correction of a one-output frame when the sky is not known.
+    """Perfect-mask correction of a frame when the sky across lines is not known.
 
-    Each line's 1/f is its mean over the truly empty pixels minus the sky, and the sky
-    across lines is a polynomial of ``degree`` fitted (unweighted: the reference pixels'
-    noise, the same on every line, dominates) to those means minus the mean of the line's
-    reference pixels, over the lines with at least ``min_pixels`` empty pixels. Lines with
-    fewer (lit lines, lines made of reference pixels) take their reference-pixel level.
+    Each channel-line's 1/f is its mean over the truly empty pixels minus the sky, and the
+    sky across lines is a polynomial of ``degree`` fitted (unweighted) over the lines with
+    at least ``min_pixels`` empty pixels:
+
+    - with ``reference`` (one-output windows whose lines hold reference pixels), to those
+      means minus the mean of the line's reference pixels (whose noise, the same on every
+      line, dominates); lines with fewer empty pixels (lit lines, lines made of reference
+      pixels) take their reference-pixel level;
+    - without (windows whose lines hold no reference pixels, any number of outputs), to the
+      line means themselves, averaged over the outputs measured on the line: the slow
+      stripes that such a polynomial can follow are then kept as sky. A channel-line with
+      too few empty pixels takes the mean of the line's measured outputs, or, where none
+      is, the value interpolated from the neighbouring lines.
+
     The residual of this correction is the white noise of the line means (as the oracle's)
-    plus the error of the fitted sky: the floor of any method that must tell the slow
-    stripes from a sky gradient with the reference pixels.
+    plus the error of the fitted sky: the floor of any per-line estimate that must tell the
+    slow stripes from a sky gradient with the reference pixels, or with nothing.
 
     Parameters
     ----------
@@ -247,13 +256,14 @@ def sky_unknown_floor_correct(
         Truth EMPTY map.
     dq : ndarray of uint32, shape (ny, nx), or None
     lines : ChannelLines
-        Of a one-output layout.
-    reference : ndarray of bool, shape (ny, nx)
-        The reference pixels of the frame (``layout.reference_mask()``).
+        Of the frame's layout (one output if ``reference`` is given).
+    reference : ndarray of bool, shape (ny, nx), or None
+        The reference pixels of the frame (``layout.reference_mask()``) when its lines hold
+        some; None when they hold none.
     degree : int
         0: a flat sky across lines; 1: a straight line.
     min_pixels : int
-        Empty pixels a line needs to be measured.
+        Empty pixels a channel-line needs to be measured.
 
     Returns
     -------
@@ -262,12 +272,16 @@ def sky_unknown_floor_correct(
     Raises
     ------
     ValueError
-        If the layout has more than one output, or fewer than ``degree + 2`` lines are
-        measured with reference pixels.
+        If ``reference`` is given for a layout of more than one output, or fewer than
+        ``degree + 2`` lines are measured (with reference pixels, where given).
     """
-    if lines.n_channels != 1:
-        raise ValueError("the sky-unknown floor is defined for one-output windows only")
     data = np.asarray(data, dtype=np.float64)
+    if reference is None:
+        return _sky_unknown_no_reference(data, empty, dq, lines, degree, min_pixels)
+    if lines.n_channels != 1:
+        raise ValueError(
+            "the sky-unknown floor with reference pixels is defined for one-output windows only"
+        )
     reference = np.asarray(reference, dtype=bool)
     bg = background_mask(empty, dq, data) & ~reference
     level, counts = channel_line_means(data, bg, lines)
@@ -283,6 +297,25 @@ def sky_unknown_floor_correct(
     model = np.where(measured, level - np.polyval(coef, idx), ref_level)
     model = np.where(np.isfinite(model), model, 0.0)
     return (data - model[lines.labels]).astype(np.float32)
+
+
+def _sky_unknown_no_reference(data, empty, dq, lines, degree, min_pixels):
+    """:func:`sky_unknown_floor_correct` without reference pixels (see there)."""
+    nch = lines.n_channels
+    bg = background_mask(empty, dq, data)
+    level, counts = channel_line_means(data, bg, lines)
+    level = level.reshape(-1, nch)  # (lines, outputs): labels are line * nch + output
+    measured = (counts.reshape(-1, nch) >= min_pixels) & np.isfinite(level)
+    n_meas = measured.sum(axis=1)
+    line_ok = n_meas > 0
+    if line_ok.sum() < degree + 2:
+        raise ValueError(f"only {int(line_ok.sum())} lines measured")
+    line_mean = np.where(measured, level, 0.0).sum(axis=1) / np.maximum(n_meas, 1)
+    idx = np.arange(level.shape[0], dtype=np.float64)
+    sky = np.polyval(np.polyfit(idx[line_ok], line_mean[line_ok], degree), idx)
+    own = np.interp(idx, idx[line_ok], (line_mean - sky)[line_ok])  # each line's mean 1/f
+    model = np.where(measured, level - sky[:, None], own[:, None])
+    return (data - model.ravel()[lines.labels]).astype(np.float32)
 
 
 def white_noise_sigma(rate_no1f: np.ndarray, scene: np.ndarray, background: np.ndarray) -> float:

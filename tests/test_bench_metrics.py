@@ -128,6 +128,38 @@ def test_sky_unknown_floor_tells_a_sky_gradient_from_stripes_by_the_reference_pi
         sky_unknown_floor_correct(sci, empty, None, rows4, ref, 1)
 
 
+def test_sky_unknown_floor_without_reference_pixels_fits_the_line_means():
+    """Four outputs, no reference pixels: the sky across lines is fitted to the line means
+    averaged over the outputs. A straight-line sky is then told from per-channel-line
+    stripes (the straight-line floor near the oracle, the flat one not), a channel-line
+    without empty pixels takes its line's other outputs, and too few measured lines raise."""
+    lines = channel_lines(ROWS4, (NY, NX))
+    d = _scene(3)
+    rng = np.random.default_rng(8)
+    stripes = rng.normal(0, 0.05, (NY, 4)).repeat(64, axis=1)
+    sky = 0.3 + 0.002 * np.arange(NY)[:, None] + 0 * d["sky"]
+    scene = d["scene"] - d["sky"] + sky
+    no1f = d["rate_no1f"] - d["sky"] + sky
+    sci = no1f + stripes
+    empty = d["empty"].copy()
+    empty[10, :64] = 0  # channel-line (10, 0): no empty pixel
+    truth = dict(rate_no1f=no1f, scene=scene, sky=sky, empty=empty)
+    line = sky_unknown_floor_correct(sci, empty, None, lines, None, 1)
+    flat = sky_unknown_floor_correct(sci, empty, None, lines, None, 0)
+    rms = {
+        k: evaluate(c, dq=None, layout=ROWS4, **truth)["stripe_rms"]
+        for k, c in (("oracle", oracle_correct(sci, scene, empty, None, lines)), ("line", line))
+    }
+    assert rms["line"] < 1.5 * rms["oracle"]
+    flat_rms = evaluate(flat, dq=None, layout=ROWS4, **truth)["stripe_rms"]
+    assert flat_rms > 0.002 * NY / np.sqrt(12) / 2  # most of the gradient's rms is left
+    # (10, 0) took the mean 1/f of the line's three other outputs
+    own = stripes[10, 64:].mean()
+    assert abs((sci - line)[10, :64].mean() - own) < 0.02
+    with pytest.raises(ValueError, match="lines measured"):
+        sky_unknown_floor_correct(sci, np.zeros_like(empty), None, lines, None, 1)
+
+
 def test_sky_removal_shows_as_offset_and_flux_bias():
     d = _scene(2)
     truth = {k: d[k] for k in ("rate_no1f", "scene", "sky", "empty")}
