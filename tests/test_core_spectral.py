@@ -264,3 +264,37 @@ def test_smooth_lines_weight_sum_is_not_a_view():
     n = 300
     _, wsum = smooth_lines(rng.normal(size=n), np.ones(n), 100.0)  # FFT path
     assert wsum.base is None and wsum.shape == (n,)
+
+
+def test_timeline_follows_less_of_the_faint_halos_of_compact_sources(monkeypatch):
+    """Stars masked in their cores leave faint halos in the clean pixels around them, over a
+    few lines. Near masked pixels the shape along the line is averaged over fewer lines
+    (``timeline._HALO_LINES``) before the 1/f fit, so the model follows less of the halo
+    light than with the long running mean alone, and the 1/f is still followed."""
+    from jwst1f.destripe import timeline as T
+
+    rng = np.random.default_rng(14)
+    n_lines, length, sigma = 256, 640, 0.1
+    truth = 4 * _clock_series(rng, n_lines, length)  # 0.2 DN/s rms of 1/f
+    yy, xx = np.mgrid[0:n_lines, 0:length]
+    halo = np.zeros((n_lines, length))
+    clean = np.ones((n_lines, length), dtype=bool)
+    for y0, x0 in rng.uniform((10, 20), (n_lines - 10, length - 20), size=(12, 2)):
+        r2 = (yy - y0) ** 2 + (xx - x0) ** 2
+        halo += 2.0 / (1 + r2 / 4.0) ** 1.5  # power-law wings
+        clean &= r2 > 16  # the core masked
+    data = (truth + halo + rng.normal(size=truth.shape) * sigma).astype(np.float32)
+    wings = clean & (halo > 0.01)
+
+    def followed():
+        y = data.copy()
+        assert T.timeline_model(y, clean, np.zeros(n_lines), sigma) is not None
+        err = y - truth  # the model minus the true 1/f: light it took for 1/f
+        return float(err[wings].mean()), float(np.std(err[clean & ~wings]))
+
+    with_halo = followed()
+    monkeypatch.setattr(T, "_halo_lines", lambda *a: None)
+    without = followed()
+    assert with_halo[0] < 0.8 * without[0]  # less of the halo light taken
+    assert with_halo[1] < 1.05 * without[1]  # the 1/f away from the halos as well followed
+    assert with_halo[1] < 0.6 * float(np.std(truth))
