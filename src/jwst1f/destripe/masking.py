@@ -625,15 +625,17 @@ def faint_halos(
     if not any(4 * w < nbl and 4 * w < max(nbp) for w in scales):
         return out
     s, c = block_residual_sums(resid, clean, block) if sums is None else sums
-    sums = np.zeros((nbl, nseg, nbmax))
-    cnts = np.zeros((nbl, nseg, nbmax))
-    size = np.zeros((nbl, nseg, nbmax))
+    # counts and sums side by side (one box sum of both per scale: the same sums)
+    both = np.zeros((nbl, 2 * nseg, nbmax))
+    cnts, sums = both[:, :nseg], both[:, nseg:]
+    # pixels per block: rows of the block row times widths of the block (separable)
     rows = np.minimum(block, n_lines - block * np.arange(nbl)).astype(np.float64)
+    cols = np.zeros((nseg, nbmax))
     for k, (p0, p1) in enumerate(segs):
         starts = np.arange(p0, p1, block)
         sums[:, k, : nbp[k]] = np.add.reduceat(s[:, p0:p1], starts - p0, axis=1)
         cnts[:, k, : nbp[k]] = np.add.reduceat(c[:, p0:p1], starts - p0, axis=1)
-        size[:, k, : nbp[k]] = rows[:, None] * np.diff(np.append(starts, p1))[None, :]
+        cols[k, : nbp[k]] = np.diff(np.append(starts, p1))
     del s, c
     # the zero: the mean residual of each block row in its segment
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -668,12 +670,15 @@ def faint_halos(
         if not (4 * w < nbl and seg_ok.any()):
             continue
         h = w // 2
-        wc = _box_sums(cnts, h)
-        ok = wc >= 0.25 * _box_sums(size, h)  # at least a quarter of the window clean
+        boxed = _box_sums(both, h)
+        wc, z = boxed[:, :nseg], boxed[:, nseg:]
+        # at least a quarter of the window clean (its pixels: the product of the box sums
+        # of the rows and of the widths, exact integers)
+        size = _box_sums(rows[:, None, None], h) * _box_sums(cols[None], h)
+        ok = wc >= 0.25 * size
         ok &= seg_ok[None, :, None]
         if ok.sum() < 16:
             continue
-        z = _box_sums(sums, h)
         z /= np.sqrt(np.maximum(wc, 1.0))
         zo = z[ok]
         med = float(np.median(zo))
@@ -813,8 +818,9 @@ def dark_positions(
                 out += (np.zeros((nb, width), np.float32), np.zeros((nb, width), np.float32))
             return out
         return np.zeros((nb, width), dtype=bool)
-    s = np.empty((nb, width), dtype=np.float32)
-    c = np.empty((nb, width), dtype=np.float32)
+    # block sums and counts side by side (one window sum of both: the same sums)
+    sc = np.empty((nb, 2 * width), dtype=np.float32)
+    s, c = sc[:, :width], sc[:, width:]
     # whole blocks of lines at a time, at most 256 lines and a sixteenth of the lines (memory)
     chunk = block * max(1, min(256, n_lines // 16) // block)
     starts = range(0, n_lines, chunk)
@@ -858,9 +864,9 @@ def dark_positions(
             masked = np.where(use, resid[ls], np.float32(0.0))
         s[bs] = _block_sums(masked, block, np.float32)
         del masked
-    wsum = _window_sums(s, half_window)
-    wcnt = _window_sums(c, half_window)
-    del s, c
+    wsc = _window_sums(sc, half_window)
+    wsum, wcnt = wsc[:, :width], wsc[:, width:]
+    del s, c, sc
     ok = wcnt >= 4
     prof = np.where(ok, wsum / np.maximum(wcnt, 1.0), np.float32(np.inf))
     del wsum
