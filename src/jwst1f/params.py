@@ -92,7 +92,9 @@ class DestripeParams:
         lines, fitted per block row; it is subtracted before measuring line means. Default 2.
     min_pixels : int
         Minimum number of clean pixels for a channel-line to be measured on its own; below it
-        the line borrows from the other channels and neighbouring lines. Default 20.
+        the line borrows from the other channels and neighbouring lines. Where the outputs
+        are not interleaved, at most an eighth of the shortest channel-line (at least 8):
+        short lines under a generous mask are still measured. Default 20.
     fit_by_channel : bool
         Fit a per-channel offset per line (on top of the shared component). Default True.
     line_wiener : bool
