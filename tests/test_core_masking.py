@@ -97,6 +97,34 @@ def test_outputs_lit_by_slices_are_measured_on_the_gaps():
         assert abs(err[:, sl][on].sum() / light[:, sl][on].sum()) < 0.01
 
 
+def test_gap_lines_with_bad_pixels_are_still_measured_on_the_gaps():
+    """The same slices with 3 % of the pixels bad: a lit line whose darkest gap positions
+    include bad ones uses the next-darkest candidates of its block instead, so it keeps
+    ``min_pixels`` gap pixels and is measured, not borrowed (with exactly ``min_pixels``
+    positions most gap lines fell below it and were borrowed)."""
+    rng = np.random.default_rng(6)
+    lay = nircam_layout(1024, 2048, 4)
+    ny, nx = lay.shape
+    light = np.zeros((ny, nx), np.float32)
+    for x0 in range(512, 1536, 32):
+        light[64:960, x0 + 2 : x0 + 32] = 0.3
+    noise = rng.normal(0, SIGMA, (ny, nx)).astype(np.float32)
+    stripes = output_stripes(lay, rng)
+    data = light + noise + stripes
+    data[rng.random(data.shape) < 0.03] = np.nan
+    r = destripe(data, lay)
+    lit_lines = r.metrics["illuminated_channel_lines"]
+    assert lit_lines > 1500
+    assert r.metrics["channel_lines_borrowed"] < 0.1 * lit_lines
+    lit = light > 0
+    err = r.corrected - noise - light
+    fin = np.isfinite(err)
+    err -= err[~lit & ~lay.reference_mask() & fin].mean()
+    for sl in (slice(512, 1024), slice(1024, 1536)):
+        on = lit[:, sl] & fin[:, sl]
+        assert abs(err[:, sl][on].sum() / light[:, sl][on].sum()) < 0.01
+
+
 def test_light_of_the_slice_wings_in_the_gaps_is_taken_from_the_levels():
     """Gaps between slices that still hold the slices' faint wings (more in some gaps than in
     others, as the slices differ): their excess light over the darkest gaps is taken from the
