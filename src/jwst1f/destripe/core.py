@@ -3601,20 +3601,26 @@ def _measure_lit_on_gaps(
     idx_b, ok_b = out[:2]
     # each candidate's rank in darkness within its block (0: the darkest), on the profile
     pv = np.where(ok_b, np.take_along_axis(out[2], idx_b, axis=1), np.inf)
-    rank_b = np.empty(idx_b.shape, dtype=np.int32)
-    np.put_along_axis(
-        rank_b, np.argsort(pv, axis=1, kind="stable"), np.arange(n_cand, dtype=np.int32), axis=1
-    )
+    by_dark = np.argsort(pv, axis=1, kind="stable")
     del pv
+    rank_b = np.empty(idx_b.shape, dtype=np.int32)
+    np.put_along_axis(rank_b, by_dark, np.arange(n_cand, dtype=np.int32), axis=1)
     primary_b = ok_b & (rank_b < n_sel)  # each block's ``min_pixels`` darkest
+    n_primary = primary_b.sum(axis=1)
 
     def gap_pixels(ln, blk, idx):
-        # per line, the ``n_sel`` darkest candidates that the line can use
+        # per line, the ``n_sel`` darkest candidates that the line can use (the block's own
+        # ``n_sel`` darkest where all of them are usable: most lines)
         use = ok_b[blk] & g[ln[:, None], idx]
         if n_cand > n_sel:
-            key = np.where(use, rank_b[blk], n_cand)
-            kth = np.partition(key, n_sel - 1, axis=1)[:, n_sel - 1 : n_sel]
-            use &= key <= kth
+            sel = use & primary_b[blk]
+            short = np.flatnonzero(sel.sum(axis=1) < n_primary[blk])
+            if short.size:
+                u = use[short]
+                key = np.where(u, rank_b[blk[short]], n_cand)
+                kth = np.partition(key, n_sel - 1, axis=1)[:, n_sel - 1 : n_sel]
+                sel[short] = u & (key <= kth)
+            use = sel
         return use
 
     core_b = None
@@ -3724,7 +3730,14 @@ def _measure_lit_on_gaps(
     if core_b is not None and acc.any():
         # the wings' light, on the lines of blocks whose positions are narrow gaps
         sigma = float(np.sqrt(np.nanmean(var[acc])))  # per-pixel noise at the gaps
-        narrow = _narrow_gap_blocks(out[2], out[3], idx_b, primary_b, sigma)
+        first = by_dark[:, :n_sel]  # (the blocks' own n_sel darkest positions)
+        narrow = _narrow_gap_blocks(
+            out[2],
+            out[3],
+            np.take_along_axis(idx_b, first, axis=1),
+            np.take_along_axis(primary_b, first, axis=1),
+            sigma,
+        )
         in_gaps = acc & narrow[np.arange(n_lines) // _EMISSION_BLOCK]
         use = in_gaps & both
         if use.sum() >= 2 * box and in_gaps.sum() >= _GAP_NARROW_FRACTION * acc.sum():
