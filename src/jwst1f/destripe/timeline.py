@@ -207,6 +207,15 @@ def _filter_in_blocks(means, counts, s2, slots, emit, work):
     return spec
 
 
+def _running_mean(dev: np.ndarray, weight: np.ndarray, lines: int) -> np.ndarray:
+    """Weighted running mean over ``lines`` lines (axis 0) of ``dev``, already multiplied
+    by its weights ``weight`` (float32, shape (n_lines, n_segments); edges repeated)."""
+    num = uniform_filter1d(dev, lines, axis=0, mode="nearest")
+    den = uniform_filter1d(weight, lines, axis=0, mode="nearest")
+    np.maximum(den, np.float32(1e-6), out=den)
+    return np.divide(num, den, out=num)
+
+
 def _halo_lines(
     counts: np.ndarray, starts: np.ndarray, length: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -341,23 +350,15 @@ def timeline_model(
             cs = slice(i, i + cols)
             cf = counts[:, cs].astype(np.float32)
             dev = (means[:, cs] - lm[:, None]) * cf  # 0 where no pixel
-            num = uniform_filter1d(dev, box, axis=0, mode="nearest")
-            den = uniform_filter1d(cf, box, axis=0, mode="nearest")
-            np.maximum(den, np.float32(1e-6), out=den)
-            np.divide(num, den, out=num)
+            num = _running_mean(dev, cf, box)
             if halo is not None:
                 near = _near_halo(halo, i, min(i + cols, nseg), short)
                 if near.any():
-                    num_s = uniform_filter1d(dev, short, axis=0, mode="nearest")
-                    den_s = uniform_filter1d(cf, short, axis=0, mode="nearest")
-                    np.maximum(den_s, np.float32(1e-6), out=den_s)
-                    np.divide(num_s, den_s, out=num_s)
-                    np.copyto(num, num_s, where=near)
-                    del num_s, den_s
+                    np.copyto(num, _running_mean(dev, cf, short), where=near)
                 del near
             del dev
             means[:, cs] -= num
-        del num, den, cf, lm, halo
+        del num, cf, lm, halo
     rows = max(1, _WORK_ELEMENTS // nseg)
     base32 = base.astype(np.float32)
     for i in range(0, n_lines, rows):
