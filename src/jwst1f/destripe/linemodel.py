@@ -197,7 +197,9 @@ def line_offsets(
     noise_s = np.where(valid_s, s2 / np.maximum(N, 1.0), np.inf) if wiener else None
     del N
     if wiener:
-        est, var, (spec_s,) = wiener_lines(s[:, None], noise_s[:, None], work=Workspace(work))
+        est, var, (spec_s,) = wiener_lines(
+            s[:, None], noise_s[:, None], work=Workspace(work), scaled=True
+        )
         if spec_s is not None:  # (copies: ``est`` and ``var`` may be views of ``work``)
             s, var_s = est[:, 0].copy(), var[:, 0].copy()
         del est, var, noise_s

@@ -280,6 +280,7 @@ def wiener_lines(
     tol: float = 1e-5,
     spectra: list[LineSpectrum | None] | None = None,
     work: Workspace | None = None,
+    scaled: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, list[LineSpectrum | None]]:
     """Wiener (posterior-mean) estimate of stripe series from noisy line measurements.
 
@@ -299,6 +300,12 @@ def wiener_lines(
     work : Workspace, optional
         Scratch memory for the work arrays (each of the shape of ``y``, float64). The
         returned estimate and variance may then be views of it.
+    scaled : bool
+        Precondition the conjugate gradients with the measurements' weights line by line
+        too (see :func:`_pcg`): for series whose measured lines differ much in weight
+        (the shared series of a frame with extended emission: 8 iterations instead of 55),
+        at two transform pairs per iteration instead of one. Series with long unmeasured
+        runs (the pixel-clock series of the timeline model) converge faster without.
 
     Returns
     -------
@@ -388,22 +395,39 @@ def wiener_lines(
     if len(active) == m:  # every series: no copies
         yw = work.empty((n, m))
         np.multiply(y, weight > 0, out=yw)
-        est[...] = _pcg(yw, weight, lam, max_iter, tol, work)
+        est[...] = _pcg(yw, weight, lam, max_iter, tol, work, scaled=scaled)
         return est, var, spectra
     cols = np.asarray(active)
-    x = _pcg(y[:, cols] * (weight[:, cols] > 0), weight[:, cols], lam[:, cols], max_iter, tol)
+    x = _pcg(
+        y[:, cols] * (weight[:, cols] > 0),
+        weight[:, cols],
+        lam[:, cols],
+        max_iter,
+        tol,
+        scaled=scaled,
+    )
     est[:, cols] = x
     return est, var, spectra
 
 
-def _pcg(y, w, lam, max_iter, tol, work=None):
+#: Floor of the scaled preconditioner's line weights, as a fraction of their mean: lines
+#: without a measurement (weight 0) are preconditioned as if weakly measured. Iterations on
+#: the extended field's shared series (weights 0.02-1): 8 at 0.02, 15 at 0.1, 25 at 0.3.
+_PRECOND_FLOOR = 0.02
+
+
+def _pcg(y, w, lam, max_iter, tol, work=None, *, scaled=False):
     """Solve ``(L + W) x = W y`` per column; ``L`` diagonal ``lam`` in the cosine basis.
 
     Conjugate gradients carried out in the (orthonormal) cosine basis, preconditioned with
-    ``(L + mean(W))^-1`` (diagonal there; exact when all weights are equal): one transform
-    pair per iteration. ``y`` is overwritten; the work arrays are taken from ``work`` and
-    updated in place (the transforms too), so that few arrays of the series' size exist at
-    once.
+    ``(L + w̄)^-1``, ``w̄ = mean(W)`` (diagonal there; exact when all weights are equal): one
+    transform pair per iteration. With ``scaled``, the preconditioner is
+    ``S^-1/2 (L + w̄)^-1 S^-1/2`` with ``S = W / w̄`` (a diagonal in line space, floored at
+    :data:`_PRECOND_FLOOR`): still exact for equal weights, and right both where the prior
+    dominates (slow modes: ``L^-1``) and where the measurements do (fast modes: ``W^-1``),
+    at two transform pairs per iteration. ``y`` is
+    overwritten; the work arrays are taken from ``work`` and updated in place (the
+    transforms too), so that few arrays of the series' size exist at once.
     """
     work = work or Workspace()
     shape = y.shape
@@ -427,21 +451,41 @@ def _pcg(y, w, lam, max_iter, tol, work=None):
         np.add(tmp, t, out=out)
         return out
 
-    pre = work.empty(shape)
-    np.add(lam, w.mean(axis=0, keepdims=True), out=pre)
+    wbar = np.maximum(w.mean(axis=0, keepdims=True), 1e-300)
+    pre = work.empty(shape)  # (L / w̄ + 1)^-1 / w̄ = (L + w̄)^-1, in the cosine basis
+    np.add(lam, wbar, out=pre)
     np.divide(1.0, pre, out=pre)
+    if scaled:
+        root = work.empty(shape)  # S^-1/2 = sqrt(w̄ / max(W, floor w̄)), in line space
+        np.maximum(w, _PRECOND_FLOOR * wbar, out=root)
+        np.divide(wbar, root, out=root)
+        np.sqrt(root, out=root)
+
+    def precondition(v, out):
+        """``out = S^-1/2 (L + w̄)^-1 S^-1/2 v`` (``v`` and ``out`` in the cosine basis)."""
+        if not scaled:
+            return np.multiply(pre, v, out=out)
+        np.copyto(out, v)
+        t = inv(out)
+        t *= root
+        t = fwd(t)
+        t *= pre
+        t = inv(t)
+        t *= root
+        return fwd(t)
+
     y *= w
     b = fwd(y)
     x = work.empty(shape)
-    np.multiply(pre, b, out=x)
     r = work.empty(shape)
     tmp = work.empty(shape)
+    precondition(b, x)
     apply_a(x, r, tmp)
     np.subtract(b, r, out=r)
     bnorm = np.sqrt(np.multiply(b, b, out=tmp).sum(axis=0)) + 1e-300
     del b
     z = work.empty(shape)
-    np.multiply(pre, r, out=z)
+    precondition(r, z)
     p = work.empty(shape)
     np.copyto(p, z)
     rz = np.multiply(r, z, out=tmp).sum(axis=0)
@@ -462,7 +506,7 @@ def _pcg(y, w, lam, max_iter, tol, work=None):
             alpha = np.where(pap > 0, rz / np.where(pap > 0, pap, 1.0), 0.0)
         x += np.multiply(alpha, p, out=tmp)
         r -= np.multiply(alpha, ap, out=ap)
-        np.multiply(pre, r, out=z)
+        precondition(r, z)
         rz_new = _add(np.multiply(r, z, out=tmp), axis=0)
         if one:
             beta = float(rz_new[0] / rz[0]) if rz[0] > 0 else 0.0
