@@ -9,7 +9,7 @@ In one run and on the same arrays / rate files, for every case of
    repeats; peak memory with tracemalloc on the first seed);
 2. the user's seed routine (``benchmarks/peers/seed_routine.py``);
 3. ``CleanFlickerNoiseStep`` on the rate file written to disk (``fit_method='median'``, and
-   ``'fft'`` for NIRSpec), timed;
+   ``'fft'`` for NIRSpec), timed (best of ``--cfn-repeats`` runs);
 4. the perfect-mask oracle.
 
 Metrics are defined in ``benchmarks/metrics.py``. Results go to a Markdown table
@@ -375,6 +375,7 @@ def run_case(
     memory: bool = True,
     fft: bool = True,
     settings: dict[str, Any] | None = None,
+    cfn_repeats: int = 1,
 ) -> tuple[dict[str, dict[str, Any]], CaseData, dict[str, np.ndarray]]:
     """Run every method on one case and seed.
 
@@ -456,10 +457,10 @@ def run_case(
         log.exception("write_rate failed on %s", name)
         record("cfn", None, float("nan"), f"ERROR writing rate file: {exc}"[:120])
     else:
-        r = run_cfn(path)
+        r = run_cfn(path, repeats=cfn_repeats)
         record("cfn", r.corrected, r.seconds, "" if r.corrected is not None else r.status, r.wall)
         if fft and exp_type in NSCLEAN_EXP_TYPES:
-            r = run_cfn(path, fit_method="fft")
+            r = run_cfn(path, fit_method="fft", repeats=cfn_repeats)
             note = "" if r.corrected is not None else r.status
             record("cfn_fft", r.corrected, r.seconds, note, r.wall)
     return rows, case, corrected
@@ -677,7 +678,9 @@ def write_markdown(
         "the offset), in % of the true source flux (all apertures / the 10 brightest); "
         "*abs. bias* is the same without removing the offset; "
         "*trench* is the mean residual just outside the 10 brightest sources, in units of the "
-        "per-pixel noise; *s/frame* is CPU time per 2-D frame on one core (arrays in memory); "
+        "per-pixel noise; *s/frame* is CPU time per 2-D frame on one core (jwst1f: arrays in "
+        "memory, best of the timed runs after an untimed one; CleanFlickerNoiseStep: "
+        "`step.run(model)` on the opened rate file, best of its timed runs); "
         "*speed-up* is relative to CleanFlickerNoiseStep (median); *mem* is the tracemalloc "
         "peak during one `destripe` call / the float32 SCI size.",
         "",
@@ -970,6 +973,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="one seed, one timing repeat, no memory trace"
     )
     p.add_argument("--repeats", type=int, default=3, help="timed repeats of jwst1f (best of)")
+    p.add_argument(
+        "--cfn-repeats",
+        type=int,
+        default=3,
+        help="timed runs of CleanFlickerNoiseStep (best of; its first run in a process state "
+        "pays for fresh memory)",
+    )
     p.add_argument("--no-fft", action="store_true", help="skip the NSClean fft variant")
     p.add_argument(
         "--params",
@@ -1006,9 +1016,9 @@ def main(argv: list[str] | None = None) -> int:
         print("--bias-seeds must differ from --seeds", file=sys.stderr)
         return 2
     if args.quick:
-        seeds, repeats = seeds[:1], 1
+        seeds, repeats, cfn_repeats = seeds[:1], 1, 1
     else:
-        repeats = args.repeats
+        repeats, cfn_repeats = args.repeats, args.cfn_repeats
     command = "python benchmarks/bench_destripe.py " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
@@ -1036,6 +1046,7 @@ def main(argv: list[str] | None = None) -> int:
                         memory=(i == 0 and not args.quick),
                         fft=not args.no_fft,
                         settings=settings,
+                        cfn_repeats=cfn_repeats,
                     )
                 except Exception as exc:  # a broken case must not stop the others
                     log.exception("case %s seed %d failed", name, seed)
@@ -1088,9 +1099,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_independent:
         from benchmarks.independent import SUBARRAYS, markdown, run_independent
 
-        indep = run_independent(seeds, cfn=True)
+        indep = run_independent(seeds, cfn=True, cfn_repeats=cfn_repeats)
         extra = markdown(indep, command, seeds)
-        windows = run_independent(seeds, cfn=True, pool=SUBARRAYS)
+        windows = run_independent(seeds, cfn=True, pool=SUBARRAYS, cfn_repeats=cfn_repeats)
         extra += markdown(windows, command, seeds, subarrays=True)
         for name, rows in indep.items():
             log.info(

@@ -517,6 +517,7 @@ def run_independent(
     cfn: bool = True,
     variants: list[str] | None = None,
     pool: tuple[Variant, ...] = VARIANTS,
+    cfn_repeats: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate every method on every variant; means over ``seeds``.
 
@@ -530,6 +531,9 @@ def run_independent(
         Names of the variants to run (default: all of ``pool``).
     pool : tuple of Variant
         The variants to choose from: :data:`VARIANTS` or :data:`SUBARRAYS`.
+    cfn_repeats : int
+        Timed runs of CleanFlickerNoiseStep per variant and seed (best of; see
+        :func:`benchmarks.peers.cfn.run_cfn`).
 
     Returns
     -------
@@ -581,7 +585,7 @@ def run_independent(
                     product = "rateints" if v.nints > 1 else "rate"
                     stem = v.name.replace(" ", "_").replace(",", "")
                     path = _write(meta, f["sci"], Path(tmp) / f"{stem}_{seed}_{product}.fits")
-                    r = run_cfn(path)
+                    r = run_cfn(path, repeats=cfn_repeats)
                     if r.corrected is not None:
                         runs["cfn"] = (r.corrected, r.seconds)
                     else:
