@@ -3790,7 +3790,8 @@ def _narrow_gap_blocks(prof, count, idx, valid, sigma):
     offs = np.r_[-w:0, 1 : w + 1]
     near = np.take_along_axis(p, (ix[:, :, None] + offs).reshape(rows.size, -1), axis=1)
     near = near.reshape(ix.shape + (2 * w,))
-    rise = np.minimum(near[..., :w].max(axis=2), near[..., w:].max(axis=2)) - own
+    with np.errstate(invalid="ignore"):  # (-inf - -inf where not measured: NaN, as below)
+        rise = np.minimum(near[..., :w].max(axis=2), near[..., w:].max(axis=2)) - own
     del near
     rise = np.where(ok, rise, np.nan)
     n_ok = ok.sum(axis=1)
