@@ -1099,9 +1099,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_independent:
         from benchmarks.independent import SUBARRAYS, markdown, run_independent
 
-        indep = run_independent(seeds, cfn=True, cfn_repeats=cfn_repeats)
+        indep = run_independent(seeds, cfn=True, repeats=repeats, cfn_repeats=cfn_repeats)
         extra = markdown(indep, command, seeds)
-        windows = run_independent(seeds, cfn=True, pool=SUBARRAYS, cfn_repeats=cfn_repeats)
+        windows = run_independent(
+            seeds, cfn=True, pool=SUBARRAYS, repeats=repeats, cfn_repeats=cfn_repeats
+        )
         extra += markdown(windows, command, seeds, subarrays=True)
         for name, rows in indep.items():
             log.info(
