@@ -164,3 +164,27 @@ def test_real_subarray_windows_are_destriped(window):
 def test_miri_windows_that_are_not_imaging_are_refused_by_name(window):
     with pytest.raises(UnsupportedExposureError, match=window[2]):
         layout_from_header(_header(*window))
+
+
+def test_lines_of_eight_pixels_with_one_flagged_pixel_are_still_measured():
+    # the smallest windows (8 x 8): a line with one flagged (or clipped) pixel of its eight
+    # is measured on the other seven, not borrowed from its neighbours' unrelated stripes
+    lay = layout_from_header(
+        _header("NIRCAM", "NRCA3", "NRC_IMAGE", "SUB8FP1A", 1000, 1000, 8, 8, 1)
+    )
+    rng = np.random.default_rng(5)
+    truth = rng.normal(0.5, 0.1, (8, 8))
+    stripes = rng.normal(0.0, 0.5, 8)
+    data = (truth + stripes[:, None]).astype(np.float32)
+    dq = np.zeros((8, 8), np.uint32)
+    dq[[0, 3, 6], [2, 5, 1]] = 1  # DO_NOT_USE
+    res = destripe(data, lay, dq=dq)
+    assert res.metrics["lines_interpolated"] == 0
+    good = dq == 0
+    left = np.array([(res.corrected - truth)[i][good[i]].mean() for i in range(8)])
+    # what the window can tell: the stripes about a straight line across its lines (without
+    # reference pixels that line stays as sky); the floor is the white noise of 7-8 pixels
+    x = np.arange(8)
+    about_line = left - np.polyval(np.polyfit(x, left, 1), x)
+    before = stripes - np.polyval(np.polyfit(x, stripes, 1), x)
+    assert np.std(about_line) < 2.0 * 0.1 / np.sqrt(7) < 0.5 * np.std(before)

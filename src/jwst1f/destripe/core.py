@@ -739,13 +739,18 @@ def _line_min_pixels(
     but at most an eighth of the shortest channel-line (at least ``_LINE_MIN_PIXELS``), so
     that the short lines of a narrow window (NIRSpec slit windows: 32 or 64 pixels) with a
     generous mask are still measured, each with the noise of its few pixels, rather than
-    all borrowed from the few lines with enough. Interleaved outputs (MIRI) keep
+    all borrowed from the few lines with enough; and never more than half of the shortest
+    channel-line (at least 2), so that in the 8-pixel lines of the smallest windows one
+    flagged or clipped pixel does not leave its line unmeasured (8 x 8 window, 16 seeds:
+    residual stripes 1.12 -> 0.95x what a per-line estimate can reach, worst 2.5 -> 1.3x).
+    Interleaved outputs (MIRI) keep
     ``min_pixels``: their channel-lines share the line's light and read time, and borrow
     from each other well."""
     if layout.interleaved:
         return int(params.min_pixels)
     shortest = min(len(range(length)[sl]) for sl in chans)
-    return int(min(params.min_pixels, max(_LINE_MIN_PIXELS, shortest // 8)))
+    need = min(params.min_pixels, max(_LINE_MIN_PIXELS, shortest // 8))
+    return int(min(need, max(2, shortest // 2)))
 
 
 def _sample_step(layout, chans, target=64):
