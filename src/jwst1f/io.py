@@ -516,13 +516,20 @@ def add_model_variance(
     (var_rnoise, err)
         New arrays in the input dtypes (None where the input was None).
     """
+    # in the arrays' own dtype (float32 for JWST products): a float32 sum is the float64 one
+    # rounded, and ERR's three roundings are within 2e-7 of it; 4 ms instead of 25 ms for a
+    # full frame (the float64 copies were most of the time)
     new_v = new_e = None
     if var_rnoise is not None:
-        mv = np.broadcast_to(np.asarray(model_var, dtype=np.float64), var_rnoise.shape)
-        new_v = (var_rnoise.astype(np.float64) + mv).astype(var_rnoise.dtype, copy=False)
+        work = var_rnoise.dtype.newbyteorder("=")  # (FITS data are big-endian)
+        new_v = np.add(var_rnoise, np.asarray(model_var), dtype=work.type)
+        new_v = new_v.astype(var_rnoise.dtype, copy=False)
     if err is not None:
-        mv = np.broadcast_to(np.asarray(model_var, dtype=np.float64), err.shape)
-        new_e = np.sqrt(err.astype(np.float64) ** 2 + mv).astype(err.dtype, copy=False)
+        work = err.dtype.newbyteorder("=")
+        new_e = np.multiply(err, err, dtype=work.type)
+        new_e += np.asarray(model_var).astype(work, copy=False)
+        np.sqrt(new_e, out=new_e)
+        new_e = new_e.astype(err.dtype, copy=False)
     return new_v, new_e
 
 

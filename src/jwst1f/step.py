@@ -82,6 +82,30 @@ def build_spec() -> str:
     return _STEP_OPTIONS + "\n".join(lines) + "\n"
 
 
+def _put(model: Any, name: str, values: np.ndarray, source: Any) -> None:
+    """Set array ``name`` of ``model`` to ``values`` (converted to its dtype).
+
+    Written into the model's own array where that array is writable, of the same shape and
+    not shared with ``source`` (the step's input, which must stay untouched); assigned
+    otherwise. Assigning a new array makes the datamodel validate it against its schema,
+    about 10 ms per array for a full frame; writing in place does not.
+    """
+    arr = getattr(model, name, None)
+    src = (
+        getattr(source, name, None) if source is not None and not isinstance(source, str) else None
+    )
+    if (
+        isinstance(arr, np.ndarray)
+        and arr.shape == np.shape(values)
+        and arr.flags.writeable
+        and not (isinstance(src, np.ndarray) and np.may_share_memory(arr, src))
+    ):
+        arr[...] = values
+    else:
+        dtype = arr.dtype if isinstance(arr, np.ndarray) else np.float32
+        setattr(model, name, np.asarray(values, dtype=dtype))
+
+
 class Destripe1fStep(Step):
     """Remove 1/f stripes from a rate (ImageModel) or rateints (CubeModel) exposure."""
 
@@ -166,15 +190,15 @@ class Destripe1fStep(Step):
         dq = model.dq if model.hasattr("dq") and model.dq is not None else None
 
         result = destripe(np.asarray(model.data), layout, dq=dq, user_mask=umask, params=prm)
-        model.data = np.asarray(result.corrected, dtype=model.data.dtype)
+        _put(model, "data", result.corrected, input_data)
         if self.update_variance:
             var = model.var_rnoise if model.hasattr("var_rnoise") else None
             err = model.err if model.hasattr("err") else None
             new_v, new_e = add_model_variance(result.model_var, var_rnoise=var, err=err)
             if new_v is not None:
-                model.var_rnoise = new_v
+                _put(model, "var_rnoise", new_v, input_data)
             if new_e is not None:
-                model.err = new_e
+                _put(model, "err", new_e, input_data)
         metrics = dict(result.metrics)
         cards = provenance_cards(STATUS_COMPLETE, prm.to_dict(), metrics, self.update_variance)
         self._record(model, STATUS_COMPLETE, cards, history_line(STATUS_COMPLETE, metrics))
