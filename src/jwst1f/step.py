@@ -91,9 +91,7 @@ def _put(model: Any, name: str, values: np.ndarray, source: Any) -> None:
     about 10 ms per array for a full frame; writing in place does not.
     """
     arr = getattr(model, name, None)
-    src = (
-        getattr(source, name, None) if source is not None and not isinstance(source, str) else None
-    )
+    src = getattr(source, name, None)  # (None for a file name)
     if (
         isinstance(arr, np.ndarray)
         and arr.shape == np.shape(values)

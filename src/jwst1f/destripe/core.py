@@ -743,9 +743,8 @@ def _line_min_pixels(
     channel-line (at least 2), so that in the 8-pixel lines of the smallest windows one
     flagged or clipped pixel does not leave its line unmeasured (8 x 8 window, 16 seeds:
     residual stripes 1.12 -> 0.95x what a per-line estimate can reach, worst 2.5 -> 1.3x).
-    Interleaved outputs (MIRI) keep
-    ``min_pixels``: their channel-lines share the line's light and read time, and borrow
-    from each other well."""
+    Interleaved outputs (MIRI) keep ``min_pixels``: their channel-lines share the line's
+    light and read time, and borrow from each other well."""
     if layout.interleaved:
         return int(params.min_pixels)
     shortest = min(len(range(length)[sl]) for sl in chans)
