@@ -85,7 +85,10 @@ class Variant:
         (MIRI's odd/even rows).
     scene : str
         ``"stars"``, ``"band"`` (stars plus a band of emission filling whole lines),
-        ``"narrow_band"``, ``"blob"`` (stars plus a broad diffuse nebula over several
+        ``"narrow_band"``, ``"galaxy"`` (stars plus an exponential disk, peak 0.6 DN/s and
+        scale length 100 pixels, centred 100 pixels past the middle output boundary along the
+        lines: its faint outskirts fill whole channel-lines below any per-pixel detection),
+        ``"blob"`` (stars plus a broad diffuse nebula over several
         outputs), ``"trace"`` (a bright trace along the lines), ``"traces"``
         (NIRSpec-like: ``extra["n_traces"]`` traces across the columns, default 40),
         ``"soss"`` (NIRISS SOSS-like:
@@ -127,6 +130,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("nircam_narrow_band", scene="narrow_band"),
     Variant("nircam_emission_band_nan_refpix", scene="band", nan_refpix=True),
     Variant("nircam_diffuse_blob", scene="blob"),
+    Variant("nircam_galaxy", scene="galaxy"),
+    Variant("niriss_galaxy", detector="NIS", exp_type="NIS_IMAGE", pupil="CLEARP", scene="galaxy"),
     Variant("nircam_sub640_1out", subarray="SUB640"),
     Variant(
         "nircam_strip_1out_trace",
@@ -306,7 +311,7 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
         dark = xx < int(v.extra.get("dark_columns", 0))
         sky = np.where(dark, 0.02, sky)
         src += np.where(dark, 0.0, _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5))
-    if v.scene in ("stars", "band", "narrow_band", "blob"):
+    if v.scene in ("stars", "band", "narrow_band", "blob", "galaxy"):
         src += _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5)
     if v.scene == "band":  # emission filling whole lines, smooth across lines
         src += 0.4 * np.exp(-0.5 * ((slow - 0.6 * n_slow) / (0.08 * n_slow)) ** 2)
@@ -315,6 +320,9 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
             -0.5 * ((slow - 0.6 * n_slow) / (0.075 * n_slow)) ** 2
             - 0.5 * ((along - 0.45 * n_along) / (0.19 * n_along)) ** 2
         )
+    if v.scene == "galaxy":  # an exponential disk 100 pixels past the middle output boundary
+        r = np.hypot((slow - 0.55 * n_slow) / 1.0, (along - (n_along / 2 + 100)) / 1.3)
+        src += 0.6 * np.exp(-r / 100.0)
     if v.scene == "narrow_band":
         src += 0.3 * np.exp(-0.5 * ((slow - 0.4 * n_slow) / 40.0) ** 2)
     if v.scene == "trace":  # a bright trace along the lines (rows), over part of them
