@@ -126,6 +126,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("nircam_no_refpix_step", refpix_step=False),
     Variant("nircam_no_line_pause", pause=0),
     Variant("nircam_strong_per_output", amp_output=0.05),
+    # three and ten times the usual 1/f (both parts): stripes of 0.7 and 2.2 sigma per pixel
+    Variant("nircam_1f_x3", amp_common=0.15, amp_output=0.06),
+    Variant("nircam_1f_x10", amp_common=0.5, amp_output=0.2),
     Variant("nircam_emission_band", scene="band"),
     Variant("nircam_narrow_band", scene="narrow_band"),
     Variant("nircam_emission_band_nan_refpix", scene="band", nan_refpix=True),

@@ -98,6 +98,13 @@ _PEDESTAL_SIGMA = 3.0
 _PEDESTAL_MIN_LINES = 16
 _PEDESTAL_BLOCKS = 8
 _PEDESTAL_PRIOR = 10.0
+#: Pixels that scatter about their line's level by more than this many times the white
+#: noise (1/f wandering within the lines) set the thresholds of the full-resolution source
+#: mask (:func:`_wander_scale`; the spread along the lines on about ``_WANDER_SAMPLES``
+#: differences); ``_GAUSS_2SIGMA_TAIL``: a Gaussian's one-sided tail beyond 2 sigma.
+_WANDER_RATIO = 1.45
+_WANDER_SAMPLES = 1 << 17
+_GAUSS_2SIGMA_TAIL = 0.02275
 #: Lines per chunk (at most) of the gap measurement of lit channel-lines (temporary memory).
 _CHUNK = 256
 #: Light of the slice wings in the gaps measured on (:func:`_measure_lit_on_gaps`): the
@@ -1564,7 +1571,13 @@ def _frame_steps(
     # along the line; the second, around level + first background, removes that bias.
     n_samp = a_s.shape[1]
     bc_s = _Broadcast(_channel_of(chans_s, n_samp))
-    for _ in range(2):
+    # the residuals' negative tail (light is positive) against the white noise: where 1/f
+    # wandering within the lines widens it, the thresholds of step 3 follow it
+    # (:func:`_wander_scale`; counted on the first pass, gathered on the second if wide)
+    t_probe = np.float32(2.0 * _WANDER_RATIO * sigma)
+    n_neg = n_use = 0
+    negatives: list[np.ndarray] | None = None
+    for it in range(2):
         lvl32 = lvl.astype(np.float32)
         terms = None if bkg is None else bkg.terms(slice(0, n_samp * step, step))
         coef32 = None if terms is None else bkg.line_coef.astype(np.float32)
@@ -1577,6 +1590,15 @@ def _frame_steps(
             if terms is not None:
                 r -= _per_line(coef32, terms, lb, pb, fortran_s, out=work)
             c = clean_s[lb, pb]
+            if it == 0:
+                np.less(r, -t_probe, out=c)
+                c &= g_s[lb, pb]
+                n_neg += int(np.count_nonzero(c))
+                n_use += int(np.count_nonzero(g_s[lb, pb]))
+            elif negatives is not None:
+                np.less(r, 0.0, out=c)
+                c &= g_s[lb, pb]
+                negatives.append(r[c])
             np.less(np.abs(r, out=work), t_rej, out=c)
             c &= g_s[lb, pb]
             if finite_s:
@@ -1585,6 +1607,8 @@ def _frame_steps(
                 np.copyto(r, 0.0, where=~c)
             del work
         del r, c, lvl32, coef32, terms  # views would keep the work arrays alive
+        if it == 0 and n_use > 0 and n_neg > _GAUSS_2SIGMA_TAIL * n_use:
+            negatives = []
         # faint emission below the per-pixel clip (trace and slice wings) would otherwise
         # shape the along-line background and, through it, the outputs' offsets
         _mask_faint_emission(resid_s, clean_s, sigma, params.extended_sigma, chans_s)
@@ -1608,6 +1632,10 @@ def _frame_steps(
             lvl = lvl - new.channel_means(chans)
         bkg = new
     del resid_s, clean_s
+    clip_scale = sigma  # (the scale of the full-resolution thresholds, step 3)
+    if negatives is not None:
+        clip_scale = _wander_scale(np.concatenate(negatives), n_use, a_s, g_s, chans_s, sigma)
+    del negatives
     # blocks flagged below their channel's fit that are the sky of an output whose fit
     # emission raised (a trace's wings over most of it) are not extended emission
     if not layout.interleaved and nch > 1:
@@ -1684,7 +1712,8 @@ def _frame_steps(
     del measured
 
     # 3. full-resolution source mask (symmetric, dilated) and line means of what is left
-    t_seed = np.float32((params.clip_sigma + 1.0) * sigma)
+    t_rej = np.float32(params.clip_sigma * clip_scale)
+    t_seed = np.float32((params.clip_sigma + 1.0) * clip_scale)
     # every block written; on the variance output (not written yet; the step-1-2 work arrays
     # are gone)
     seeds = None
@@ -1937,7 +1966,7 @@ def _frame_steps(
     # the clean pixels are those within +-clip_sigma of the level of step 2: where a line's
     # mean moved away from that level (light masked at full resolution that had raised it),
     # the window cut one tail of its noise
-    untrunc = _untruncated_mean(means_r / sigma, params.clip_sigma) * sigma - means_r
+    untrunc = _untruncated_mean(means_r / clip_scale, params.clip_sigma) * clip_scale - means_r
     if lit_found is not None:
         untrunc[lit_found] = 0.0
     means += untrunc
@@ -2653,6 +2682,75 @@ def _difference_noise(d: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
     if not np.isfinite(var) or var <= 0:
         return None
     return np.where(ok, var, np.inf)
+
+
+def _wander_scale(
+    negatives: np.ndarray,
+    n_use: int,
+    a: np.ndarray,
+    good: np.ndarray,
+    chans: list[slice],
+    sigma: float,
+) -> float:
+    """Scale of the pixels about their line's level where 1/f wanders within the lines.
+
+    The white noise ``sigma`` comes from differences of neighbouring pixels, which cancel
+    the 1/f that wanders slowly along a line. Where that wander is strong (stripes several
+    times the white noise), the pixels scatter about their line's level far more than
+    ``sigma``: clipped at ``clip_sigma`` of it, whole stretches of wandering lines are masked
+    and dilated (ten times the usual 1/f: 41 % of a frame), and what is left of each line is
+    biased towards its level. Two measures of that scatter, each blind to what fools the
+    other, must both exceed ``_WANDER_RATIO * sigma``:
+
+    * the negative residuals from the line levels (light is positive): their 2.28 % point
+      is -2 scales. Lines whose level light has raised look wide here (a bright trace along
+      the lines: 1.1-1.4 sigma);
+    * differences of pixels a quarter of an output apart along the line (every few lines;
+      1.4826 x their median absolute value / sqrt 2): no level enters them, but light
+      across the lines does (NIRSpec spectra, a trace over part of the line: 1.2-1.8).
+
+    Parameters
+    ----------
+    negatives : numpy.ndarray
+        The negative residuals of the usable pixels from level and background, DN/s.
+    n_use : int
+        Number of usable pixels they come from.
+    a : numpy.ndarray, shape (n_lines, n)
+        Data (or its sub-sample along the lines), DN/s.
+    good : numpy.ndarray of bool, same shape
+        Usable pixels.
+    chans : list of slice
+        The outputs' parts of the lines (in ``a``'s pixels).
+    sigma : float
+        White noise, DN/s.
+
+    Returns
+    -------
+    float
+        The smaller of the two scales, DN/s, if both exceed ``_WANDER_RATIO * sigma``;
+        else ``sigma``.
+    """
+    k = int(_GAUSS_2SIGMA_TAIL * n_use)
+    if negatives.size <= k or k < 1:
+        return sigma
+    tail = -float(np.partition(negatives, k)[k]) / 2.0
+    n_lines = a.shape[0]
+    lag = min(len(range(a.shape[1])[sl]) for sl in chans) // 4
+    if tail <= _WANDER_RATIO * sigma or lag < 1 or n_lines < 2:
+        return sigma
+    every = max(1, n_lines * a.shape[1] // _WANDER_SAMPLES)
+    diffs = []
+    for sl in chans:
+        x, g = a[::every, sl], good[::every, sl]
+        with np.errstate(invalid="ignore", over="ignore"):
+            d = x[:, lag:] - x[:, :-lag]
+        diffs.append(np.abs(d[g[:, lag:] & g[:, :-lag]]))
+    d = np.concatenate(diffs)
+    if d.size < 100:
+        return sigma
+    spread = 1.4826 * float(_median_inplace(d)) / np.sqrt(2.0)
+    scale = min(tail, spread)
+    return scale if scale > _WANDER_RATIO * sigma else sigma
 
 
 def _apply_offsets(

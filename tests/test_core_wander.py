@@ -1,0 +1,88 @@
+"""Strong 1/f wandering within the lines: the source mask's thresholds follow the residuals."""
+
+from __future__ import annotations
+
+import numpy as np
+from core_helpers import nircam_layout
+
+from jwst1f.destripe import core, destripe
+
+SIGMA = 0.1
+
+
+def _pink(rng, n):
+    """Unit-rms noise with power ~ 1/f, length n."""
+    f = np.fft.rfftfreq(2 * n)
+    f[0] = f[1]
+    x = np.fft.irfft((rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) / np.sqrt(f))
+    x = x[:n]
+    return x / x.std()
+
+
+def _clocked_1f(lay, rng, common, own, pause=12):
+    """1/f along each output's pixel clock: shared by the outputs plus each one's own."""
+    n_lines, length = lay.shape
+    chans = lay.channel_slices()
+    width = max(len(range(length)[sl]) for sl in chans)
+    shared = common * _pink(rng, n_lines * (width + pause))
+    out = np.zeros(lay.shape)
+    for k, sl in enumerate(chans):
+        series = shared + own * _pink(rng, shared.size)
+        block = series.reshape(n_lines, width + pause)[:, :width]
+        out[:, sl] = block[:, ::-1] if lay.fast_sign[k] < 0 else block
+    return out
+
+
+def _stripe_rms(corrected, truth, empty, lay):
+    """Rms of the per-channel line means of ``corrected - truth`` over empty pixels."""
+    chans = lay.channel_slices()
+    lines = np.all([empty[:, sl].any(axis=1) for sl in chans], axis=0)
+    r = np.where(empty, corrected - truth, 0.0)[lines]
+    e = empty[lines]
+    m = np.stack([r[:, sl].sum(axis=1) / e[:, sl].sum(axis=1) for sl in chans], axis=1)
+    return float(np.std(m - m.mean()))
+
+
+def test_strong_wandering_1f_keeps_the_mask_to_the_sources(monkeypatch):
+    """Ten times the usual 1/f (stripes of about 2 sigma per pixel, wandering within the
+    lines by more than the white noise): thresholds in units of the white noise masked
+    whole stretches of lines (and their dilation), and the lines' means of what was left
+    leant towards their levels. In units of the residuals' own scale the mask stays near
+    the sources and the stripes left are a fraction."""
+    rng = np.random.default_rng(3)
+    lay = nircam_layout(1024, 2048, 4)
+    ny, nx = lay.shape
+    ref = lay.reference_mask()
+    scene = np.full((ny, nx), 0.3)
+    yy, xx = rng.uniform(0, ny, 150), rng.uniform(0, nx, 150)
+    gy, gx = np.mgrid[0:ny, 0:nx]
+    for y0, x0 in zip(yy, xx, strict=True):
+        sl = np.s_[max(int(y0) - 8, 0) : int(y0) + 9, max(int(x0) - 8, 0) : int(x0) + 9]
+        scene[sl] += 20.0 * np.exp(-((gy[sl] - y0) ** 2 + (gx[sl] - x0) ** 2) / (2 * 1.5**2))
+    scene[ref] = 0.0
+    truth = scene + rng.normal(0, SIGMA, (ny, nx))
+    data = (truth + _clocked_1f(lay, rng, 0.5, 0.2)).astype(np.float32)
+    empty = (scene - 0.3 < 1e-3) & ~ref
+    new = destripe(data, lay)
+    monkeypatch.setattr(core, "_WANDER_RATIO", np.inf)  # thresholds in white-noise units
+    old = destripe(data, lay)
+    assert old.metrics["masked_fraction"] > 0.2  # premise: the mask blew up
+    assert new.metrics["masked_fraction"] < 0.5 * old.metrics["masked_fraction"]
+    rms_new = _stripe_rms(new.corrected, truth, empty, lay)
+    rms_old = _stripe_rms(old.corrected, truth, empty, lay)
+    assert rms_new < 0.75 * rms_old, (rms_new, rms_old)
+
+
+def test_usual_1f_leaves_the_thresholds_alone():
+    """At the usual 1/f (a fifth of the white noise per pixel) the scale is the white
+    noise's: no frame of ordinary data changes."""
+    rng = np.random.default_rng(4)
+    lay = nircam_layout(512, 2048, 4)
+    a = (0.3 + rng.normal(0, SIGMA, lay.shape) + _clocked_1f(lay, rng, 0.05, 0.02)).astype(
+        np.float32
+    )
+    good = ~lay.reference_mask()
+    resid = a - np.median(a[good])
+    neg = resid[good & (resid < 0)]
+    scale = core._wander_scale(neg, int(good.sum()), a, good, lay.channel_slices(), SIGMA)
+    assert scale == SIGMA
