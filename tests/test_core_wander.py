@@ -64,9 +64,12 @@ def test_strong_wandering_1f_keeps_the_mask_to_the_sources(monkeypatch):
     data = (truth + _clocked_1f(lay, rng, 0.5, 0.2)).astype(np.float32)
     empty = (scene - 0.3 < 1e-3) & ~ref
     new = destripe(data, lay)
+    ratio = core._WANDER_RATIO
     monkeypatch.setattr(core, "_WANDER_RATIO", np.inf)  # thresholds in white-noise units
     old = destripe(data, lay)
     assert old.metrics["masked_fraction"] > 0.2  # premise: the mask blew up
+    assert old.metrics["clip_scale"] == old.metrics["sigma"]
+    assert new.metrics["clip_scale"] > ratio * new.metrics["sigma"]
     assert new.metrics["masked_fraction"] < 0.5 * old.metrics["masked_fraction"]
     rms_new = _stripe_rms(new.corrected, truth, empty, lay)
     rms_old = _stripe_rms(old.corrected, truth, empty, lay)

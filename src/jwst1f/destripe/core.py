@@ -639,6 +639,7 @@ def _combine_metrics(per_int: list[dict[str, Any]]) -> dict[str, Any]:
         "noise_floor": rms_over("noise_floor"),
         "masked_fraction": float(np.mean([m["masked_fraction"] for m in per_int])),
         "sigma": float(np.mean([m["sigma"] for m in per_int])),
+        "clip_scale": float(np.mean([m["clip_scale"] for m in per_int])),
         "lines_interpolated": int(sum(m["lines_interpolated"] for m in per_int)),
         "channel_lines_borrowed": int(sum(m["channel_lines_borrowed"] for m in per_int)),
         "extended_blocks": int(sum(m["extended_blocks"] for m in per_int)),
@@ -2250,6 +2251,7 @@ def _frame_steps(
         # (the channels partition the line: the counts add up to all clean pixels, exactly)
         "masked_fraction": float(1.0 - counts.sum() / clean.size),
         "sigma": float(sigma),
+        "clip_scale": float(clip_scale),
         "lines_interpolated": lm.n_interpolated,
         "channel_lines_borrowed": lm.n_borrowed,
         "extended_blocks": n_extended,
