@@ -88,7 +88,10 @@ class Variant:
         ``"narrow_band"``, ``"galaxy"`` (stars plus an exponential disk, peak 0.6 DN/s and
         scale length 100 pixels, centred 100 pixels past the middle output boundary along the
         lines: its faint outskirts fill whole channel-lines below any per-pixel detection),
-        ``"blob"`` (stars plus a broad diffuse nebula over several
+        ``"saturated_star"`` (stars plus a star saturated within 15 pixels, NaN there, with
+        wings of 150 DN/s x (1 + r^2 / 4)^-1.5 and diffraction spikes along both axes of
+        10 DN/s x (1 + d / 10)^-1 across the frame), ``"blob"`` (stars plus a broad diffuse
+        nebula over several
         outputs), ``"trace"`` (a bright trace along the lines), ``"traces"``
         (NIRSpec-like: ``extra["n_traces"]`` traces across the columns, default 40),
         ``"soss"`` (NIRISS SOSS-like:
@@ -134,6 +137,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("nircam_emission_band_nan_refpix", scene="band", nan_refpix=True),
     Variant("nircam_diffuse_blob", scene="blob"),
     Variant("nircam_galaxy", scene="galaxy"),
+    Variant("nircam_saturated_star", scene="saturated_star"),
     Variant("niriss_galaxy", detector="NIS", exp_type="NIS_IMAGE", pupil="CLEARP", scene="galaxy"),
     Variant("nircam_sub640_1out", subarray="SUB640"),
     Variant(
@@ -314,7 +318,15 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
         dark = xx < int(v.extra.get("dark_columns", 0))
         sky = np.where(dark, 0.02, sky)
         src += np.where(dark, 0.0, _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5))
-    if v.scene in ("stars", "band", "narrow_band", "blob", "galaxy"):
+    saturated = None
+    if v.scene == "saturated_star":  # NaN core, wide wings, spikes along both axes
+        y0, x0 = 0.44 * ny + 0.3, 0.54 * nx + 0.7
+        r2 = (yy - y0) ** 2 + (xx - x0) ** 2
+        src += 150.0 / (1 + r2 / 4.0) ** 1.5
+        src += 10.0 * np.exp(-0.5 * (yy - y0) ** 2) / (1 + np.abs(xx - x0) / 10.0)
+        src += 10.0 * np.exp(-0.5 * (xx - x0) ** 2) / (1 + np.abs(yy - y0) / 10.0)
+        saturated = r2 < 15.0**2
+    if v.scene in ("stars", "band", "narrow_band", "blob", "galaxy", "saturated_star"):
         src += _stars(rng, (ny, nx), int(300 * ny * nx / 2048**2) + 5)
     if v.scene == "band":  # emission filling whole lines, smooth across lines
         src += 0.4 * np.exp(-0.5 * ((slow - 0.6 * n_slow) / (0.08 * n_slow)) ** 2)
@@ -388,6 +400,8 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
                 canon -= side[:, None]
         if v.nan_refpix:
             data[ref] = np.nan
+        if saturated is not None:  # (no usable ramp: NaN in the rate file)
+            data[saturated] = np.nan
         for key, arr in (("sci", data), ("rate_no1f", truth), ("rate_clean", clean)):
             out[key].append(arr.astype(np.float32))
     empty = (src < 2e-4) & ~ref
