@@ -23,8 +23,9 @@ from ``jwst1f.simulate.metadata``. The truth is the rate without the 1/f compone
 ``run_independent`` evaluates jwst1f, the perfect-mask oracle (and, where defined, that
 mask with the sky across lines unknown: ``bench_destripe.FLOORS``), the seed routine and
 CleanFlickerNoiseStep on a set of variants (spectral index, no reference-pixel step, no line
-pause, strong per-output noise, emission bands, one-output windows with a trace, NIRSpec
-columns with traces, rateints) with the same metrics as ``bench_destripe.py``.
+pause, strong per-output noise, emission bands, galaxies, a saturated star, one-output windows
+with a trace, WFSS spectra with strong red per-output noise, NIRSpec columns with traces,
+rateints) with the same metrics as ``bench_destripe.py``.
 """
 
 from __future__ import annotations
@@ -122,6 +123,14 @@ class Variant:
     nints: int = 1
 
 
+#: A NIRCam grism (WFSS) exposure with many spectra along the rows.
+_WFSS: dict[str, Any] = {
+    "exp_type": "NRC_WFSS",
+    "filter": "F444W",
+    "pupil": "GRISMR",
+    "scene": "traces",
+}
+
 VARIANTS: tuple[Variant, ...] = (
     Variant("nircam_pink"),
     Variant("nircam_alpha0.7", alpha=0.7),
@@ -135,6 +144,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("nircam_emission_band", scene="band"),
     Variant("nircam_narrow_band", scene="narrow_band"),
     Variant("nircam_emission_band_nan_refpix", scene="band", nan_refpix=True),
+    # the band with the 1/f whole (no reference-pixel step): the sky's structure across lines
+    # must be told from slow stripes with reference pixels that also see the 1/f within lines
+    Variant("nircam_emission_band_no_refpix_step", scene="band", refpix_step=False),
     Variant("nircam_diffuse_blob", scene="blob"),
     Variant("nircam_galaxy", scene="galaxy"),
     Variant("nircam_saturated_star", scene="saturated_star"),
@@ -166,13 +178,11 @@ VARIANTS: tuple[Variant, ...] = (
         pupil="GRISMR",
         scene="trace",
     ),
-    Variant(  # many spectra along the rows (the fast lines) of a 4-output frame
-        "nircam_wfss_traces",
-        exp_type="NRC_WFSS",
-        filter="F444W",
-        pupil="GRISMR",
-        scene="traces",
-    ),
+    # many spectra along the rows (the fast lines) of a 4-output frame
+    Variant("nircam_wfss_traces", **_WFSS),
+    # the same with the outputs' own 1/f four times stronger and red (index 1.4) and whole
+    # (no reference-pixel step): the outputs drift apart over many lines
+    Variant("nircam_wfss_red_per_output", alpha=1.4, amp_output=0.08, refpix_step=False, **_WFSS),
     Variant(  # a window without reference pixels in its lines (NIRSpec fixed slits)
         "nirspec_allslits_traces",
         detector="NRS1",

@@ -54,3 +54,44 @@ def output_stripes(lay: ReadoutLayout, rng, shared: float = 0.03, own: float = 0
     for sl in lay.channel_slices():
         stripes[:, sl] = (common + rng.normal(0, own, ny))[:, None]
     return stripes
+
+
+def pink(rng, n: int, alpha: float = 1.0):
+    """Unit-rms noise with power ~ f**-alpha, length n."""
+    import numpy as np
+
+    f = np.fft.rfftfreq(2 * n)
+    f[0] = f[1]
+    spec = (rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) * f ** (-alpha / 2)
+    x = np.fft.irfft(spec, 2 * n)[:n]
+    return x / x.std()
+
+
+def clocked_1f(lay: ReadoutLayout, rng, common: float, own: float, pause: int = 12):
+    """1/f along each output's pixel clock (reference pixels included): rms ``common``
+    shared by the outputs plus ``own`` per output, DN/s, shape of the layout."""
+    import numpy as np
+
+    n_lines, length = lay.shape
+    chans = lay.channel_slices()
+    width = max(len(range(length)[sl]) for sl in chans)
+    shared = common * pink(rng, n_lines * (width + pause))
+    out = np.zeros(lay.shape)
+    for k, sl in enumerate(chans):
+        series = shared + own * pink(rng, shared.size)
+        block = series.reshape(n_lines, width + pause)[:, :width]
+        out[:, sl] = block[:, ::-1] if lay.fast_sign[k] < 0 else block
+    return out
+
+
+def stripe_rms(corrected, truth, empty, lay: ReadoutLayout) -> float:
+    """Rms of the per-channel line means of ``corrected - truth`` over empty pixels (on the
+    lines where every output has some)."""
+    import numpy as np
+
+    chans = lay.channel_slices()
+    lines = np.all([empty[:, sl].any(axis=1) for sl in chans], axis=0)
+    r = np.where(empty, corrected - truth, 0.0)[lines]
+    e = empty[lines]
+    m = np.stack([r[:, sl].sum(axis=1) / e[:, sl].sum(axis=1) for sl in chans], axis=1)
+    return float(np.std(m - m.mean()))

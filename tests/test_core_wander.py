@@ -3,44 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from core_helpers import nircam_layout
+from core_helpers import clocked_1f, nircam_layout, stripe_rms
 
 from jwst1f.destripe import core, destripe
 
 SIGMA = 0.1
-
-
-def _pink(rng, n):
-    """Unit-rms noise with power ~ 1/f, length n."""
-    f = np.fft.rfftfreq(2 * n)
-    f[0] = f[1]
-    x = np.fft.irfft((rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) / np.sqrt(f))
-    x = x[:n]
-    return x / x.std()
-
-
-def _clocked_1f(lay, rng, common, own, pause=12):
-    """1/f along each output's pixel clock: shared by the outputs plus each one's own."""
-    n_lines, length = lay.shape
-    chans = lay.channel_slices()
-    width = max(len(range(length)[sl]) for sl in chans)
-    shared = common * _pink(rng, n_lines * (width + pause))
-    out = np.zeros(lay.shape)
-    for k, sl in enumerate(chans):
-        series = shared + own * _pink(rng, shared.size)
-        block = series.reshape(n_lines, width + pause)[:, :width]
-        out[:, sl] = block[:, ::-1] if lay.fast_sign[k] < 0 else block
-    return out
-
-
-def _stripe_rms(corrected, truth, empty, lay):
-    """Rms of the per-channel line means of ``corrected - truth`` over empty pixels."""
-    chans = lay.channel_slices()
-    lines = np.all([empty[:, sl].any(axis=1) for sl in chans], axis=0)
-    r = np.where(empty, corrected - truth, 0.0)[lines]
-    e = empty[lines]
-    m = np.stack([r[:, sl].sum(axis=1) / e[:, sl].sum(axis=1) for sl in chans], axis=1)
-    return float(np.std(m - m.mean()))
 
 
 def test_strong_wandering_1f_keeps_the_mask_to_the_sources(monkeypatch):
@@ -61,7 +28,7 @@ def test_strong_wandering_1f_keeps_the_mask_to_the_sources(monkeypatch):
         scene[sl] += 20.0 * np.exp(-((gy[sl] - y0) ** 2 + (gx[sl] - x0) ** 2) / (2 * 1.5**2))
     scene[ref] = 0.0
     truth = scene + rng.normal(0, SIGMA, (ny, nx))
-    data = (truth + _clocked_1f(lay, rng, 0.5, 0.2)).astype(np.float32)
+    data = (truth + clocked_1f(lay, rng, 0.5, 0.2)).astype(np.float32)
     empty = (scene - 0.3 < 1e-3) & ~ref
     new = destripe(data, lay)
     ratio = core._WANDER_RATIO
@@ -71,8 +38,8 @@ def test_strong_wandering_1f_keeps_the_mask_to_the_sources(monkeypatch):
     assert old.metrics["clip_scale"] == old.metrics["sigma"]
     assert new.metrics["clip_scale"] > ratio * new.metrics["sigma"]
     assert new.metrics["masked_fraction"] < 0.5 * old.metrics["masked_fraction"]
-    rms_new = _stripe_rms(new.corrected, truth, empty, lay)
-    rms_old = _stripe_rms(old.corrected, truth, empty, lay)
+    rms_new = stripe_rms(new.corrected, truth, empty, lay)
+    rms_old = stripe_rms(old.corrected, truth, empty, lay)
     assert rms_new < 0.75 * rms_old, (rms_new, rms_old)
 
 
@@ -81,7 +48,7 @@ def test_usual_1f_leaves_the_thresholds_alone():
     noise's: no frame of ordinary data changes."""
     rng = np.random.default_rng(4)
     lay = nircam_layout(512, 2048, 4)
-    a = (0.3 + rng.normal(0, SIGMA, lay.shape) + _clocked_1f(lay, rng, 0.05, 0.02)).astype(
+    a = (0.3 + rng.normal(0, SIGMA, lay.shape) + clocked_1f(lay, rng, 0.05, 0.02)).astype(
         np.float32
     )
     good = ~lay.reference_mask()

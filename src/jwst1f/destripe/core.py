@@ -61,6 +61,10 @@ _Q25_OFFSET = 0.6744897501960817  # Gaussian: median - first quartile, in sigma
 _LIT_SIGMA = 5.0
 #: Lower threshold to which flagged runs of lines are grown (hysteresis).
 _LIT_GROW = 3.0
+#: The outputs' relative drift measured on the reference pixels counts in the lit test only
+#: where the scatter of its running mean is at least this many times (in variance) what the
+#: reference pixels' own noise leaves in it (:func:`_drift_scale`).
+_DRIFT_NOISE_RATIO = 3.0
 #: Short running means (lines) for emission that fills channel-lines over a few lines only
 #: (a spectral trace along the lines: its cross-dispersion profile spans a few lines, so a
 #: ``background_box`` mean dilutes it below the threshold).
@@ -1667,9 +1671,16 @@ def _frame_steps(
     # emission that fills whole channel-lines (a level persistently above the other
     # channels'): those channel-lines borrow from the others instead of being measured
     lit, lit_scale, tentative = None, 0.0, None
+    # the reference pixels in the lines, per channel-line (the outputs' relative drift for the
+    # lit test here; the sky and the anchor of the stripes in steps 9 and 10)
+    refl = _reference_levels(a, ref, layout)
     if not layout.interleaved:  # interleaved outputs see the same light
         lit, lit_scale = _illuminated_channels(
-            lvl, box=params.background_box, nsig=_LIT_SIGMA, measured=measured
+            lvl,
+            box=params.background_box,
+            nsig=_LIT_SIGMA,
+            measured=measured,
+            ref_drift=_reference_drift(refl),
         )
         if gap_test and lit is not None:
             # faint light over most of a channel-line, with dark gaps (the faint ends of IFU
@@ -1985,7 +1996,6 @@ def _frame_steps(
         line_mean = np.where(n_valid > 0, (means * valid).sum(axis=1) / np.maximum(n_valid, 1), 0)
     # Where the lines hold reference pixels, the stripes' slow part is measured on them (step
     # 10) and the sky may keep fine structure; otherwise a broader sky keeps less 1/f.
-    refl = _reference_levels(a, ref, layout)
     if refl is not None:
         # ``background_slow_scale`` is meant for the 8 reference pixels per line of a full
         # frame; with fewer (windows touching one side of the frame) it grows in proportion so
@@ -1995,6 +2005,9 @@ def _frame_steps(
     else:
         scale = params.background_slow_scale_noref
     trend = None
+    # the smooth part of the trend where it is the smoothed line means themselves (sky plus
+    # the slow stripes, which the anchor of step 10 takes back out): see there
+    trend_means = None
     sky_scale = scale
     n_excursion = 0
     slit_light = False
@@ -2071,6 +2084,8 @@ def _frame_steps(
             w_trend *= ~flags
             n_excursion = int(flags.sum())
         trend, _ = smooth_lines(line_mean, w_trend, scale, degree=degree)
+        if refl is not None:
+            trend_means = trend.copy()
         if narrow is not None:
             trend += np.where(flags, excess, 0.0)
         if slit is not None:
@@ -2187,7 +2202,27 @@ def _frame_steps(
             mvar = (variance * rcnt).sum(axis=1) / np.maximum(den, 1)
             w_anchor = den / (1.0 + den * mvar / max(rsig**2, 1e-30))
         w_anchor = np.where((den > 0) & np.isfinite(w_anchor), w_anchor, 0.0)
-        shift, wsum = smooth_lines(dline, w_anchor, scale)
+        if trend_means is None:
+            shift, wsum = smooth_lines(dline, w_anchor, scale)
+        else:
+            # The trend is the line means smoothed (sky with the slow stripes), and the model
+            # (``means`` minus trend) lacks those stripes: the reference pixels give them
+            # back. Smoothing their difference with the trend in it (``dline``) would smooth
+            # the trend a second time, and what that second smooth takes off the trend's
+            # curvature, 1/f wandering slowly over the frame (strong without the pipeline's
+            # reference-pixel step), would stay in the model as a slow stripe (an independent
+            # full frame without that step: a bow of +-0.007 DN/s over the frame, 1.27 x
+            # oracle). So the trend is added back as it is, and the sky that is kept, the
+            # smoothed difference of the line means and the reference levels, is smoothed
+            # twice (Tukey's twicing: the smooth plus the smooth of its residual), which
+            # follows a bump of light across lines (a galaxy, a nebula) as closely as the
+            # double smooth did.
+            z = dline - trend_means
+            shift, wsum = smooth_lines(z, w_anchor, scale)
+            z -= shift
+            twice, _ = smooth_lines(z, w_anchor, scale)
+            shift += twice + trend_means
+            del z, twice
         offset = offset + shift[:, None]
         variance = variance + (rsig**2 / np.maximum(wsum, 1.0))[:, None]
         mean_offset = float(shift.mean())
@@ -3249,7 +3284,7 @@ def _measured_levels(g_s: np.ndarray, chans_s: list[slice]) -> np.ndarray:
     return out
 
 
-def _illuminated_channels(lvl, *, box, nsig, measured=None):
+def _illuminated_channels(lvl, *, box, nsig, measured=None, ref_drift=None):
     """Channel-lines whose level stays well above the lowest channel's over many lines.
 
     The 1/f offsets of one output relative to the others average out over ``box`` lines;
@@ -3283,6 +3318,10 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         others (an output masked almost entirely, by the user or bad pixels) are borrowed
         from their neighbours and would look like a perfect, noise-free dark reference. The
         levels not measured (stand-ins) count in no running mean and are never lit.
+    ref_drift : numpy.ndarray, shape (n_lines,), optional
+        The difference of two outputs' reference levels per line (:func:`_reference_drift`):
+        where their running means wander more than ``scale``, each box's thresholds scale
+        with that wander instead (:func:`_drift_scale`).
 
     Returns
     -------
@@ -3297,7 +3336,11 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         return None, 0.0
     if not use.all():  # the tests on the channels measured on most lines only
         lit, scale = _illuminated_channels(
-            lvl[:, use], box=box, nsig=nsig, measured=None if measured is None else measured[:, use]
+            lvl[:, use],
+            box=box,
+            nsig=nsig,
+            measured=None if measured is None else measured[:, use],
+            ref_drift=ref_drift,
         )
         if lit is None:
             return None, scale
@@ -3329,7 +3372,8 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         if b == box:
             continue
         excess = _excess_over_lowest(lvl, wts, b)
-        lit |= _hysteresis(excess, max(nsig, _LIT_SHORT_SIGMA) * scale, _LIT_GROW * scale)
+        s_b = max(scale, _drift_scale(ref_drift, b))
+        lit |= _hysteresis(excess, max(nsig, _LIT_SHORT_SIGMA) * s_b, _LIT_GROW * s_b)
     if bumps is not None:
         lit |= bumps[0]
     if box in boxes:
@@ -3342,9 +3386,80 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None):
         if bumps is not None:
             narrow |= bumps[0]
         excess = _excess_over_lowest(lvl, np.where(narrow, 0.0, wts), box)
-        lit |= _hysteresis(excess, nsig * scale, _LIT_GROW * scale)  # (-inf: lit already)
+        s_b = max(scale, _drift_scale(ref_drift, box))
+        lit |= _hysteresis(excess, nsig * s_b, _LIT_GROW * s_b)  # (-inf: lit already)
     lit &= wts > 0
     return lit, scale
+
+
+def _reference_drift(refl) -> np.ndarray | None:
+    """The reference level of the first output with reference pixels in its lines minus the
+    last one's, per line (NaN where either is missing); None with fewer than two such
+    outputs.
+
+    The reference pixels see no light: their difference between two outputs is the two
+    outputs' own 1/f (relative drift) plus the reference pixels' noise.
+    """
+    if refl is None:
+        return None
+    rsum, rcnt, _ = refl
+    have = np.flatnonzero((rcnt > 0).mean(axis=0) >= 0.5)
+    if have.size < 2:
+        return None
+    j, k = have[0], have[-1]
+    ok = (rcnt[:, j] > 0) & (rcnt[:, k] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = rsum[:, j] / rcnt[:, j] - rsum[:, k] / rcnt[:, k]
+    return np.where(ok, d, np.nan)
+
+
+def _drift_scale(ref_drift: np.ndarray | None, size: int) -> float:
+    """The scatter of the outputs' relative 1/f drift over ``size`` lines, from the
+    reference pixels.
+
+    The per-line scatter of channel differences (the scale of
+    :func:`_illuminated_channels`) sees mostly the white noise of the line means and the
+    fast 1/f. Where the outputs' own 1/f is strong and red, their running means over many
+    lines wander apart by several times that scale, and whole stretches of outputs passed
+    for lit (an independent WFSS frame with four times the usual per-output 1/f, spectral
+    index 1.4: 43 % of the channel-lines lit and borrowed, 9.6 x oracle). The line means
+    cannot show that drift apart from light (emission over many lines of some outputs);
+    the reference pixels of two outputs can: the robust scatter (1.4826 MAD about the
+    median) of their difference's running mean over ``size`` lines, less (in quadrature) the
+    part of their own noise, measured on the differences of neighbouring lines, that the
+    window leaves; only where that scatter is ``_DRIFT_NOISE_RATIO`` times the noise's part
+    (in variance) and the lines hold eight windows.
+
+    Parameters
+    ----------
+    ref_drift : numpy.ndarray, shape (n_lines,), or None
+        :func:`_reference_drift`, DN/s.
+    size : int
+        Running-mean length, lines.
+
+    Returns
+    -------
+    float
+        DN/s; 0 without reference pixels or with too few windows measured throughout.
+    """
+    if ref_drift is None:
+        return 0.0
+    ok = np.isfinite(ref_drift)
+    n = ref_drift.size
+    num = uniform_filter1d(np.where(ok, ref_drift, 0.0), size=size, mode="nearest")
+    den = uniform_filter1d(ok.astype(float), size=size, mode="nearest")
+    full = den > 1.0 - 1e-9  # (windows of measured lines only)
+    if full.sum() < max(8 * size, n // 4) or ok.sum() < 8:
+        return 0.0
+    # the reference pixels' own noise in the running mean (from the line-to-line
+    # differences: white noise and the fastest 1/f), taken off in quadrature; a drift that
+    # does not stand well above it is not told from its scatter (a 64-line window: 0.2 DN/s
+    # of noise passed for drift and hid a lit output)
+    white2 = 0.5 * _robust_scale(np.diff(ref_drift[ok])) ** 2 / size
+    total2 = _robust_scale(num[full] / den[full]) ** 2
+    if not total2 > _DRIFT_NOISE_RATIO * white2:
+        return 0.0
+    return float(np.sqrt(total2 - white2))
 
 
 def _excess_over_lowest(lvl: np.ndarray, wts: np.ndarray, size: int) -> np.ndarray:

@@ -1,0 +1,78 @@
+"""The slow stripes of full frames and the outputs' relative drift, from the reference pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+from core_helpers import clocked_1f, nircam_layout, pink
+from scipy.ndimage import uniform_filter1d
+
+from jwst1f.destripe import core, destripe
+
+SIGMA = 0.1
+
+
+def _slow_common_error(seed: int) -> float:
+    """Rms over lines of the 64-line running mean of the residual's line means (common to
+    the outputs) on a full frame with the usual 1/f left whole (no reference-pixel step of
+    the pipeline: the stripes wander slowly over the frame) and a sky rising across lines."""
+    rng = np.random.default_rng(seed)
+    lay = nircam_layout(2048, 2048, 4)
+    ny, nx = lay.shape
+    ref = lay.reference_mask()
+    sky = np.broadcast_to(0.3 + 0.04 * np.arange(ny)[:, None] / ny, (ny, nx)).copy()
+    sky[ref] = 0.0
+    truth = sky + rng.normal(0, SIGMA, (ny, nx))
+    data = (truth + clocked_1f(lay, rng, 0.05, 0.0)).astype(np.float32)
+    r = destripe(data, lay)
+    err = np.where(ref, np.nan, r.corrected - truth)[4:-4]
+    line = np.nanmean(err, axis=1)
+    return float(np.std(uniform_filter1d(line - line.mean(), 64)))
+
+
+def test_slow_stripes_are_not_smoothed_twice():
+    """The sky kept is the line means smoothed (with the slow stripes) less the reference
+    pixels' smoothed difference to the model. Where that difference held the smoothed line
+    means again, the slow 1/f's curvature that a second smooth takes off stayed in the
+    model: a bow over the frame, 0.0046 / 0.0013 / 0.0009 / 0.0031 DN/s rms on these four
+    seeds (mean 0.0025; the white noise of a channel-line mean is 0.0044). Now 0.0013 /
+    0.0019 / 0.0009 / 0.0022 (mean 0.0016)."""
+    errors = [_slow_common_error(seed) for seed in range(4)]
+    assert np.mean(errors) < 0.002, errors
+    assert max(errors) < 0.003, errors
+
+
+def _drifting_levels(seed: int):
+    """Channel-line levels of four outputs whose own 1/f is strong and red (rms 0.08 DN/s,
+    spectral index 1.5) over a shared one, and the difference of the outer outputs'
+    reference levels (their own 1/f and the reference pixels' noise)."""
+    rng = np.random.default_rng(seed)
+    n, nch = 2048, 4
+    own = np.stack([0.08 * pink(rng, n, 1.5) for _ in range(nch)], axis=1)
+    lvl = 0.05 * pink(rng, n)[:, None] + own + rng.normal(0, 0.005, (n, nch))
+    return lvl, own[:, 0] - own[:, -1] + rng.normal(0, 0.02, n)
+
+
+def test_outputs_drifting_apart_are_not_taken_for_light():
+    """Running means over 64 lines of outputs with strong red 1/f of their own wander apart
+    by many times the per-line scatter of their differences: half the channel-lines passed
+    for lit (and were borrowed). The reference pixels show that drift without light; the
+    thresholds follow it, and light well above it is still found."""
+    for seed in range(4):
+        lvl, ref_drift = _drifting_levels(seed)
+        blind, _ = core._illuminated_channels(lvl, box=64, nsig=5.0)
+        assert blind.mean() > 0.3  # premise
+        lit, _ = core._illuminated_channels(lvl, box=64, nsig=5.0, ref_drift=ref_drift)
+        assert lit.mean() < 0.05, (seed, lit.mean())
+        lvl[800:1000, 1] += 2.0
+        lit, _ = core._illuminated_channels(lvl, box=64, nsig=5.0, ref_drift=ref_drift)
+        assert lit[800:1000, 1].mean() > 0.9
+        assert np.delete(lit, np.s_[800:1000], axis=0).mean() < 0.05
+
+
+def test_reference_drift_needs_to_stand_above_its_noise():
+    """Reference levels that only scatter (no drift beyond their white noise) give no drift
+    scale: the lit test keeps its per-line scale."""
+    rng = np.random.default_rng(0)
+    assert core._drift_scale(rng.normal(0, 0.7, 2048), 3) == 0.0
+    assert core._drift_scale(rng.normal(0, 0.7, 60), 9) == 0.0  # (fewer than 8 windows)
+    assert core._drift_scale(None, 64) == 0.0
