@@ -10,7 +10,8 @@
 # deleted after a passing run and kept, with the cluster stopped, after a failing one.
 #
 # Environment:
-#   JWST1F_SLURM_KEEP=1   keep them after a passing run too
+#   JWST1F_SLURM_KEEP=1     keep them after a passing run too
+#   JWST1F_SLURM_NEED_MB    free space /var/tmp must have before the cluster starts [8192]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -25,6 +26,17 @@ fi
 
 start=$(date +%s)
 bash "$HERE/install.sh"
+
+# The cluster's state and the demo run through it take a few GB of /var/tmp. On a fuller
+# disk the jobs fail to write, SLURM drains the node and requeues them, and the run would only
+# end at Snakemake's 30-minute timeout: fail now instead, with the reason.
+NEED_MB="${JWST1F_SLURM_NEED_MB:-8192}"
+avail_mb=$(($(df -Pk /var/tmp | awk 'NR == 2 {print $4}') / 1024))
+if [ "$avail_mb" -lt "$NEED_MB" ]; then
+    echo "test-slurm.sh: only $avail_mb MB free in /var/tmp; the SLURM test needs $NEED_MB MB" \
+        "(JWST1F_SLURM_NEED_MB)" >&2
+    exit 1
+fi
 
 # A fresh state directory per run, so that nothing of an earlier run leaks in.
 JWST1F_SLURM_DIR="$(mktemp -d /var/tmp/jwst1f-slurm-test.XXXXXX)"
