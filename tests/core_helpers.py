@@ -57,14 +57,10 @@ def output_stripes(lay: ReadoutLayout, rng, shared: float = 0.03, own: float = 0
 
 
 def pink(rng, n: int, alpha: float = 1.0):
-    """Unit-rms noise with power ~ f**-alpha, length n."""
-    import numpy as np
+    """Unit-rms noise with power ~ f**-alpha, length n (the independent generator's)."""
+    from benchmarks.independent import _pink
 
-    f = np.fft.rfftfreq(2 * n)
-    f[0] = f[1]
-    spec = (rng.normal(size=f.size) + 1j * rng.normal(size=f.size)) * f ** (-alpha / 2)
-    x = np.fft.irfft(spec, 2 * n)[:n]
-    return x / x.std()
+    return _pink(rng, n, alpha)
 
 
 def clocked_1f(lay: ReadoutLayout, rng, common: float, own: float, pause: int = 12):
