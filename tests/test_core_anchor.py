@@ -76,3 +76,48 @@ def test_reference_drift_needs_to_stand_above_its_noise():
     assert core._drift_scale(rng.normal(0, 0.7, 2048), 3) == 0.0
     assert core._drift_scale(rng.normal(0, 0.7, 60), 9) == 0.0  # (fewer than 8 windows)
     assert core._drift_scale(None, 64) == 0.0
+
+
+def _wandering_output(seed: int):
+    """Channel-line levels of four outputs where output 0's own 1/f wanders 0.25 DN/s above
+    the others for 300 lines (a slow bump, the shape of red 1/f's largest excursions), and
+    the reference levels of the outer outputs (0 and 3), which see that wander and no
+    light."""
+    rng = np.random.default_rng(seed)
+    n, nch = 2048, 4
+    lines = np.arange(n)
+    wander = np.zeros((n, nch))
+    wander[:, 0] = 0.25 * np.exp(-0.5 * ((lines - 1000) / 120.0) ** 2)
+    common = 0.03 * pink(rng, n)
+    lvl = common[:, None] + wander + rng.normal(0, 0.01, (n, nch))
+    counts = np.zeros((n, nch))
+    counts[:, [0, 3]] = 8
+    ref = common[:, None] + wander + rng.normal(0, 0.1 / np.sqrt(8), (n, nch))
+    return lvl, (ref * counts, counts, 0.1)
+
+
+def test_an_output_wandering_off_is_not_lit_where_its_reference_pixels_follow():
+    """An output's own 1/f wandering above the others for hundreds of lines passed for
+    light, and the lit lines were borrowed from the other outputs (an independent WFSS frame:
+    4.3 x oracle). Its reference pixels wander with it: those lines are not lit. Light
+    there, which the reference pixels do not see, still is; and two outer outputs lit alike
+    are not cleared against each other."""
+    for seed in range(3):
+        lvl, refl = _wandering_output(seed)
+        measured = np.ones(lvl.shape, dtype=bool)
+        lit, _ = core._illuminated_channels(lvl, box=64, nsig=5.0, measured=measured)
+        assert lit[900:1100, 0].mean() > 0.9  # premise: the wander passes for light
+        cleared = core._unlit_by_reference(lit, lvl, refl, measured, box=64)
+        assert cleared[:, 0].mean() < 0.02, (seed, cleared[:, 0].mean())
+        assert not cleared[:, 1:].any()
+        # light on top of the wander, which the reference pixels do not see
+        lvl[950:1050, 0] += 0.2
+        lit, _ = core._illuminated_channels(lvl, box=64, nsig=5.0, measured=measured)
+        kept = core._unlit_by_reference(lit, lvl, refl, measured, box=64)
+        assert kept[960:1040, 0].all(), seed
+        # the same light in both outer outputs: each is lit, neither is cleared
+        lvl[950:1050, 3] += 0.4
+        lit, _ = core._illuminated_channels(lvl, box=64, nsig=5.0, measured=measured)
+        assert lit[960:1040, 3].all()
+        both = core._unlit_by_reference(lit, lvl, refl, measured, box=64)
+        assert both[960:1040, 3].all() and both[960:1040, 0].all(), seed

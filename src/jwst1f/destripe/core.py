@@ -1682,6 +1682,7 @@ def _frame_steps(
             measured=measured,
             ref_drift=_reference_drift(refl),
         )
+        lit = _unlit_by_reference(lit, lvl, refl, measured, box=params.background_box)
         if gap_test and lit is not None:
             # faint light over most of a channel-line, with dark gaps (the faint ends of IFU
             # spectra): below the level test, found by the depth of its gaps; tentative
@@ -3390,6 +3391,73 @@ def _illuminated_channels(lvl, *, box, nsig, measured=None, ref_drift=None):
         lit |= _hysteresis(excess, nsig * s_b, _LIT_GROW * s_b)  # (-inf: lit already)
     lit &= wts > 0
     return lit, scale
+
+
+def _unlit_by_reference(lit, lvl, refl, measured, *, box):
+    """Wide lit runs of an output with reference pixels that its reference pixels explain.
+
+    Where an output's own 1/f is strong and red, its level wanders above the others' for
+    hundreds of lines and the lit test takes it for light, however the thresholds scale
+    (an independent WFSS frame with strong per-output 1/f: an output 0.2 DN/s above the
+    others over 200 lines, lit and borrowed, 4.3 x oracle). The reference pixels of the
+    line see that wander and no light: the difference of two such outputs' levels less the
+    difference of their reference levels is their difference in light. Lines of a wide lit
+    run (``box / 2`` lines or more) of one of them, where the other is not lit, stay lit
+    only if the running mean of that difference over ``box`` lines stands three times its
+    noise above zero.
+
+    Parameters
+    ----------
+    lit : numpy.ndarray of bool, shape (n_lines, n_channels), or None
+        Lit channel-lines; a copy is returned, changed.
+    lvl : numpy.ndarray, shape (n_lines, n_channels)
+        Levels of the lit test, DN/s.
+    refl : tuple or None
+        :func:`_reference_levels`.
+    measured : numpy.ndarray of bool, same shape as ``lvl``
+        Channel-lines whose level was measured.
+    box : int
+        Running-mean length, lines.
+
+    Returns
+    -------
+    numpy.ndarray of bool or None
+    """
+    if lit is None or refl is None or not lit.any():
+        return lit
+    rsum, rcnt, _ = refl
+    have = np.flatnonzero((rcnt > 0).mean(axis=0) >= 0.5)
+    if have.size < 2:
+        return lit
+    wide = lit & (_run_lengths(lit) >= box // 2)
+    if not wide[:, have].any():
+        return lit
+    out = lit.copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rl = np.where(rcnt > 0, rsum / np.maximum(rcnt, 1), np.nan)
+    for k in have:
+        if not wide[:, k].any():
+            continue
+        keep = np.zeros(lit.shape[0], dtype=bool)
+        tested = np.zeros(lit.shape[0], dtype=bool)
+        for j in have:
+            if j == k:
+                continue
+            d = lvl[:, k] - lvl[:, j] - (rl[:, k] - rl[:, j])
+            use = measured[:, k] & measured[:, j] & ~lit[:, j] & np.isfinite(d)
+            if use.sum() < 2 * box:
+                continue
+            noise = _robust_scale(np.diff(d[use])) / np.sqrt(2.0)
+            num = uniform_filter1d(np.where(use, d, 0.0), size=box, mode="nearest")
+            den = uniform_filter1d(use.astype(float), size=box, mode="nearest")
+            ok = den >= 0.5
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = num / np.maximum(den, 1e-9)
+            t = _LIT_GROW * noise / np.sqrt(np.maximum(den * box, 1.0))
+            tested |= ok
+            keep |= ok & (mean >= t)
+        out[:, k] &= ~(wide[:, k] & tested & ~keep)
+    return out
 
 
 def _reference_drift(refl) -> np.ndarray | None:
