@@ -10,7 +10,8 @@ line ``l`` is modelled as ``s[l] + p[k] + u[l, k]``:
   fewer than ``_MIN_MEASURED_LINES`` lines), so that outputs lit on most lines keep it;
 * ``s`` is the weighted mean over channels of ``m - p`` (weights: clean pixel counts);
 * ``u`` is shrunk towards a prior (its interpolation from neighbouring lines of the same
-  channel, which are close in readout time) by the Wiener factor
+  channel, which are close in readout time, times the correlation of ``u`` measured at that
+  distance in lines) by the Wiener factor
   ``tau**2 / (tau**2 + sigma**2 / n)``, with ``tau**2`` the measured variance of ``u``;
   channel-lines with fewer than ``min_pixels`` clean pixels take the prior alone.
 
@@ -29,8 +30,13 @@ from scipy.ndimage import correlate1d
 
 from jwst1f.destripe.spectral import Workspace, wiener_lines
 
-#: Correlation length (lines) of the per-output offsets used when borrowing from neighbours.
+#: Correlation length (lines) of the per-output offsets used when borrowing from neighbours
+#: beyond the distances where their correlation is measured (and on short windows).
 _PRIOR_LINES = 4.0
+#: Longest line distance at which the correlation of the per-output parts is measured.
+_LAG_MAX = 32
+#: Pairs of measured channel-lines needed at a distance to measure that correlation.
+_LAG_MIN_PAIRS = 256
 #: Transform lengths up to which the kernel transforms of :func:`_moment_pair` are cached
 #: (the binned series of :func:`choose_scale`: the same few scales for every frame of a
 #: geometry; longer ones are not kept, so that no large array outlives its call).
@@ -72,6 +78,63 @@ class LineModel:
         self.n_interpolated = n_interpolated
         self.n_borrowed = n_borrowed
         self.tau = tau
+
+
+def _lag_correlation(u: np.ndarray, well: np.ndarray, tau2: float):
+    """The correlation of the per-output parts between lines, as a function of their distance.
+
+    Red per-output 1/f keeps an output's offset for tens of lines, white-ish 1/f for one or
+    two: a trace filling a channel-line over 20 lines, borrowed with a correlation length of
+    four lines, lost its output's own offset in the middle (an independent WFSS frame with
+    strong red per-output 1/f: 0.09 DN/s rms on those channel-lines). The autocovariance of
+    ``u`` over pairs of well-measured channel-lines ``d`` lines apart (``d`` up to
+    ``_LAG_MAX``, pooled over the outputs), over ``tau2``, clipped to [0, 1] and made
+    non-increasing, is that correlation. Beyond ``_LAG_MAX`` lines it fades from its last
+    value as ``exp(-(d - _LAG_MAX) / _PRIOR_LINES)``; at lags with fewer than
+    ``_LAG_MIN_PAIRS`` pairs it keeps the last measured value. Short frames (fewer than
+    ``4 * _LAG_MAX`` lines), no measured variance or too few pairs one line apart: the
+    fixed ``exp(-d / _PRIOR_LINES)``.
+
+    Parameters
+    ----------
+    u : numpy.ndarray, shape (n_lines, n_channels)
+        Per-output parts, units of the levels (any value where not ``well``).
+    well : numpy.ndarray of bool, same shape
+        Channel-lines measured on enough pixels.
+    tau2 : float
+        Variance of ``u`` on those lines, less their white noise.
+
+    Returns
+    -------
+    callable
+        ``rho(distance)`` for an array of distances in lines (float), values in [0, 1].
+    """
+    fallback = lambda d: np.exp(-np.asarray(d, float) / _PRIOR_LINES)  # noqa: E731
+    n_lines = u.shape[0]
+    if tau2 <= 0 or n_lines < 4 * _LAG_MAX:
+        return fallback
+    uw = np.where(well, u, 0.0)
+    wf = well.astype(float)
+    lags = np.arange(1, _LAG_MAX + 1)
+    cov = np.empty(lags.size)
+    for i, d in enumerate(lags):
+        pairs = (wf[d:] * wf[:-d]).sum()
+        if pairs < _LAG_MIN_PAIRS:
+            if i == 0:
+                return fallback
+            cov[i:] = cov[i - 1]
+            break
+        cov[i] = (uw[d:] * uw[:-d]).sum() / pairs
+    r = np.minimum.accumulate(np.clip(cov / tau2, 0.0, 1.0))
+    table = np.concatenate(([1.0], r))
+
+    def rho(d):
+        d = np.asarray(d, float)
+        inside = np.interp(d, np.arange(table.size), table)
+        beyond = table[-1] * np.exp(-(d - _LAG_MAX) / _PRIOR_LINES)
+        return np.where(d <= _LAG_MAX, inside, beyond)
+
+    return rho
 
 
 def interpolate_lines(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -227,11 +290,12 @@ def line_offsets(
         tau2 = 0.0
     u_hat = np.empty_like(u)
     var_u = np.empty_like(u)
+    rho = _lag_correlation(u, well, tau2)
     for k in range(nch):
         prior, dist = interpolate_lines(u[:, k], well[:, k])
         # neighbouring lines are close in readout time, but the correlation of the
         # per-output part fades: far from measured lines the prior returns to the pedestal
-        prior *= np.exp(-dist / _PRIOR_LINES)
+        prior *= rho(dist)
         with np.errstate(invalid="ignore", divide="ignore"):
             # (channel-lines with fewer than ``min_pixels`` clean pixels are not measured:
             # they borrow entirely; their few pixels' mean may hold a background
