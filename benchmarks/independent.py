@@ -762,10 +762,7 @@ def markdown(
         "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if subarrays else ""),
     ]
 
-    def g(rows, method, key, spec):
-        v = rows.get(method, {}).get(key, float("nan"))
-        return "–" if not np.isfinite(v) else format(v, spec)
-
+    g = cell
     for name, rows in results.items():
         shape = "×".join(map(str, rows["_shape"]))
         floors = (
@@ -792,10 +789,22 @@ def markdown(
             f"{g(rows, 'jwst1f', 'seconds', '.3f')} | "
             f"{g(rows, 'cfn', 'seconds', '.2f')} |"
         )
+    return lines + note_lines(results) + [""]
+
+
+def cell(rows: dict[str, Any], method: str, key: str, spec: str) -> str:
+    """One table cell: ``rows[method][key]`` formatted with ``spec``, or – if not finite."""
+    v = rows.get(method, {}).get(key, float("nan"))
+    return "–" if not np.isfinite(v) else format(v, spec)
+
+
+def note_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The notes (why a peer gave no result) under a table, one list item each."""
+    lines: list[str] = []
     for name, rows in results.items():
         if "_note" in rows:
             lines += ["", f"- {name}: {rows['_note']}."]
-    return lines + [""]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
