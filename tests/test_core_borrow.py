@@ -56,3 +56,14 @@ def test_channel_lines_filled_by_a_trace_keep_their_outputs_red_offset():
         errs.append(np.sqrt(np.mean((rel[lines, 1] - true[lines, 1]) ** 2)))
         fixed.append(np.sqrt(np.mean(true[lines, 1] ** 2)))  # borrowing nothing of its own
     assert np.mean(errs) < 0.6 * np.mean(fixed), (errs, fixed)
+
+
+def test_the_correlation_falls_back_without_a_measured_variance():
+    """No variance of the per-output parts (or NaN): the fixed four-line decay, never NaN."""
+    u = np.zeros((512, 4))
+    well = np.ones(u.shape, dtype=bool)
+    for tau2 in (0.0, float("nan")):
+        rho = _lag_correlation(u, well, tau2)
+        assert np.isclose(rho(np.array([4.0]))[0], np.exp(-1.0))
+    rho = _lag_correlation(u, well, 1e-3)  # all zero: no correlation measured
+    assert np.all(np.isfinite(rho(np.arange(0.0, 80.0))))

@@ -111,7 +111,7 @@ def _lag_correlation(u: np.ndarray, well: np.ndarray, tau2: float):
     """
     fallback = lambda d: np.exp(-np.asarray(d, float) / _PRIOR_LINES)  # noqa: E731
     n_lines = u.shape[0]
-    if tau2 <= 0 or n_lines < 4 * _LAG_MAX:
+    if not tau2 > 0 or n_lines < 4 * _LAG_MAX:  # (NaN too)
         return fallback
     uw = np.where(well, u, 0.0)
     wf = well.astype(float)
@@ -125,7 +125,7 @@ def _lag_correlation(u: np.ndarray, well: np.ndarray, tau2: float):
             cov[i:] = cov[i - 1]
             break
         cov[i] = (uw[d:] * uw[:-d]).sum() / pairs
-    r = np.minimum.accumulate(np.clip(cov / tau2, 0.0, 1.0))
+    r = np.minimum.accumulate(np.clip(np.nan_to_num(cov / tau2), 0.0, 1.0))
     table = np.concatenate(([1.0], r))
 
     def rho(d):
