@@ -33,6 +33,7 @@ def test_strong_wandering_1f_keeps_the_mask_to_the_sources(monkeypatch):
     new = destripe(data, lay)
     ratio = core._WANDER_RATIO
     monkeypatch.setattr(core, "_WANDER_RATIO", np.inf)  # thresholds in white-noise units
+    monkeypatch.setattr(core, "_WANDER_FROM", np.inf)
     old = destripe(data, lay)
     assert old.metrics["masked_fraction"] > 0.2  # premise: the mask blew up
     assert old.metrics["clip_scale"] == old.metrics["sigma"]
@@ -102,3 +103,24 @@ def test_reference_pixels_take_their_lines_offset_not_the_wander_at_their_read_t
     once = stripe_rms(r1.corrected, truth, empty, lay)
     twice = stripe_rms(r2.corrected, truth, empty, lay)
     assert twice < 1.05 * once, (once, twice)
+
+
+def test_a_second_run_on_strong_wandering_1f_keeps_its_thresholds(monkeypatch):
+    """Eight times the usual 1/f: the first run takes out most of the wander, and what a
+    second run sees scatters just under the ratio at which the thresholds used to switch
+    from the white noise to the residuals' scale (1.45): clipped at 3 sigma of the white
+    noise, a fifth of the frame was masked and the second run undid part of the first
+    (stripes 0.0113 -> 0.0159 DN/s). The scale rises gradually between 1.2 and 1.45 now
+    (0.0113 -> 0.0119)."""
+    lay, data, truth, empty = _strong_1f_frame(8, 0.4, 0.16)
+    r1 = destripe(data, lay)
+    r2 = destripe(r1.corrected, lay)
+    assert r2.metrics["clip_scale"] > 1.1 * r2.metrics["sigma"]
+    assert r2.metrics["masked_fraction"] < 1.1 * r1.metrics["masked_fraction"]
+    once = stripe_rms(r1.corrected, truth, empty, lay)
+    twice = stripe_rms(r2.corrected, truth, empty, lay)
+    assert twice < 1.1 * once, (once, twice)
+    monkeypatch.setattr(core, "_WANDER_FROM", core._WANDER_RATIO)  # the switch
+    r2s = destripe(r1.corrected, lay)
+    assert r2s.metrics["clip_scale"] == r2s.metrics["sigma"]  # premise: it fell back
+    assert stripe_rms(r2s.corrected, truth, empty, lay) > twice
