@@ -24,11 +24,13 @@ import dataclasses
 import logging
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.bench_destripe import _machine, _versions
 from benchmarks.independent import (
     SUBARRAYS,
     VARIANTS,
@@ -167,6 +169,8 @@ def markdown(results: dict[str, dict[str, Any]], command: str) -> list[str]:
         "",
         f"Command: `{command}`",
         "",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {_machine()}",
+        "- software: " + ", ".join(f"{k} {v}" for k, v in _versions().items()),
         f"- Frames: {len(results)}. jwst1f's stripe rms × the oracle's: median "
         f"{np.median(x):.2f}, 90th percentile {np.percentile(x, 90):.2f}, worst {x.max():.2f}.",
     ]
