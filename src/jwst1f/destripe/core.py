@@ -3450,18 +3450,15 @@ def _unlit_by_reference(lit, lvl, refl, measured, *, box):
     -------
     numpy.ndarray of bool or None
     """
-    if lit is None or refl is None or not lit.any():
+    if lit is None or not lit.any():
         return lit
-    rsum, rcnt, _ = refl
-    have = np.flatnonzero((rcnt > 0).mean(axis=0) >= 0.5)
+    have, rl = _reference_outputs(refl)
     if have.size < 2:
         return lit
     wide = lit & (_run_lengths(lit) >= box // 2)
     if not wide[:, have].any():
         return lit
     out = lit.copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rl = np.where(rcnt > 0, rsum / np.maximum(rcnt, 1), np.nan)
     for k in have:
         if not wide[:, k].any():
             continue
@@ -3487,6 +3484,30 @@ def _unlit_by_reference(lit, lvl, refl, measured, *, box):
     return out
 
 
+def _reference_outputs(refl) -> tuple[np.ndarray, np.ndarray | None]:
+    """The outputs with reference pixels in at least half of their lines, and the reference
+    level of every channel-line (NaN where it holds none).
+
+    Parameters
+    ----------
+    refl : tuple or None
+        :func:`_reference_levels`.
+
+    Returns
+    -------
+    have : numpy.ndarray of int, shape (n_have,)
+        Channel indices (empty without reference pixels).
+    levels : numpy.ndarray, shape (n_lines, n_channels), or None
+        DN/s; None without reference pixels.
+    """
+    if refl is None:
+        return np.zeros(0, dtype=np.intp), None
+    rsum, rcnt, _ = refl
+    with np.errstate(invalid="ignore", divide="ignore"):
+        levels = np.where(rcnt > 0, rsum / np.maximum(rcnt, 1), np.nan)
+    return np.flatnonzero((rcnt > 0).mean(axis=0) >= 0.5), levels
+
+
 def _reference_drift(refl) -> np.ndarray | None:
     """The reference level of the first output with reference pixels in its lines minus the
     last one's, per line (NaN where either is missing); None with fewer than two such
@@ -3495,17 +3516,10 @@ def _reference_drift(refl) -> np.ndarray | None:
     The reference pixels see no light: their difference between two outputs is the two
     outputs' own 1/f (relative drift) plus the reference pixels' noise.
     """
-    if refl is None:
-        return None
-    rsum, rcnt, _ = refl
-    have = np.flatnonzero((rcnt > 0).mean(axis=0) >= 0.5)
+    have, levels = _reference_outputs(refl)
     if have.size < 2:
         return None
-    j, k = have[0], have[-1]
-    ok = (rcnt[:, j] > 0) & (rcnt[:, k] > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = rsum[:, j] / rcnt[:, j] - rsum[:, k] / rcnt[:, k]
-    return np.where(ok, d, np.nan)
+    return levels[:, have[0]] - levels[:, have[-1]]
 
 
 def _drift_scale(ref_drift: np.ndarray | None, size: int) -> float:
