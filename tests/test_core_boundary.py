@@ -251,7 +251,7 @@ def test_a_boundary_where_the_jumps_agree_keeps_its_relative_offset():
     natural scatter (stopping at zero left half of it)."""
     rng = np.random.default_rng(11)
     a, strips, model, true, _ = _jump_case(rng)
-    corr, var, rms = core._boundary_offsets(a, strips, model, SIGMA, DestripeParams())
+    corr, var, rms, _ = core._boundary_offsets(a, strips, model, SIGMA, DestripeParams())
     new = model + corr
     lines = slice(288, 736)  # away from the ends of the wrong run (the smoothing)
     assert rms[0] > 0.02 and rms[1] == 0.0 and rms[2] == 0.0
@@ -262,3 +262,104 @@ def test_a_boundary_where_the_jumps_agree_keeps_its_relative_offset():
     err = (new[:, 0] - new[:, 1]) - (true[:, 0] - true[:, 1])
     assert abs(err[lines].mean()) < 0.004
     assert np.all(np.isfinite(var)) and np.all(var >= 0)
+
+
+def test_lift_fractions_follow_the_reference_pixels():
+    """Per run of corrected lines, the fraction of the lift taken is what the reference
+    pixels show of it (0 to 1), and nothing outside the runs."""
+    n = 200
+    active = np.zeros(n, dtype=bool)
+    active[20:60] = active[100:160] = True
+    lift = np.where(active, 0.01, 0.0)
+    w = np.ones(n)
+    rest = np.zeros(n)
+    rest[20:60] = -0.004  # 40 % of the first run's lift seen as light
+    rest[100:160] = +0.003  # the second run: the model is already low
+    frac = core._lift_fractions(rest, lift, active, w)
+    assert np.allclose(frac[20:60], 0.4)
+    assert np.all(frac[100:160] == 0.0)
+    assert np.all(frac[~active] == 0.0)
+    rest[20:60] = -0.05  # more than the lift: capped at the least lit output's level
+    assert np.allclose(core._lift_fractions(rest, lift, active, w)[20:60], 1.0)
+    # no reference pixels on the run: nothing to decide with
+    assert not core._lift_fractions(rest, lift, active, np.zeros(n)).any()
+    # a lift small against the references' noise over the run is hardly measurable: it
+    # gets a small fraction, not the ratio of noise to lift (which may exceed 1); a lift
+    # well above that noise gets its ratio
+    n = 4000
+    active = np.zeros(n, dtype=bool)
+    active[1000:2600] = True  # noise of the run's mean: 0.05 / 40 DN/s
+    w = np.ones(n)
+    noise = np.random.default_rng(0).normal(0, 0.05, n)
+    small = np.where(active, 0.0005, 0.0)
+    rest = noise - 2.0 * small
+    assert -rest[active].mean() / 0.0005 > 2.0  # the plain ratio: clipped to 1
+    assert core._lift_fractions(rest, small, active, w)[1500] < 0.6
+    large = 40 * small
+    frac = core._lift_fractions(noise - 0.5 * large, large, active, w)[1500]
+    assert abs(frac - 0.5) < 0.1
+
+
+def test_light_left_in_the_common_level_is_taken_back_where_the_references_show_it(
+    monkeypatch,
+):
+    """A galaxy-like exponential disk over the middle outputs of a full frame whose
+    reference pixels see, besides the stripes, a noise per line (the 1/f within the line
+    between them and the sky pixels): the jumps at the boundaries put the disk's per-output
+    differences right but spread its mean over all four outputs, and the sky scale is too
+    broad to keep it. Over the corrected lines the reference pixels show part of that level
+    to be light, and part of it is taken back (as much as they can tell over the run's
+    lines: here a little)."""
+    lay = nircam_layout(1024, 2048, 4)
+    ny, nx = lay.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    disk = (0.6 * np.exp(-np.hypot(yy - 0.5 * ny, (xx - 1124) / 1.3) / 100.0)).astype(np.float32)
+    disk[lay.reference_mask()] = 0.0
+    refcols = np.flatnonzero(lay.reference_mask().all(axis=0))
+    rows = slice(100, 924)
+    for seed in (11, 12):
+        rng = np.random.default_rng(seed)
+        img, stripes = _frame(lay, rng)
+        for side in (refcols[refcols < nx // 2], refcols[refcols > nx // 2]):
+            stripes[:, side] += rng.normal(0, 0.05, (ny, 1)).astype(np.float32)
+
+        def flux_error(img=img, stripes=stripes):
+            r = destripe(img + disk + stripes, lay)
+            err = float((r.corrected - img - disk)[rows].sum() / disk[rows].sum())
+            return err, r.metrics["boundary_lift_lines"]
+
+        with monkeypatch.context() as m:
+            m.setattr(core, "_lift_fractions", lambda rest, *a: np.zeros(rest.size))
+            err_mean, lifted_mean = flux_error()
+        err, lifted = flux_error()
+        assert lifted_mean == 0 and lifted > 0
+        assert err_mean < -0.05  # the mean over the outputs keeps light in the stripes
+        assert err > err_mean + 0.0005  # part of it taken back
+
+
+def test_a_spectrum_along_a_boundary_fakes_no_jump(monkeypatch):
+    """A bright spectrum along the lines, 11 pixels from an output boundary, over most of
+    the frame: its wings outside the clip differ on the two sides of the boundary and look
+    like a relative offset. The clip removes its core at the same positions on every line,
+    so those blocks are not used: no correction at that boundary, and the outputs keep the
+    line model's relative offsets."""
+    lay = nircam_layout(1024, 2048, 4)
+    ny, nx = lay.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    d = xx - (3 * nx // 4 + 11)
+    trace = 10.0 * (np.exp(-0.5 * (d / 1.5) ** 2) + 0.005 / (1 + (d / 3.0) ** 2))
+    trace = (trace * ((yy > 150) & (yy < 900))).astype(np.float32)
+    img, stripes = _frame(lay, np.random.default_rng(2))
+    rows = slice(150, 900)
+
+    def run():
+        r = destripe(img + trace + stripes, lay)
+        e = [(r.corrected - img - trace)[rows, sl].mean() for sl in lay.channel_slices()]
+        return r.metrics["boundary_offsets"], np.abs(np.array(e) - np.mean(e)).max()
+
+    offsets, err = run()
+    assert offsets[2] == 0.0
+    monkeypatch.setattr(core, "_BOUNDARY_PERSIST", np.inf)
+    offsets_fooled, err_fooled = run()
+    assert offsets_fooled[2] > 0.0
+    assert err < err_fooled
