@@ -4676,15 +4676,10 @@ def _boundary_jumps(
     # dispersed across the lines) is not continuous-and-linear there: blocks of lines whose
     # mean residual profile on either side departs from a straight line beyond its noise
     # are not used
-    structured = _structured_blocks(x, okf, edges, sigma)
     # ... nor those where the clip removed the same position along the line on most of the
     # lines (a spectrum lying along the boundary: its wings outside the clip are not
     # continuous-and-linear either, and their light differs on the two sides)
-    clipped = _edge_block_sums(us & ~ok, edges)
-    structured |= (clipped > _BOUNDARY_PERSIST * np.maximum(_edge_block_sums(us, edges), 1.0)).any(
-        axis=1
-    )
-    del clipped
+    structured = _structured_blocks(x, okf, edges, sigma, usable=us)
     # sums per side (counts and positions are exact in float32): n, sum p, sum p^2; sum y,
     # sum y p, with p the pixel centre's distance from the boundary
     design_w, design_y = _boundary_designs()
@@ -4712,7 +4707,12 @@ def _boundary_jumps(
 
 
 def _structured_blocks(
-    r: np.ndarray, ok: np.ndarray, edges: np.ndarray, sigma: float
+    r: np.ndarray,
+    ok: np.ndarray,
+    edges: np.ndarray,
+    sigma: float,
+    *,
+    usable: np.ndarray | None = None,
 ) -> np.ndarray:
     """Blocks of lines whose mean profile next to a boundary is not a straight line.
 
@@ -4735,6 +4735,10 @@ def _structured_blocks(
     sigma : float
         Per-pixel white noise, DN/s.
 
+    usable : numpy.ndarray of bool, shape (n_lines, 2 W), optional
+        The pixels before the clip (``ok`` is among them): blocks where one position was
+        clipped on more than ``_BOUNDARY_PERSIST`` of its usable lines are flagged too.
+
     Returns
     -------
     numpy.ndarray of bool, shape (n_blocks,)
@@ -4755,6 +4759,9 @@ def _structured_blocks(
     chi2 = (cs * resid**2).sum(axis=2) / sigma**2
     dof = np.maximum((cs > 0).sum(axis=2) - 2, 1)
     flag = (chi2 > dof + _BOUNDARY_STRUCTURE * np.sqrt(2.0 * dof)).any(axis=1)
+    if usable is not None:
+        n_us = _edge_block_sums(usable, edges).reshape(nb, 2, w)
+        flag |= (n_us - cs > _BOUNDARY_PERSIST * np.maximum(n_us, 1.0)).any(axis=(1, 2))
     return flag
 
 
