@@ -283,6 +283,9 @@ def test_lift_fractions_follow_the_reference_pixels():
     assert np.allclose(core._lift_fractions(rest, lift, active, w)[20:60], 1.0)
     # no reference pixels on the run: nothing to decide with
     assert not core._lift_fractions(rest, lift, active, np.zeros(n)).any()
+    # a lift that the anchor's smooth turns around (negative at the references) is not light
+    assert not core._lift_fractions(-rest, -lift, active, w).any()
+    assert np.all(np.isfinite(core._lift_fractions(rest, 0.0 * lift, active, w)))
     # a lift small against the references' noise over the run is hardly measurable: it
     # gets a small fraction, not the ratio of noise to lift (which may exceed 1); a lift
     # well above that noise gets its ratio

@@ -4936,6 +4936,8 @@ def _lift_fractions(
         if n == 0:
             continue
         wl = float((w * rest_lift[a0:a1]).sum()) / float(w.sum())
+        if wl <= 0:  # (the anchor's smooth would turn the lift around: not light's sign)
+            continue
         wr = float((w * rest[a0:a1]).sum()) / float(w.sum())
         # rest = -(fraction x lift) + noise: the fraction by least squares, shrunk by the
         # noise of the run's mean (a lift that the anchor's smooth mostly takes up anyway is
