@@ -2217,12 +2217,18 @@ def _frame_steps(
             w_anchor = den / (1.0 + den * mvar / max(rsig**2, 1e-30))
         w_anchor = np.where((den > 0) & np.isfinite(w_anchor), w_anchor, 0.0)
 
-        def anchor_rest(v: np.ndarray) -> np.ndarray:
-            # what the smooth of the anchor below leaves of a series (linear in it)
-            sm, _ = smooth_lines(v, w_anchor, scale)
+        def anchor_smooth(v: np.ndarray, plus: np.ndarray | None = None):
+            # the anchor's smooth of a line series (see below), plus ``plus`` where twiced;
+            # and the smooth's weight sums
+            sm, wsum = smooth_lines(v, w_anchor, scale)
             if trend_means is not None:
-                sm = sm + smooth_lines(v - sm, w_anchor, scale)[0]
-            return v - sm
+                twice, _ = smooth_lines(v - sm, w_anchor, scale)
+                sm = sm + (twice if plus is None else twice + plus)
+            return sm, wsum
+
+        def anchor_rest(v: np.ndarray) -> np.ndarray:
+            # what the anchor's smooth leaves of a series (linear in it)
+            return v - anchor_smooth(v)[0]
 
         if lift is not None:
             # The output-boundary corrections (step 8b) keep the mean over the outputs of
@@ -2241,7 +2247,7 @@ def _frame_steps(
                 n_lifted = int(np.count_nonzero(frac))
             del lift_ref, base, frac
         if trend_means is None:
-            shift, wsum = smooth_lines(dline, w_anchor, scale)
+            shift, wsum = anchor_smooth(dline)
         else:
             # The trend is the line means smoothed (sky with the slow stripes), and the model
             # (``means`` minus trend) lacks those stripes: the reference pixels give them
@@ -2255,12 +2261,7 @@ def _frame_steps(
             # twice (Tukey's twicing: the smooth plus the smooth of its residual), which
             # follows a bump of light across lines (a galaxy, a nebula) as closely as the
             # double smooth did.
-            z = dline - trend_means
-            shift, wsum = smooth_lines(z, w_anchor, scale)
-            z -= shift
-            twice, _ = smooth_lines(z, w_anchor, scale)
-            shift += twice + trend_means
-            del z, twice
+            shift, wsum = anchor_smooth(dline - trend_means, plus=trend_means)
         offset = offset + shift[:, None]
         variance = variance + (rsig**2 / np.maximum(wsum, 1.0))[:, None]
         mean_offset = float(shift.mean())
