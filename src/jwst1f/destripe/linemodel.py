@@ -13,7 +13,10 @@ line ``l`` is modelled as ``s[l] + p[k] + u[l, k]``:
   channel, which are close in readout time, times the correlation of ``u`` measured at that
   distance in lines) by the Wiener factor
   ``tau**2 / (tau**2 + sigma**2 / n)``, with ``tau**2`` the measured variance of ``u``;
-  channel-lines with fewer than ``min_pixels`` clean pixels take the prior alone.
+  channel-lines with fewer than ``min_pixels`` clean pixels take the prior alone, and follow
+  the deviation of ``s`` at their line from its interpolation between their own measured
+  lines only by the share of it that is shared 1/f, not the other outputs' own parts
+  (:func:`_shared_gain`; about all of it for the usual 3:1 shared 1/f).
 
 Channel-lines with few clean pixels thus borrow from the other channels and neighbouring
 lines; lines with no clean pixel at all are interpolated in readout (line) order. Nothing is
@@ -26,7 +29,7 @@ import functools
 
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
-from scipy.ndimage import correlate1d
+from scipy.ndimage import correlate1d, uniform_filter1d
 
 from jwst1f.destripe.spectral import Workspace, wiener_lines
 
@@ -43,6 +46,10 @@ _LAG_MIN_PAIRS = 256
 _CACHED_KERNEL_SIZE = 1024
 #: Measured lines an output needs for its own frame-constant per-output offset.
 _MIN_MEASURED_LINES = 16
+#: Lines of the running mean whose residuals measure how much of the shared part's
+#: line-to-line deviation is shared 1/f and how much the other outputs' own parts
+#: (:func:`_shared_gain`); the per-output correlation is measured up to ``_LAG_MAX`` lines.
+_SHARED_GAIN_LINES = 33
 
 __all__ = [
     "LineModel",
@@ -171,6 +178,73 @@ def interpolate_lines(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray
     return filled, distance
 
 
+def _high_pass(x: np.ndarray, weight: np.ndarray, lines: int) -> np.ndarray:
+    """``x`` less its ``weight``-weighted running mean over ``lines`` lines (same shape)."""
+    w = weight.astype(float)
+    num = uniform_filter1d(x * w, lines, mode="nearest")
+    den = uniform_filter1d(w, lines, mode="nearest")
+    return x - num / np.maximum(den, 1e-12)
+
+
+def _shared_gain(
+    s_meas: np.ndarray, mz: np.ndarray, n: np.ndarray, s2: float, min_pixels: int
+) -> np.ndarray | None:
+    """How much of the shared part's deviation a borrowed channel-line should follow.
+
+    A channel-line that borrows takes the line's shared part ``s`` (the count-weighted mean
+    of the measured outputs) plus its own part interpolated from neighbouring lines. But the
+    measured outputs' mean holds their own per-output parts too: where those are strong (an
+    output's own 1/f as large as the shared), the deviation of ``s`` at that line from its
+    interpolation between the borrowing output's measured lines is mostly the other outputs'
+    own noise, which the borrowing output does not share. The best linear predictor follows
+    that deviation by the gain ``v_s / (v_s + v_o * e[l])``: ``v_s`` the variance of the
+    shared 1/f and ``v_o`` that of each output's own part, both from their residuals about a
+    running mean over ``_SHARED_GAIN_LINES`` lines on lines where every output is measured
+    (the white noise of the means subtracted), and ``e[l] = sum(n_j**2) / (sum n_j)**2``
+    the share of one output's own variance in the weighted mean at line ``l``. With the
+    usual 3:1 shared 1/f the gain is about 1 (the model as before).
+
+    Parameters
+    ----------
+    s_meas : numpy.ndarray, shape (n_lines,)
+        Count-weighted mean over the outputs of the means less the pedestals, units of the
+        data (any value where no output is measured).
+    mz : numpy.ndarray, shape (n_lines, n_channels)
+        Means less the pedestals (0 where ``n == 0``).
+    n : numpy.ndarray, shape (n_lines, n_channels)
+        Clean pixels behind each mean.
+    s2 : float
+        White noise variance per pixel, units of the data squared.
+    min_pixels : int
+        Clean pixels for a channel-line to count as measured.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_lines,), or None
+        The gain per line in [0, 1]; None where it cannot be measured (fewer than
+        ``4 * _SHARED_GAIN_LINES`` lines with every output measured) or is 1 everywhere.
+    """
+    n_lines, nch = n.shape
+    full = (n >= min_pixels).all(axis=1)
+    if nch < 2 or full.sum() < 4 * _SHARED_GAIN_LINES:
+        return None
+    width = _SHARED_GAIN_LINES
+    keep = 1.0 - 1.0 / width  # (the share of a white variance left about the running mean)
+    N = n.sum(axis=1)
+    ds = _high_pass(s_meas, full, width)[full]
+    du = np.stack([_high_pass(mz[:, k] - s_meas, full, width)[full] for k in range(nch)], axis=1)
+    noise_u = float(np.mean(s2 / n[full])) * keep
+    noise_s = float(np.mean(s2 / N[full])) * keep
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (n * n).sum(axis=1) / np.maximum(N, 1.0) ** 2
+    # each output's own part less the mean of all: (1 - 1/nch) of its variance
+    v_o = max(float(np.mean(du * du)) - noise_u, 0.0) * nch / (nch - 1)
+    v_s = max(float(np.mean(ds * ds)) - noise_s - v_o * float(np.mean(share[full])), 0.0)
+    if v_o == 0.0:
+        return None
+    return v_s / (v_s + v_o * share)
+
+
 def line_offsets(
     m: np.ndarray,
     n: np.ndarray,
@@ -291,11 +365,19 @@ def line_offsets(
     u_hat = np.empty_like(u)
     var_u = np.empty_like(u)
     rho = _lag_correlation(u, well, tau2)
+    s_safe = np.where(valid_s, s_meas, 0.0)
+    gain_s = _shared_gain(s_safe, mz, n, s2, min_pixels)
     for k in range(nch):
         prior, dist = interpolate_lines(u[:, k], well[:, k])
         # neighbouring lines are close in readout time, but the correlation of the
         # per-output part fades: far from measured lines the prior returns to the pedestal
         prior *= rho(dist)
+        borrow = (n[:, k] < min_pixels) & valid_s
+        if gain_s is not None and borrow.any() and well[:, k].sum() >= 2:
+            # follow only the shared part of the deviation of s (the other outputs' own
+            # parts are not this output's): s + prior - (1 - gain) (s - s between its lines)
+            s_k, _ = interpolate_lines(s_safe, well[:, k])
+            prior -= np.where(borrow, (1.0 - gain_s) * (s_safe - s_k), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             # (channel-lines with fewer than ``min_pixels`` clean pixels are not measured:
             # they borrow entirely; their few pixels' mean may hold a background
