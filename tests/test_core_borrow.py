@@ -72,7 +72,7 @@ def test_the_correlation_falls_back_without_a_measured_variance():
     assert np.all(np.isfinite(rho(np.arange(0.0, 80.0))))
 
 
-def _gap_error(seed: int, shared: float, rms: float, gains=True) -> float:
+def _gap_error(seed: int, shared: float, rms: float) -> float:
     """Rms error (DN/s) of output 1's offset on 24-line gaps without clean pixels, where
     the own 1/f is white-ish across lines (alpha 0.7): the shared part there is the mean of
     the other three outputs."""

@@ -29,9 +29,10 @@ import functools
 
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
-from scipy.ndimage import correlate1d, uniform_filter1d
+from scipy.ndimage import correlate1d
 
 from jwst1f.destripe.spectral import Workspace, wiener_lines
+from jwst1f.destripe.timeline import _running_mean
 
 #: Correlation length (lines) of the per-output offsets used when borrowing from neighbours
 #: beyond the distances where their correlation is measured (and on short windows).
@@ -178,14 +179,6 @@ def interpolate_lines(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray
     return filled, distance
 
 
-def _high_pass(x: np.ndarray, weight: np.ndarray, lines: int) -> np.ndarray:
-    """``x`` less its ``weight``-weighted running mean over ``lines`` lines (same shape)."""
-    w = weight.astype(float)
-    num = uniform_filter1d(x * w, lines, mode="nearest")
-    den = uniform_filter1d(w, lines, mode="nearest")
-    return x - num / np.maximum(den, 1e-12)
-
-
 def _shared_gain(
     s_meas: np.ndarray, mz: np.ndarray, n: np.ndarray, s2: float, min_pixels: int
 ) -> np.ndarray | None:
@@ -224,15 +217,19 @@ def _shared_gain(
         The gain per line in [0, 1]; None where it cannot be measured (fewer than
         ``4 * _SHARED_GAIN_LINES`` lines with every output measured) or is 1 everywhere.
     """
-    n_lines, nch = n.shape
+    nch = n.shape[1]
     full = (n >= min_pixels).all(axis=1)
     if nch < 2 or full.sum() < 4 * _SHARED_GAIN_LINES:
         return None
     width = _SHARED_GAIN_LINES
     keep = 1.0 - 1.0 / width  # (the share of a white variance left about the running mean)
     N = n.sum(axis=1)
-    ds = _high_pass(s_meas, full, width)[full]
-    du = np.stack([_high_pass(mz[:, k] - s_meas, full, width)[full] for k in range(nch)], axis=1)
+    # the shared part and each output's own part, less their running means over the fully
+    # measured lines
+    x = np.column_stack([s_meas, mz - s_meas[:, None]])
+    w = full.astype(float)[:, None]
+    x = (x - _running_mean(x * w, np.broadcast_to(w, x.shape), width))[full]
+    ds, du = x[:, 0], x[:, 1:]
     noise_u = float(np.mean(s2 / n[full])) * keep
     noise_s = float(np.mean(s2 / N[full])) * keep
     with np.errstate(invalid="ignore", divide="ignore"):

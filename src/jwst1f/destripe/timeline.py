@@ -218,7 +218,8 @@ def _filter_in_blocks(means, counts, s2, slots, emit, work):
 
 def _running_mean(dev: np.ndarray, weight: np.ndarray, lines: int) -> np.ndarray:
     """Weighted running mean over ``lines`` lines (axis 0) of ``dev``, already multiplied
-    by its weights ``weight`` (float32, shape (n_lines, n_segments); edges repeated)."""
+    by its weights ``weight`` (same shape, e.g. float32 (n_lines, n_segments) here, or the
+    line model's float64 series; edges repeated; 0 where no weight is in reach)."""
     num = uniform_filter1d(dev, lines, axis=0, mode="nearest")
     den = uniform_filter1d(weight, lines, axis=0, mode="nearest")
     np.maximum(den, np.float32(1e-6), out=den)
