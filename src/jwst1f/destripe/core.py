@@ -2132,6 +2132,7 @@ def _frame_steps(
             sigma,
             params,
             work=out_corrected,  # written in step 5
+            borrowed=counts < line_min,
         )
         offset = offset + corr
         variance = variance + corr_var
@@ -4957,6 +4958,67 @@ def _lift_fractions(
     return frac
 
 
+def _two_sided_blocks(
+    found: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    borrowed: np.ndarray | None,
+    edges: np.ndarray,
+    nch: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Blocks where an inner output's borrowed offsets miss its own 1/f, by both its jumps.
+
+    Where the lit test of step 5 took an output's own red 1/f, held above the others over
+    hundreds of lines, for light, that output's lines were borrowed: its model there is the
+    shared part plus a prior, near the boundaries' usual relative offsets, and the jumps at
+    its two boundaries both show what it misses, with opposite signs (the mismatch of the
+    boundary on its left ``-d``, on its right ``+d``). Light that steps at an output
+    boundary (and is left to the model there) steps at one of them: emission that fills
+    exactly one output, with sharp edges at both its boundaries, is not looked for. A block
+    counts where the output is borrowed on more than half of its lines and neither
+    neighbour is, both mismatches are measured, ``|d|`` stands ``_BOUNDARY_SIGMA`` times
+    above its noise and the two agree (their sum within ``_BOUNDARY_AGREE`` times its noise).
+
+    Parameters
+    ----------
+    found : dict
+        Boundary index ``k`` (between outputs ``k`` and ``k + 1``): the block means of the
+        mismatch, their variances, the measured blocks and the model's offset differences.
+    borrowed : numpy.ndarray of bool, shape (n_lines, n_channels), or None
+        Channel-lines whose offsets the line model borrowed.
+    edges : numpy.ndarray of int, shape (n_blocks + 1,)
+        Line edges of the blocks.
+    nch : int
+        Number of outputs.
+
+    Returns
+    -------
+    (free, moved) or None
+        ``free`` of shape (n_blocks, n_channels - 1): per boundary, the blocks whose
+        correction is kept whatever its direction; ``moved`` of shape (n_blocks,
+        n_channels): the outputs those corrections move (their neighbours, measured, keep
+        their level). None where there is none.
+    """
+    if borrowed is None or nch < 3:
+        return None
+    counts = np.add.reduceat(borrowed.astype(np.int64), edges[:-1], axis=0)
+    lent = counts > 0.5 * np.diff(edges)[:, None]  # (n_blocks, n_channels)
+    free = np.zeros((edges.size - 1, nch - 1), dtype=bool)
+    moved = np.zeros((edges.size - 1, nch), dtype=bool)
+    for k in range(1, nch - 1):
+        if k - 1 not in found or k not in found:
+            continue
+        xl, vl, hl, _ = found[k - 1]
+        xr, vr, hr, _ = found[k]
+        noise = np.sqrt(np.where(hl & hr, vl + vr, np.inf))
+        d = 0.5 * (xr - xl)
+        both = hl & hr & lent[:, k] & ~lent[:, k - 1] & ~lent[:, k + 1]
+        both &= np.abs(xl + xr) < _BOUNDARY_AGREE * noise
+        both &= np.abs(d) > _BOUNDARY_SIGMA * 0.5 * noise
+        free[:, k - 1] |= both
+        free[:, k] |= both
+        moved[:, k] = both
+    return (free, moved) if free.any() else None
+
+
 def _boundary_offsets(
     a: np.ndarray,
     strips: list[tuple[int, int, np.ndarray]],
@@ -4965,6 +5027,7 @@ def _boundary_offsets(
     params: DestripeParams,
     *,
     work: np.ndarray | None = None,
+    borrowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Per-output corrections of the line model from the jumps at the output boundaries.
 
@@ -4985,7 +5048,11 @@ def _boundary_offsets(
     offset from block to block) and by no more than the block's own mismatch. Lines whose
     mismatch stands out from its running mean (compact light crossing the boundary: a trace
     along the lines, the wings of a bright star) and blocks with structure along the line
-    next to the boundary (:func:`_structured_blocks`) are not used.
+    next to the boundary (:func:`_structured_blocks`) are not used. An inner output whose
+    lines were borrowed (lit) while both its neighbours were measured, and whose jumps at
+    its two boundaries say the same (:func:`_two_sided_blocks`), is its own 1/f held away
+    from the others: its model there is a prior, not a measurement, so those blocks keep
+    their correction whatever its direction.
 
     The corrections of the boundaries are chained into per-output corrections within each
     run of outputs linked by measured boundaries (corrected, or measured and in agreement
@@ -5009,6 +5076,8 @@ def _boundary_offsets(
     work : numpy.ndarray, optional
         An output buffer not written yet (not overlapping ``a``): the work arrays of the
         strips are kept in it where they fit. The result does not depend on it.
+    borrowed : numpy.ndarray of bool, shape (n_lines, n_channels), optional
+        Channel-lines whose offsets the line model borrowed (too few clean pixels).
 
     Returns
     -------
@@ -5035,6 +5104,7 @@ def _boundary_offsets(
     centres = 0.5 * (edges[:-1] + edges[1:] - 1)
     lines = np.arange(n_lines, dtype=float)
     bufs = _boundary_work(n_lines, work) if strips else None
+    found = {}  # boundary: (mismatch, its variance, measured, model's offset difference)
     for k, b, usable in strips:
         jump, vj, ok = _boundary_jumps(a, usable, b, sigma, params, edges, bufs)
         if ok.sum() < _BOUNDARY_MIN_BLOCKS * box // 2:
@@ -5049,7 +5119,6 @@ def _boundary_offsets(
         has = prec > 0
         if has.sum() < _BOUNDARY_MIN_BLOCKS:
             continue
-        measured[:, k] = np.repeat(has, np.diff(edges))
         xb = np.where(has, xb / np.where(has, prec, 1.0), 0.0)
         db = np.where(has, db / np.where(has, prec, 1.0), 0.0)
         white = np.where(has, 1.0 / np.where(has, prec, 1.0), np.inf)
@@ -5057,13 +5126,19 @@ def _boundary_offsets(
         # scatter of normalised block-to-block differences, never below 1
         z = np.diff(xb[has]) / np.sqrt(white[has][1:] + white[has][:-1])
         excess = max(1.0, (1.4826 * float(np.median(np.abs(z)))) ** 2)
-        est, var = _garrote_smooth(xb, white * excess, _BOUNDARY_SCALES, _BOUNDARY_SIGMA)
+        found[k] = (xb, white * excess, has, db)
+    two_sided = _two_sided_blocks(found, borrowed, edges, nch)
+    free = None if two_sided is None else two_sided[0]
+    for k, (xb, white, has, db) in found.items():  # (white: the pink excess included)
+        measured[:, k] = np.repeat(has, np.diff(edges))
+        est, var = _garrote_smooth(xb, white, _BOUNDARY_SCALES, _BOUNDARY_SIGMA)
         # where the mismatch is significant block by block over a run of blocks, the jumps
         # are the measurement and the garrote only a detector: its shrinkage there left a
         # third to a half of a diffuse nebula's per-output offsets to the model
-        relax = _relaxed_blocks(xb, white * excess, has, est != 0)
+        relax = _relaxed_blocks(xb, white, has, est != 0)
         est = np.where(relax, xb, est)
-        var = np.where(relax, white * excess, var)
+        var = np.where(relax, white, var)
+        free_est = est
         # only towards the boundary's usual relative offset, past it by at most its natural
         # scatter: the outputs' relative 1/f offsets stay close to their usual value (the
         # outputs' pedestals), so of two estimates the closer is the more plausible as 1/f.
@@ -5072,12 +5147,12 @@ def _boundary_offsets(
         # makes the jumps' the farther one, and is then left to the model. (Stopping at the
         # usual value itself left half of a relative offset of 0.03-0.05 DN/s under a
         # diffuse nebula, whose blocks' true relative 1/f offsets scatter by 0.015.)
-        centre, spread = _usual_offset(
-            db, has & (np.abs(xb) < _BOUNDARY_AGREE * np.sqrt(white * excess))
-        )
+        centre, spread = _usual_offset(db, has & (np.abs(xb) < _BOUNDARY_AGREE * np.sqrt(white)))
         rel = db - centre
         target = -rel - np.sign(rel) * spread
         est = np.clip(est, np.minimum(target, 0.0), np.maximum(target, 0.0))
+        if free is not None:
+            est = np.where(free[:, k], free_est, est)
         # and no block by more than its own mismatch (the smooth must not spread a
         # correction into blocks where the jumps and the model agree)
         est = np.clip(est, np.minimum(xb, 0.0), np.maximum(xb, 0.0))
@@ -5105,12 +5180,18 @@ def _boundary_offsets(
     lift = np.zeros((n_lines, nch))
     vsum = np.zeros((n_lines, nch))
     vsum[:, 1:] = np.cumsum(vb, axis=1)
+    # (an output moved by both its jumps leaves the run's level to its measured neighbours)
+    weight = np.ones((n_lines, nch))
+    if two_sided is not None:
+        weight[np.repeat(two_sided[1], np.diff(edges), axis=0)] = 0.0
     for g in range(nch):
         member = group == g
         if not member.any():
             continue
         size = member.sum(axis=1)
-        mean = (member * chain).sum(axis=1) / np.maximum(size, 1)
+        wm = member * weight
+        wm = np.where(wm.sum(axis=1, keepdims=True) > 0, wm, member)
+        mean = (wm * chain).sum(axis=1) / np.maximum(wm.sum(axis=1), 1)
         corr += member * (chain - mean[:, None])
         # (the alternative level: the run's highest chained output, the least lit, kept)
         top = np.where(member, chain, -np.inf).max(axis=1)
