@@ -1685,13 +1685,14 @@ def _frame_steps(
     # the reference pixels in the lines, per channel-line (the outputs' relative drift for the
     # lit test here; the sky and the anchor of the stripes in steps 9 and 10)
     refl = _reference_levels(a, ref, layout)
+    ref_drift = _reference_drift(refl)
     if not layout.interleaved:  # interleaved outputs see the same light
         lit, lit_scale = _illuminated_channels(
             lvl,
             box=params.background_box,
             nsig=_LIT_SIGMA,
             measured=measured,
-            ref_drift=_reference_drift(refl),
+            ref_drift=ref_drift,
         )
         lit = _unlit_by_reference(lit, lvl, refl, measured, box=params.background_box)
         if gap_test and lit is not None:
@@ -1806,6 +1807,7 @@ def _frame_steps(
                 shift_out=s32,
                 light_out=gap_light[:, k],
                 tentative=None if tentative is None else tentative[:, k],
+                drift=_drift_scale(ref_drift, params.background_box),
             )
             if s32 is not None and on_gaps[k].any():
                 shifts.append((range(length)[sl].start, range(length)[sl].stop, s32[:, None]))
@@ -3885,6 +3887,7 @@ def _measure_lit_on_gaps(
     shift_out=None,
     light_out=None,
     tentative=None,
+    drift=0.0,
 ):
     """Lit channel-lines measured on the dark gaps between slices, where those are dark.
 
@@ -3932,6 +3935,12 @@ def _measure_lit_on_gaps(
     scale : float
         Per-line scatter of channel differences (from :func:`_illuminated_channels`), DN/s.
     params : DestripeParams
+    drift : float
+        The outputs' relative drift over ``background_box`` lines from the reference pixels
+        (:func:`_drift_scale`), DN/s: as in the lit test, the ``background_box`` means of
+        the gap levels are tested against ``max(scale, drift)`` (an output that its own red
+        1/f holds above the others, its gaps with it, was otherwise left unmeasured and
+        borrowed across hundreds of lines).
     finite : bool
         ``r`` is finite everywhere: masked sums are taken as products with the masks
         (faster; the same sums).
@@ -4048,7 +4057,7 @@ def _measure_lit_on_gaps(
     den = uniform_filter1d(w, box, mode="nearest")
     with np.errstate(invalid="ignore", divide="ignore"):
         smooth = np.where(den > 0, num / np.maximum(den, 1e-12), np.inf)
-    acc = okl & (smooth < _LIT_SIGMA * scale)
+    acc = okl & (smooth < _LIT_SIGMA * max(scale, drift))
     # gaps between slices persist over the slices' length; short runs of dark-looking lines
     # are the edges of lit regions (the running mean reaching into unlit lines)
     if acc.any():
