@@ -14,7 +14,7 @@ Frame ``i`` draws its settings from ``numpy.random.default_rng(500 + i)`` and it
 
 Usage::
 
-    python -m benchmarks.sweep --frames 60 --write benchmarks/SWEEP.md
+    python -m benchmarks.sweep --frames 120 --write benchmarks/SWEEP.md
 """
 
 from __future__ import annotations
