@@ -1791,6 +1791,8 @@ def _frame_steps(
         shifts = []  # (first pixel, stop, float32 shift per line) of the channels
         # light of the slice wings in the gaps, per line and channel (taken from the levels)
         gap_light = np.zeros((n_lines, nch))
+        # (the outputs' drift over the box, as the lit test allowed for it)
+        gap_drift = _drift_scale(ref_drift, params.background_box)
         for k in gap_chans:
             sl = chans[k]
             s32 = np.empty(n_lines, dtype=np.float32) if transposed else None
@@ -1807,7 +1809,7 @@ def _frame_steps(
                 shift_out=s32,
                 light_out=gap_light[:, k],
                 tentative=None if tentative is None else tentative[:, k],
-                drift=_drift_scale(ref_drift, params.background_box),
+                drift=gap_drift,
             )
             if s32 is not None and on_gaps[k].any():
                 shifts.append((range(length)[sl].start, range(length)[sl].stop, s32[:, None]))
@@ -5190,17 +5192,17 @@ def _boundary_offsets(
     vsum = np.zeros((n_lines, nch))
     vsum[:, 1:] = np.cumsum(vb, axis=1)
     # (an output moved by both its jumps leaves the run's level to its measured neighbours)
-    weight = np.ones((n_lines, nch))
-    if two_sided is not None:
-        weight[np.repeat(two_sided[1], np.diff(edges), axis=0)] = 0.0
+    moved = None if two_sided is None else np.repeat(two_sided[1], np.diff(edges), axis=0)
     for g in range(nch):
         member = group == g
         if not member.any():
             continue
         size = member.sum(axis=1)
-        wm = member * weight
-        wm = np.where(wm.sum(axis=1, keepdims=True) > 0, wm, member)
-        mean = (wm * chain).sum(axis=1) / np.maximum(wm.sum(axis=1), 1)
+        level = member  # (the outputs that set the run's level)
+        if moved is not None:
+            level = member & ~moved
+            level = np.where(level.any(axis=1, keepdims=True), level, member)
+        mean = (level * chain).sum(axis=1) / np.maximum(level.sum(axis=1), 1)
         corr += member * (chain - mean[:, None])
         # (the alternative level: the run's highest chained output, the least lit, kept)
         top = np.where(member, chain, -np.inf).max(axis=1)
