@@ -31,6 +31,8 @@ rateints) with the same metrics as ``bench_destripe.py``.
 from __future__ import annotations
 
 import logging
+import shlex
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -99,6 +101,14 @@ class Variant:
         two broad, curved spectral orders across the lines) or ``"miri"`` (stars and sky on
         the imager; the full-frame columns left of ``extra["dark_columns"]`` see no sky,
         only a faint dark level).
+        Perturbations of any scene (``extra``; for :mod:`benchmarks.stress`):
+        ``"crowding"``, a factor on the number of stars (the scene's usual count times
+        it); ``"outliers"``, the fraction of pixels that are unflagged outliers (80 % warm
+        or hot pixels of 0.3-100 DN/s, 20 % negative ones of 0.3-5 DN/s, log-uniform; part
+        of the scene, so not empty and known to the oracle); ``"nan_box"``,
+        ``(y0, y1, x0, x1)`` in fractions of the frame, NaN in the data there (as dropped
+        ``DO_NOT_USE`` pixels). The added stars and outliers, and their photon noise, are
+        drawn after everything else: the frame is otherwise its unperturbed variant's.
     nints : int
         Integrations. With ``nints > 1`` the frame is a rateints array (nints, ny, nx), the
         same scene in every integration, its noise drawn per integration.
@@ -299,6 +309,30 @@ def _stars(rng, shape, n, *, flux_range=(1.0, 3000.0)) -> np.ndarray:
     return img
 
 
+def _perturbation(
+    rng: np.random.Generator, v: Variant, shape: tuple[int, int], ref: np.ndarray
+) -> np.ndarray | None:
+    """The light that ``v.extra["crowding"]`` and ``v.extra["outliers"]`` add (DN/s, 0 on
+    the reference pixels), or None without them."""
+    crowding = float(v.extra.get("crowding", 1.0))
+    fraction = float(v.extra.get("outliers", 0.0))
+    if crowding == 1.0 and fraction == 0.0:
+        return None
+    ny, nx = shape
+    more = np.zeros(shape)
+    if crowding != 1.0:  # (the scene's own stars are there already)
+        more += _stars(rng, shape, int((crowding - 1.0) * (300 * ny * nx / 2048**2 + 5)))
+    if fraction:  # single pixels, no wings
+        hit = rng.random(shape) < fraction
+        n_hit = int(hit.sum())
+        value = np.exp(rng.uniform(np.log(0.3), np.log(100.0), n_hit))
+        negative = rng.random(n_hit) < 0.2
+        value[negative] = -np.exp(rng.uniform(np.log(0.3), np.log(5.0), int(negative.sum())))
+        more[hit] += value
+    more[ref] = 0.0
+    return more
+
+
 def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.ndarray]:
     """One independent rate (or rateints) frame with its truth.
 
@@ -412,9 +446,22 @@ def make_frame(rng: np.random.Generator, layout, v: Variant) -> dict[str, np.nda
             data[ref] = np.nan
         if saturated is not None:  # (no usable ramp: NaN in the rate file)
             data[saturated] = np.nan
+        if "nan_box" in v.extra:
+            y0, y1, x0, x1 = v.extra["nan_box"]
+            data[int(y0 * ny) : int(y1 * ny), int(x0 * nx) : int(x1 * nx)] = np.nan
         for key, arr in (("sci", data), ("rate_no1f", truth), ("rate_clean", clean)):
             out[key].append(arr.astype(np.float32))
-    empty = (src < 2e-4) & ~ref
+    more = _perturbation(rng, v, (ny, nx), ref)
+    if more is not None:  # (drawn last: the frame is otherwise the unperturbed one)
+        src = src + more
+        scene = scene + more
+        for i in range(v.nints):
+            add = (more + rng.normal(size=(ny, nx)) * np.sqrt(0.01 * np.abs(more))).astype(
+                np.float32
+            )
+            for key in out:
+                out[key][i] += add
+    empty = (np.abs(src) < 2e-4) & ~ref
     frame = {k: (a[0] if v.nints == 1 else np.stack(a)) for k, a in out.items()}
     return frame | {"scene": scene, "sky": sky, "empty": empty.astype(np.uint8)}
 
@@ -796,6 +843,42 @@ def cell(rows: dict[str, Any], method: str, key: str, spec: str) -> str:
     """One table cell: ``rows[method][key]`` formatted with ``spec``, or – if not finite."""
     v = rows.get(method, {}).get(key, float("nan"))
     return "–" if not np.isfinite(v) else format(v, spec)
+
+
+def method_cells(rows: dict[str, Any]) -> str:
+    """The cells of one frame's row shared by the sweep and stress tables: jwst1f's, the
+    seed routine's and CleanFlickerNoiseStep's stripe rms x oracle, the flux biases of
+    jwst1f (the oracle's) and CleanFlickerNoiseStep, and their seconds (ends with ``|``)."""
+    g = cell
+    return (
+        f"**{g(rows, 'jwst1f', 'x_oracle', '.2f')}** | {g(rows, 'seed', 'x_oracle', '.2f')} | "
+        f"{g(rows, 'cfn', 'x_oracle', '.2f')} | "
+        f"{g(rows, 'jwst1f', 'bias_pct', '+.2f')} ({g(rows, 'oracle', 'bias_pct', '+.2f')}) | "
+        f"{g(rows, 'cfn', 'bias_pct', '+.2f')} | {g(rows, 'jwst1f', 'seconds', '.3f')} | "
+        f"{g(rows, 'cfn', 'seconds', '.2f')} |"
+    )
+
+
+#: The header cells that :func:`method_cells` fills.
+METHOD_HEADER = (
+    "jwst1f | seed routine | CFN median | bias jwst1f (oracle) % | bias CFN % | jwst1f s | CFN s |"
+)
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """``python -m <module> <arguments>``: the command that made a report (``argv`` None:
+    this process's own arguments)."""
+    args = shlex.join(sys.argv[1:] if argv is None else argv)
+    return f"python -m {module} {args}".strip()
+
+
+def write_report(lines: list[str], path: Path | None) -> None:
+    """A report's Markdown lines to ``path``, or to standard output if None."""
+    text = "\n".join(lines) + "\n"
+    if path:
+        path.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
 
 
 def note_lines(results: dict[str, dict[str, Any]]) -> list[str]:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,12 +30,15 @@ import numpy as np
 
 from benchmarks.bench_destripe import _machine, _versions
 from benchmarks.independent import (
+    METHOD_HEADER,
     SUBARRAYS,
     VARIANTS,
     Variant,
-    cell,
+    command_line,
+    method_cells,
     note_lines,
     run_independent,
+    write_report,
 )
 
 log = logging.getLogger("benchmarks.sweep")
@@ -149,7 +150,6 @@ def failures(results: dict[str, dict[str, Any]]) -> list[str]:
 def markdown(results: dict[str, dict[str, Any]], command: str) -> list[str]:
     """The sweep's Markdown: a summary, then one row per frame."""
 
-    g = cell
     x = np.array([rows["jwst1f"]["x_oracle"] for rows in results.values()])
     x_cfn = np.array([rows.get("cfn", {}).get("x_oracle", np.nan) for rows in results.values()])
     both = np.isfinite(x_cfn)
@@ -183,21 +183,13 @@ def markdown(results: dict[str, dict[str, Any]], command: str) -> list[str]:
         f"- Above {X_LIMIT} × oracle or more than {BIAS_LIMIT} percentage point off the "
         f"oracle's flux bias: {len(bad)} frames ({', '.join(n.split()[0] for n in bad) or 'none'}).",
         "",
-        "| frame | scene | noise | jwst1f | seed routine | CFN median | "
-        "bias jwst1f (oracle) % | bias CFN % | jwst1f s | CFN s |",
+        f"| frame | scene | noise | {METHOD_HEADER}",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rows in results.items():
         idx, scene = name.split(" ", 1)
         flag = " ⚠" if name in bad else ""
-        lines.append(
-            f"| {idx}{flag} | {scene} | {rows['_settings']} | "
-            f"**{g(rows, 'jwst1f', 'x_oracle', '.2f')}** | {g(rows, 'seed', 'x_oracle', '.2f')} | "
-            f"{g(rows, 'cfn', 'x_oracle', '.2f')} | "
-            f"{g(rows, 'jwst1f', 'bias_pct', '+.2f')} ({g(rows, 'oracle', 'bias_pct', '+.2f')}) | "
-            f"{g(rows, 'cfn', 'bias_pct', '+.2f')} | {g(rows, 'jwst1f', 'seconds', '.3f')} | "
-            f"{g(rows, 'cfn', 'seconds', '.2f')} |"
-        )
+        lines.append(f"| {idx}{flag} | {scene} | {rows['_settings']} | {method_cells(rows)}")
     return lines + note_lines(results) + [""]
 
 
@@ -213,12 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--frames must be at least 1 and --start at least 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     res = run_sweep(range(args.start, args.start + args.frames), cfn=not args.no_cfn)
-    command = "python -m benchmarks.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
-    text = "\n".join(markdown(res, command.strip())) + "\n"
-    if args.write:
-        args.write.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    command = command_line("benchmarks.sweep", argv)
+    write_report(markdown(res, command), args.write)
     return 0
 
 

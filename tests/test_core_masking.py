@@ -454,3 +454,43 @@ def test_faint_end_of_slices_is_measured_on_its_gaps():
     for sl in (slice(512, 1024), slice(1024, 1536)):  # per output, in % of the faint flux
         on = faint[:, sl]
         assert abs(err[:, sl][on].sum() / light[:, sl][on].sum()) < 0.05
+
+
+def _outlier_frame(seed: int = 5):
+    """A 512 x 2048 NIRCam window: sky, white noise (SIGMA) and stripes, with 2 % of its
+    pixels unflagged lone outliers of 1-10 DN/s (20 % negative) and, apart, three faint stars
+    (Gaussian, sigma 1 pixel, peak 12 SIGMA)."""
+    rng = np.random.default_rng(seed)
+    lay = nircam_layout()
+    ny, nx = lay.shape
+    sci = (0.3 + rng.normal(0, SIGMA, (ny, nx))).astype(np.float32)
+    sci += output_stripes(lay, rng)
+    hit = rng.random((ny, nx)) < 0.02
+    hit[:, :8] = hit[:, -8:] = False
+    value = np.exp(rng.uniform(0.0, np.log(10.0), int(hit.sum())))
+    value[rng.random(value.size) < 0.2] *= -1
+    sci[hit] += value.astype(np.float32)
+    stars = [(100, 600), (300, 1200), (400, 1700)]
+    yy, xx = np.mgrid[-3:4, -3:4]
+    for y, x in stars:
+        hit[y - 4 : y + 5, x - 4 : x + 5] = False
+        sci[y - 3 : y + 4, x - 3 : x + 4] += (12 * SIGMA * np.exp(-(yy**2 + xx**2) / 2.0)).astype(
+            np.float32
+        )
+    return sci, lay, hit, stars
+
+
+def test_lone_outliers_are_masked_without_their_neighbours_and_stars_with_theirs():
+    """Unflagged single-pixel outliers (warm or hot pixels, missed cosmic rays; 2 % of the
+    pixels) are masked themselves, but not dilated: the frame keeps over 90 % of its pixels,
+    not 60 % (a dilation of 2 pixels masks 25 per outlier; outliers next to each other, 15 %
+    of them at this density, are still dilated). A faint star, whose neighbours share its
+    light, is still dilated."""
+    sci, lay, hit, stars = _outlier_frame()
+    clean = destripe(sci, lay).mask
+    assert not clean[hit].any()
+    assert clean[:, 8:-8].mean() > 0.9
+    ring = np.ones((5, 5), bool)
+    ring[1:4, 1:4] = False  # the pixels 2 away from the centre: only a dilation masks them
+    for y, x in stars:
+        assert not clean[y - 2 : y + 3, x - 2 : x + 3][ring].any()

@@ -133,6 +133,16 @@ _GAP_LEVEL_STEP = 4
 #: channel measured on gaps if at least this fraction of them are in such blocks (the
 #: channel is one of slices and narrow gaps, e.g. NIRSpec IFU); otherwise from none.
 _GAP_NARROW_FRACTION = 0.5
+#: A source-mask seed at least this many clip scales from its line's level (twice the seed
+#: threshold: a source just above it may show no wings above the noise)...
+_LONE_MIN = 8.0
+#: ... is a lone pixel, and is not dilated, when none of its 8 neighbours is a seed and their
+#: mean residual is within this many clip scales (their mean's noise is 0.35 of one; a star
+#: whose PSF is sampled at all puts a third or more of its peak there)...
+_LONE_NOISE = 0.7
+#: ... plus this fraction of the seed's own residual (a hot pixel's inter-pixel capacitance
+#: puts about 1 % of it into each of its 4 nearest neighbours).
+_LONE_WINGS = 0.02
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
 _EMISSION_BLOCK = 16
 _EMISSION_HALF_WINDOW = 8
@@ -1381,6 +1391,58 @@ def _thresholds(good, seeds, lb, pb, mag, t_seed, t_rej, user=None):
     g &= mag < t_rej
 
 
+def _clear_lone_seeds(seeds: np.ndarray, r: np.ndarray, scale: float) -> None:
+    """Unflag, in place, the seeds of the source mask that are lone pixels.
+
+    A warm or hot pixel not flagged in DQ, or a cosmic ray the jump step missed, is one pixel
+    with no wings: dilating it (by ``dilate_radius``, 25 pixels at 2) takes clean pixels for
+    nothing, half of a frame with 2 % of such pixels (the unperturbed frame's stripes
+    1.07 -> 1.35 x oracle without the reference-pixel step, ``benchmarks/stress.py``). A seed
+    is lone when it stands ``_LONE_MIN * scale`` or more off its line's level, none of its 8
+    neighbours is a seed and their mean residual is within
+    ``_LONE_NOISE * scale + _LONE_WINGS * |r|`` of zero; the seed pixel itself stays out of
+    the clean pixels (it is above the clip). A star puts a third or more of its peak into its
+    neighbours wherever its PSF is sampled at all, and a stretch of 1/f wandering within the
+    line moves them all with it: both are still dilated.
+
+    Parameters
+    ----------
+    seeds : numpy.ndarray of bool, shape (n_lines, length)
+        Seeds of the source mask, modified in place.
+    r : numpy.ndarray of float32, same shape
+        Residuals from the line levels and the background, DN/s (NaN where not finite).
+    scale : float
+        The clip scale, DN/s.
+    """
+    if not seeds.flags.c_contiguous and seeds.T.flags.c_contiguous:
+        seeds, r = seeds.T, r.T  # (memory order; the 8 neighbours are the same)
+    n, m = seeds.shape
+    iy, ix = np.divmod(np.flatnonzero(seeds), m)  # (faster than a 2-D nonzero)
+    own = np.abs(r[iy, ix])
+    bright = own >= _LONE_MIN * scale
+    iy, ix, own = iy[bright], ix[bright], own[bright]
+    total = np.zeros(iy.size)
+    count = np.zeros(iy.size)
+    crowded = np.zeros(iy.size, dtype=bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == 0 and dx == 0:
+                continue
+            y, x = iy + dy, ix + dx
+            at = np.flatnonzero((y >= 0) & (y < n) & (x >= 0) & (x < m))
+            y, x = y[at], x[at]
+            crowded[at] |= seeds[y, x]
+            v = r[y, x]
+            fin = np.isfinite(v)
+            total[at[fin]] += v[fin]
+            count[at[fin]] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.abs(total / count)
+    lone = ~crowded & (count >= 3)
+    lone &= mean < _LONE_NOISE * scale + _LONE_WINGS * own
+    seeds[iy[lone], ix[lone]] = False
+
+
 def _destripe_frame(*args, **kwargs) -> dict[str, Any]:
     """Destripe one frame on its own: :func:`_frame_steps` run through, with no flags from
     other integrations."""
@@ -1848,6 +1910,8 @@ def _frame_steps(
         bkg_parts = (bkg.line_coef.astype(np.float32), along)
     del bkg, new
     zeroed = False  # the residuals zeroed where not clean
+    if seeds is not None and seeds.any():
+        _clear_lone_seeds(seeds, out_model, float(clip_scale))
     if seeds is not None and seeds.any():
         # good & ~dilated seeds; and, from the same blocks, the residuals zeroed where not
         # clean (the final clean mask)
