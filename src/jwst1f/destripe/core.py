@@ -143,6 +143,8 @@ _LONE_NOISE = 0.7
 #: ... plus this fraction of the seed's own residual (a hot pixel's inter-pixel capacitance
 #: puts about 1 % of it into each of its 4 nearest neighbours).
 _LONE_WINGS = 0.02
+#: Lone seeds are looked for in this many chunks of the frame (memory).
+_LONE_CHUNKS = 32
 #: Lines per block, and blocks averaged on each side, for faint emission coherent across lines.
 _EMISSION_BLOCK = 16
 _EMISSION_HALF_WINDOW = 8
@@ -1417,22 +1419,31 @@ def _clear_lone_seeds(seeds: np.ndarray, r: np.ndarray, scale: float) -> None:
     if not seeds.flags.c_contiguous and seeds.T.flags.c_contiguous:
         seeds, r = seeds.T, r.T  # (memory order; the 8 neighbours are the same)
     n, m = seeds.shape
-    flat = np.flatnonzero(seeds)  # (sorted; faster than a 2-D nonzero)
-    if flat.size == 0:
+    # candidates, by chunks of memory rows (a 32nd of the frame: their index arrays stay
+    # small where light makes most pixels seeds); seeds next to another along the memory
+    # rows are not lone, found on the sorted indices without a look at the frame (light
+    # filling slices or traces: most of the seeds)
+    rows = max(1, n * m // _LONE_CHUNKS // max(m, 1))
+    found = []
+    for i0 in range(0, n, rows):
+        flat = np.flatnonzero(seeds[i0 : i0 + rows])  # (faster than a 2-D nonzero)
+        if flat.size == 0:
+            continue
+        step = np.diff(flat)
+        alone = np.ones(flat.size, dtype=bool)
+        alone[1:] &= step != 1
+        alone[:-1] &= step != 1
+        y, x = np.divmod(flat[alone], m)
+        y += i0
+        own = np.abs(r[y, x])
+        bright = own >= _LONE_MIN * scale
+        found.append((y[bright].astype(np.int32), x[bright].astype(np.int32), own[bright]))
+    if not found:
         return
-    # seeds next to another along the memory rows are not lone: found on the sorted indices,
-    # without a look at the frame (light filling slices or traces: most of the seeds)
-    step = np.diff(flat)
-    alone = np.ones(flat.size, dtype=bool)
-    alone[1:] &= step != 1
-    alone[:-1] &= step != 1
-    flat = flat[alone]
-    iy, ix = np.divmod(flat, m)
-    own = np.abs(r[iy, ix])
-    bright = own >= _LONE_MIN * scale
-    iy, ix, own = iy[bright], ix[bright], own[bright]
+    iy, ix, own = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    del found
     total = np.zeros(iy.size)
-    count = np.zeros(iy.size)
+    count = np.zeros(iy.size, dtype=np.uint8)
     crowded = np.zeros(iy.size, dtype=bool)
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
