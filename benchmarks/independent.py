@@ -540,6 +540,9 @@ SUBARRAYS: tuple[Variant, ...] = (
     *(_window("MIRIMAGE", sub, "MIR_IMAGE") for sub in ("BRIGHTSKY", "SUB256", "SUB128", "SUB64")),
 )
 
+#: Every variant of :data:`VARIANTS` and :data:`SUBARRAYS` by name.
+BY_NAME: dict[str, Variant] = {v.name: v for v in (*VARIANTS, *SUBARRAYS)}
+
 
 def _meta(v: Variant) -> dict[str, Any]:
     from jwst1f import instruments as ins

@@ -31,9 +31,8 @@ from typing import Any
 
 from benchmarks.bench_destripe import _machine, _versions
 from benchmarks.independent import (
+    BY_NAME,
     METHOD_HEADER,
-    SUBARRAYS,
-    VARIANTS,
     Variant,
     cell,
     command_line,
@@ -45,12 +44,10 @@ from benchmarks.independent import (
 
 log = logging.getLogger("benchmarks.stress")
 
-_BASES = {v.name: v for v in (*VARIANTS, *SUBARRAYS)}
-
 
 def _stress(base: str, label: str, **extra: Any) -> tuple[str, Variant]:
     """A perturbed copy of the variant ``base``: (base name, variant named "<base> <label>")."""
-    v = _BASES[base]
+    v = BY_NAME[base]
     return base, dataclasses.replace(v, name=f"{base} {label}", extra=v.extra | extra)
 
 
@@ -92,7 +89,7 @@ def run_stress(
         As :func:`benchmarks.independent.run_independent`, one entry per perturbed case and
         per base variant (means over the seeds).
     """
-    bases = tuple(_BASES[b] for b in dict.fromkeys(b for b, _ in cases))
+    bases = tuple(BY_NAME[b] for b in dict.fromkeys(b for b, _ in cases))
     pool = bases + tuple(v for _, v in cases)
     out = run_independent(list(seeds), cfn=cfn, pool=pool)
     for name, rows in out.items():

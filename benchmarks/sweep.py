@@ -30,9 +30,8 @@ import numpy as np
 
 from benchmarks.bench_destripe import _machine, _versions
 from benchmarks.independent import (
+    BY_NAME,
     METHOD_HEADER,
-    SUBARRAYS,
-    VARIANTS,
     Variant,
     command_line,
     method_cells,
@@ -78,7 +77,7 @@ def sweep_variant(i: int, pool: tuple[str, ...] = POOL) -> Variant:
     Variant
         Named ``"<i> <scene>"``; its settings in :func:`settings`.
     """
-    base = {v.name: v for v in (*VARIANTS, *SUBARRAYS)}[pool[i % len(pool)]]
+    base = BY_NAME[pool[i % len(pool)]]
     r = np.random.default_rng(500 + i)
     kw: dict[str, Any] = dict(
         alpha=float(r.uniform(0.6, 1.8)),
